@@ -1,0 +1,1 @@
+"""The edge: FastAPI app factory, routers, settings, CLI, error-to-status mapping."""

@@ -1,0 +1,1 @@
+"""Data in: readers, validation, CRS, the catalog of layers and versions, the stores."""

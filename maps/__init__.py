@@ -1,0 +1,1 @@
+"""Presentation: styles and legends, vector-tile encoding, folium maps, fact sheets."""
