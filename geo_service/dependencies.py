@@ -1,0 +1,32 @@
+"""FastAPI dependencies: path ids become domain objects, app state becomes typed parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from geo_service.settings import Settings
+from layers.store import LayerRecord, Store
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    """The store made in the lifespan."""
+    return request.app.state.store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def get_layer(store: StoreDep, collectionId: Annotated[str, Path(description="collection id")]) -> LayerRecord:  # noqa: N803
+    """Resolve ``{collectionId}`` to the layer's current version, or raise ``LayerNotFound`` (404)."""
+    return store.get_layer(collectionId)
+
+
+LayerDep = Annotated[LayerRecord, Depends(get_layer)]

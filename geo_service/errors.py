@@ -1,0 +1,52 @@
+"""Map domain errors to HTTP status codes, once, at the edge (OGC exception JSON bodies)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from layers import errors as le
+
+STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
+    le.LayerNotFound: (404, "NotFound"),
+    le.VersionNotFound: (404, "NotFound"),
+    le.FeatureNotFound: (404, "NotFound"),
+    le.InvalidQuery: (400, "InvalidParameterValue"),
+    le.InvalidLayerId: (400, "InvalidParameterValue"),
+    le.LayerError: (400, "BadRequest"),
+}
+
+
+def _body(status: int, code: str, description: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"code": code, "description": description, **extra}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the one table of domain error → status mapping, and JSON bodies for every error."""
+
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        for cls in type(exc).__mro__:
+            if cls in STATUS_BY_ERROR:
+                status, code = STATUS_BY_ERROR[cls]
+                extra = {"parameter": exc.parameter} if isinstance(exc, le.InvalidQuery) else {}
+                return _body(status, code, str(exc), **extra)
+        return _body(500, "ServerError", "internal error")
+
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        parameter = ""
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+            parameter = parameter or ".".join(loc)
+            problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg')}")
+        return _body(400, "InvalidParameterValue", "; ".join(problems), parameter=parameter)
+
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "NotFound" if exc.status_code == 404 else "HTTPError"
+        return _body(exc.status_code, code, str(exc.detail))
+
+    app.add_exception_handler(le.LayerError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]

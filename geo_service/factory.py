@@ -1,0 +1,33 @@
+"""The application factory: ``create_app(settings)`` builds the FastAPI app; nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from geo_service.errors import install_error_handlers
+from geo_service.routers import collections, items, landing
+from geo_service.settings import Settings
+from geo_service.stores import open_store, seed_if_empty
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service; the store is opened (and seeded with the demo when empty) in the lifespan."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings)
+        if settings.seed_demo:
+            seed_if_empty(store)
+        app.state.store = store
+        yield
+
+    app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (landing, collections, items):
+        app.include_router(module.router)
+    return app

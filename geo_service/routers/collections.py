@@ -1,0 +1,79 @@
+"""Collections: the catalog as OGC API – Features collections (Part 2 CRS lists, Part 3 queryables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from geo_service.dependencies import LayerDep, StoreDep
+from geo_service.links import GEOJSON, JSON, base_url, link
+from layers.crs import CRS84_URI, EPSG_URI, WORKING_EPSG, bounds_to_crs84, supported_crs_uris
+from layers.store import LayerRecord
+
+router = APIRouter(tags=["Collections"])
+
+_JSON_SCHEMA_TYPE = {"int": "integer", "float": "number", "bool": "boolean", "str": "string",
+                     "datetime": "string", "date": "string"}
+
+
+def collection_document(layer: LayerRecord, base: str) -> dict[str, Any]:
+    """The collection description: extent in CRS84, kind, version, count, CRS list, provenance, links."""
+    current = layer.current
+    href = f"{base}/collections/{layer.id}"
+    source = current.provenance.get("source", "")
+    description = layer.description
+    if source:
+        description += f" Kilde/source: {source}."
+    if layer.attribution:
+        description += f" Attribution: {layer.attribution}"
+    return {
+        "id": layer.id,
+        "title": layer.title,
+        "description": description.strip(),
+        "attribution": layer.attribution,
+        "itemType": "feature",
+        "kind": layer.kind.value,
+        "version": current.version,
+        "versionCreated": current.created.isoformat(),
+        "featureCount": current.feature_count,
+        "geometryType": current.geometry_type,
+        "extent": {"spatial": {"bbox": [bounds_to_crs84(current.bbox)], "crs": CRS84_URI}},
+        "crs": supported_crs_uris(),
+        "storageCrs": EPSG_URI.format(code=WORKING_EPSG),
+        "links": [
+            link(href, "self", JSON, layer.title),
+            link(f"{href}/items", "items", GEOJSON, "features"),
+            link(f"{href}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                 "application/schema+json", "queryable properties"),
+        ],
+    }
+
+
+@router.get("/collections", summary="All collections")
+def collections(request: Request, store: StoreDep) -> dict:
+    """Every published layer with its current version."""
+    base = base_url(request)
+    return {
+        "links": [link(f"{base}/collections", "self", JSON, "collections")],
+        "collections": [collection_document(layer, base) for layer in store.list_layers()],
+    }
+
+
+@router.get("/collections/{collectionId}", summary="One collection")
+def collection(request: Request, layer: LayerDep) -> dict:
+    """One layer's description; 404 if unknown."""
+    return collection_document(layer, base_url(request))
+
+
+@router.get("/collections/{collectionId}/queryables", summary="Queryable properties")
+def queryables(request: Request, layer: LayerDep) -> dict:
+    """Properties usable as equality filters on ``/items``, as JSON Schema."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base_url(request)}/collections/{layer.id}/queryables",
+        "type": "object",
+        "title": layer.title,
+        "properties": {name: {"type": _JSON_SCHEMA_TYPE.get(kind, "string"), "title": name}
+                       for name, kind in layer.current.fields.items()},
+    }

@@ -1,0 +1,94 @@
+"""Features: ``/collections/{id}/items`` and ``/items/{featureId}`` as GeoJSON (Parts 1 and 2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from geo_service.dependencies import LayerDep, SettingsDep, StoreDep
+from geo_service.links import GEOJSON, JSON, base_url, link, with_query
+from layers.crs import CRS84, bbox_to_working, parse_crs_uri
+from layers.errors import FeatureNotFound, InvalidQuery
+from layers.geojson import encode_features, feature, feature_collection
+
+router = APIRouter(tags=["Features"])
+
+RESERVED = {"bbox", "bbox-crs", "crs", "limit", "offset", "f", "datetime", "properties", "filter-lang"}
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """``minx,miny,maxx,maxy`` (4 numbers; 6 with heights, which are ignored)."""
+    if value is None:
+        return None
+    try:
+        numbers = [float(v) for v in value.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4 or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
+        raise InvalidQuery("bbox", f"bbox={value!r} must be four numbers minx,miny,maxx,maxy with min <= max")
+    return numbers[0], numbers[1], numbers[2], numbers[3]
+
+
+@router.get("/collections/{collectionId}/items", summary="Features of a collection",
+            response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+def items(
+    request: Request,
+    layer: LayerDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS URI of bbox")] = None,
+    crs: Annotated[str | None, Query(description="CRS URI of the response geometries")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="page size (default 100, max 10 000)")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """A page of features; other query parameters are equality filters on properties."""
+    target = parse_crs_uri(crs, "crs")
+    box = parse_bbox(bbox)
+    working_box = bbox_to_working(box, parse_crs_uri(bbox_crs, "bbox-crs")) if box else None
+    size = min(limit or settings.default_limit, settings.max_limit)
+    filters = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+    page = store.query(layer.current, working_box, filters, size, offset)
+    links = [link(with_query(request), "self", GEOJSON, "this page"),
+             link(f"{base_url(request)}/collections/{layer.id}", "collection", JSON, layer.title)]
+    if offset + len(page.ids) < page.number_matched:
+        links.append(link(with_query(request, offset=offset + size, limit=size), "next", GEOJSON, "next page"))
+    if offset > 0:
+        links.append(link(with_query(request, offset=max(0, offset - size) or None, limit=size), "prev",
+                          GEOJSON, "previous page"))
+    body = feature_collection(encode_features(page, target), {
+        "numberMatched": page.number_matched,
+        "numberReturned": len(page.ids),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "links": links,
+    })
+    return Response(body, media_type=GEOJSON, headers=_headers(target.uri, layer.current.version))
+
+
+@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature",
+            response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+def item(
+    request: Request,
+    layer: LayerDep,
+    store: StoreDep,
+    featureId: str,  # noqa: N803
+    crs: Annotated[str | None, Query(description="CRS URI of the response geometry")] = None,
+) -> Response:
+    """One feature by its id (stable within a layer version)."""
+    target = parse_crs_uri(crs, "crs") if crs else CRS84
+    if not featureId.isdigit():
+        raise FeatureNotFound(f"layer {layer.id!r} has no feature {featureId!r}; feature ids are integers")
+    page = store.get_feature(layer.current, int(featureId))
+    base = f"{base_url(request)}/collections/{layer.id}"
+    body = feature(encode_features(page, target)[0], {"links": [
+        link(with_query(request), "self", GEOJSON, "this feature"),
+        link(base, "collection", JSON, layer.title)]})
+    return Response(body, media_type=GEOJSON, headers=_headers(target.uri, layer.current.version))
+
+
+def _headers(crs_uri: str, version: int) -> dict[str, str]:
+    return {"Content-Crs": f"<{crs_uri}>", "X-Layer-Version": str(version)}

@@ -1,0 +1,35 @@
+"""Service settings: environment variables prefixed ``GEO_SERVICE_`` or a ``geo-service.toml`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; built once and handed to ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_", toml_file="geo-service.toml", extra="ignore")
+
+    workspace: Path = Field(Path("workspace"), description="GeoPackage workspace folder (the embedded store)")
+    database_url: str | None = Field(None, description="postgresql://… switches the store to PostGIS")
+    seed_demo: bool = Field(True, description="seed the synthetic demo data when the workspace is empty")
+    title: str = "Kongsbergregionen – næringsarealer og innsigelsesrisiko"
+    description: str = ("Site-availability and planning service for Kongsbergregionen: zoning, constraints, "
+                        "objection risk and business areas as OGC API – Features.")
+    default_limit: int = Field(100, ge=1)
+    max_limit: int = Field(10_000, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments win over environment variables, which win over ``geo-service.toml``."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

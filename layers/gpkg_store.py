@@ -1,0 +1,347 @@
+"""The embedded default store: a workspace folder of GeoPackages and a SQLite catalog.
+
+Layout::
+
+    WORKSPACE/catalog.sqlite                   layers, versions (WAL mode: readers never wait)
+    WORKSPACE/layers/<id>/<id>-<token>.gpkg     one immutable GeoPackage per version, opens in QGIS
+
+A publish writes a temporary GeoPackage, renames it into place and only then commits the catalog
+row in one transaction, so a failure at any step leaves every published version untouched. Reads
+go straight to SQLite: the bbox is answered from the GeoPackage R-tree, then refined exactly with
+shapely only for features whose envelope crosses the bbox edge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
+from layers.ids import check_layer_id
+from layers.kinds import LayerKind
+from layers.progress import NoProgress, Progress
+from layers.store import FeaturePage, LayerMeta, LayerRecord, VersionRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS layers (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
+    attribution TEXT NOT NULL, current_version INTEGER NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS versions (
+    layer_id TEXT NOT NULL, version INTEGER NOT NULL, created TEXT NOT NULL, feature_count INTEGER NOT NULL,
+    geometry_type TEXT NOT NULL, bbox TEXT NOT NULL, fields TEXT NOT NULL, provenance TEXT NOT NULL,
+    location TEXT NOT NULL, PRIMARY KEY (layer_id, version));
+"""
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+_WRITE_CHUNK = 50_000
+GEOMETRY_COLUMN = "geom"
+
+
+class GeoPackageStore:
+    """A ``Store`` on a workspace folder (see module docstring)."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = Path(workspace)
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._write() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    # -- catalog -------------------------------------------------------------------------------
+    def _catalog(self) -> sqlite3.Connection:
+        db = getattr(self._local, "catalog", None)
+        if db is None:
+            db = sqlite3.connect(self.workspace / "catalog.sqlite", timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.catalog = db
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._catalog()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def list_layers(self) -> list[LayerRecord]:
+        rows = self._catalog().execute(
+            f"SELECT {_LAYER_COLS} FROM layers l JOIN versions v "
+            "ON v.layer_id = l.id AND v.version = l.current_version ORDER BY l.id").fetchall()
+        return [_layer(r) for r in rows]
+
+    def get_layer(self, layer_id: str) -> LayerRecord:
+        row = self._catalog().execute(
+            f"SELECT {_LAYER_COLS} FROM layers l JOIN versions v "
+            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.id = ?", (layer_id,)).fetchone()
+        if row is None:
+            raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
+        return _layer(row)
+
+    def versions(self, layer_id: str) -> list[VersionRecord]:
+        self.get_layer(layer_id)
+        rows = self._catalog().execute(
+            f"SELECT {_VERSION_COLS} FROM versions v WHERE layer_id = ? ORDER BY version", (layer_id,)).fetchall()
+        return [_version(r) for r in rows]
+
+    def rollback(self, layer_id: str, version: int) -> LayerRecord:
+        with self._write() as db:
+            exists = db.execute("SELECT 1 FROM versions WHERE layer_id = ? AND version = ?",
+                                (layer_id, version)).fetchone()
+            if exists is None:
+                known = [r[0] for r in db.execute(
+                    "SELECT version FROM versions WHERE layer_id = ? ORDER BY version", (layer_id,))]
+                if not known:
+                    raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
+                raise VersionNotFound(f"layer {layer_id!r} has no version {version}; versions: "
+                                      f"{', '.join(map(str, known))}")
+            db.execute("UPDATE layers SET current_version = ?, updated = ? WHERE id = ?",
+                       (version, _now(), layer_id))
+        return self.get_layer(layer_id)
+
+    # -- publish -------------------------------------------------------------------------------
+    def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
+                progress: Progress | None = None) -> VersionRecord:
+        """Write ``frame`` (working CRS) as a new version and make it current, atomically."""
+        check_layer_id(layer_id)
+        progress = progress or NoProgress()
+        progress.stage("writing", len(frame))
+        folder = self.workspace / "layers" / layer_id
+        folder.mkdir(parents=True, exist_ok=True)
+        token = uuid.uuid4().hex[:12]
+        tmp = folder / f".{layer_id}-{token}.tmp.gpkg"
+        final = folder / f"{layer_id}-{token}.gpkg"
+        try:
+            _write_gpkg(frame, tmp, layer_id, progress)
+            os.replace(tmp, final)
+            bounds = tuple(float(v) for v in frame.total_bounds)
+            fields = _field_types(frame)
+            geometry_type = _geometry_type(frame)
+            with self._write() as db:
+                (version,) = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE layer_id = ?",
+                                        (layer_id,)).fetchone()
+                created = _now()
+                db.execute(
+                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (layer_id, version, created, len(frame), geometry_type, json.dumps(bounds),
+                     json.dumps(fields), json.dumps(meta.provenance, default=str), str(final)))
+                db.execute(
+                    "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "kind = excluded.kind, title = excluded.title, description = excluded.description, "
+                    "attribution = excluded.attribution, current_version = excluded.current_version, "
+                    "updated = excluded.updated",
+                    (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution,
+                     version, created))
+        except BaseException:
+            for leftover in (tmp, final):
+                leftover.unlink(missing_ok=True)
+            raise
+        return self.versions(layer_id)[-1]
+
+    # -- features ------------------------------------------------------------------------------
+    def _features_db(self, location: str) -> sqlite3.Connection:
+        cache = getattr(self._local, "features", None)
+        if cache is None:
+            cache = self._local.features = {}
+        db = cache.get(location)
+        if db is None:
+            db = sqlite3.connect(f"file:{location}?mode=ro&immutable=1", uri=True)
+            cache[location] = db
+        return db
+
+    def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
+              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+        db = self._features_db(record.location)
+        table = _quote(record.layer_id)
+        where, params = _filter_sql(record, filters)
+        if bbox is None:
+            (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
+            fids = [r[0] for r in db.execute(
+                f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY t.fid LIMIT ? OFFSET ?",
+                (*params, limit, offset))]
+        else:
+            matching = _bbox_matches(db, record.layer_id, bbox, where, params)
+            matched = len(matching)
+            fids = matching[offset:offset + limit].tolist()
+        return self._page(db, record, fids, matched)
+
+    def get_feature(self, record: VersionRecord, feature_id: int) -> FeaturePage:
+        db = self._features_db(record.location)
+        page = self._page(db, record, [feature_id], 1)
+        if len(page.ids) == 0:
+            raise FeatureNotFound(f"layer {record.layer_id!r} (version {record.version}) has no feature {feature_id}")
+        return page
+
+    def _page(self, db: sqlite3.Connection, record: VersionRecord, fids: list[int], matched: int) -> FeaturePage:
+        if not fids:
+            return FeaturePage(np.array([], dtype=np.int64), np.array([], dtype=object), [], matched)
+        names = list(record.fields)
+        cols = "".join(f", t.{_quote(n)}" for n in names)
+        rows = []
+        for start in range(0, len(fids), 900):  # SQLite's bound-parameter limit
+            chunk = fids[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            rows += db.execute(
+                f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {_quote(record.layer_id)} t "
+                f"WHERE t.fid IN ({marks}) ORDER BY t.fid", chunk).fetchall()
+        bools = [i for i, n in enumerate(names) if record.fields[n] == "bool"]
+        properties = []
+        for row in rows:
+            props = dict(zip(names, row[2:], strict=True))
+            for i in bools:
+                if props[names[i]] is not None:
+                    props[names[i]] = bool(props[names[i]])
+            properties.append(props)
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        return FeaturePage(ids, gpkg_blobs_to_geometries([r[1] for r in rows]), properties, matched)
+
+    def read_frame(self, record: VersionRecord,
+                   bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        """The whole version (or the part intersecting ``bbox``) as a frame indexed by feature id."""
+        frame = pyogrio.read_dataframe(record.location, layer=record.layer_id, bbox=bbox, fid_as_index=True)
+        frame.index.name = "fid"
+        for name, kind in record.fields.items():  # SQLite hands back nullable integers as floats
+            if kind == "int" and name in frame and not pd.api.types.is_integer_dtype(frame[name]):
+                frame[name] = frame[name].astype("Int64")
+        return frame
+
+
+# -- helpers ------------------------------------------------------------------------------------
+_LAYER_COLS = ("l.id, l.kind, l.title, l.description, l.attribution, v.layer_id, v.version, v.created, "
+               "v.feature_count, v.geometry_type, v.bbox, v.fields, v.provenance, v.location")
+_VERSION_COLS = ("v.layer_id, v.version, v.created, v.feature_count, v.geometry_type, v.bbox, v.fields, "
+                 "v.provenance, v.location")
+
+
+def _layer(row: tuple) -> LayerRecord:
+    return LayerRecord(row[0], LayerKind(row[1]), row[2], row[3], row[4], _version(row[5:]))
+
+
+def _version(row: tuple) -> VersionRecord:
+    return VersionRecord(row[0], int(row[1]), datetime.fromisoformat(row[2]), int(row[3]), row[4],
+                         tuple(json.loads(row[5])), json.loads(row[6]), json.loads(row[7]), row[8])
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str, progress: Progress) -> None:
+    geometry_type = _geometry_type(frame)
+    n = len(frame)
+    for start in range(0, max(n, 1), _WRITE_CHUNK):
+        chunk = frame.iloc[start:start + _WRITE_CHUNK]
+        pyogrio.write_dataframe(chunk, path, layer=layer, driver="GPKG", geometry_type=geometry_type,
+                                append=start > 0, promote_to_multi=geometry_type.startswith("Multi"))
+        progress.advance(len(chunk))
+
+
+def _geometry_type(frame: gpd.GeoDataFrame) -> str:
+    types = set(frame.geom_type.unique())
+    if len(types) == 1:
+        return types.pop()
+    for family in ("Point", "LineString", "Polygon"):
+        if types <= {family, f"Multi{family}"}:
+            return f"Multi{family}"
+    return "Unknown"
+
+
+def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, dtype in frame.drop(columns=frame.geometry.name).dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            out[str(name)] = "bool"
+        elif pd.api.types.is_integer_dtype(dtype):
+            out[str(name)] = "int"
+        elif pd.api.types.is_float_dtype(dtype):
+            out[str(name)] = "float"
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            out[str(name)] = "datetime"
+        else:
+            out[str(name)] = "str"
+    return out
+
+
+def gpkg_blobs_to_geometries(blobs: list[bytes]) -> np.ndarray:
+    """Decode GeoPackage geometry blobs (GP header + WKB) into shapely geometries."""
+    wkb = [b[8 + _ENVELOPE_BYTES[(b[3] >> 1) & 7]:] if b is not None else None for b in blobs]
+    return shapely.from_wkb(wkb)
+
+
+def _filter_sql(record: VersionRecord, filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    clauses, params = ["1"], []
+    for name, raw in filters.items():
+        kind = record.fields.get(name)
+        if kind is None:
+            raise InvalidQuery(name, f"{name!r} is neither a query parameter nor a property of {record.layer_id!r}; "
+                               f"properties: {', '.join(record.fields)}")
+        clauses.append(f"t.{_quote(name)} = ?")
+        params.append(_coerce_filter(name, raw, kind))
+    return " AND ".join(clauses), params
+
+
+def _coerce_filter(name: str, raw: Any, kind: str) -> Any:
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return {"true": 1, "false": 0, "1": 1, "0": 0}[str(raw).lower()]
+    except (ValueError, KeyError):
+        raise InvalidQuery(name, f"{name}={raw!r}: property {name!r} holds {kind} values") from None
+    return str(raw)
+
+
+def _bbox_matches(db: sqlite3.Connection, table: str, bbox: tuple[float, float, float, float],
+                  where: str, params: list[Any]) -> np.ndarray:
+    """Feature ids whose geometry intersects ``bbox``, in fid order, using the R-tree first."""
+    minx, miny, maxx, maxy = bbox
+    rtree = _quote(f"rtree_{table}_{GEOMETRY_COLUMN}")
+    rows = db.execute(
+        f"SELECT r.id, r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ? "
+        f"FROM {rtree} r JOIN {_quote(table)} t ON t.fid = r.id "
+        f"WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? AND {where}",
+        (minx, maxx, miny, maxy, minx, maxx, miny, maxy, *params)).fetchall()
+    if not rows:
+        return np.array([], dtype=np.int64)
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    inside = np.array([bool(r[1]) for r in rows])
+    edge = ids[~inside]
+    if len(edge):
+        blobs = []
+        for start in range(0, len(edge), 900):
+            chunk = edge[start:start + 900].tolist()
+            blobs += db.execute(f"SELECT fid, {GEOMETRY_COLUMN} FROM {_quote(table)} WHERE fid IN "
+                                f"({','.join('?' * len(chunk))})", chunk).fetchall()
+        geoms = gpkg_blobs_to_geometries([b for _, b in blobs])
+        hit = shapely.intersects(geoms, shapely.box(minx, miny, maxx, maxy))
+        keep = np.concatenate([ids[inside], np.array([f for (f, _), h in zip(blobs, hit, strict=True) if h],
+                                                     dtype=np.int64)])
+    else:
+        keep = ids
+    return np.sort(keep)
+

@@ -1,0 +1,95 @@
+"""Layer kinds and the national field names each kind is recognised by.
+
+Norwegian agencies publish the same attribute under many spellings (SOSI short names such as
+``RPAREALFORMÅL``, GML/GeoJSON names such as ``arealformål``, ASCII-folded ``arealformal``).
+Ingest stores each recognised attribute under one *canonical* name, keeping the original column too.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class LayerKind(StrEnum):
+    """What a layer is, as far as the rules are concerned (DESIGN.md, "Layer kinds")."""
+
+    municipality = "municipality"
+    zoning = "zoning"
+    watercourse = "watercourse"
+    farmland = "farmland"
+    heritage = "heritage"
+    flood = "flood"
+    road = "road"
+    site = "site"
+    other = "other"
+
+
+@dataclass(frozen=True)
+class CanonicalField:
+    """A canonical attribute: its name, value type and the source spellings that map to it."""
+
+    name: str
+    dtype: str  # "int" or "str"
+    aliases: tuple[str, ...]
+    upper: bool = False  # normalise string values to upper case (vernetype codes)
+    zero_pad: int = 0  # left-pad numeric strings to this width (kommunenummer "0301")
+
+
+def fold(name: str) -> str:
+    """Fold a field name for matching: lower case, æøå→aoa-style ASCII, no separators.
+
+    ``RPAREALFORMÅL``, ``arealformål`` and ``areal_formal`` all fold to ``arealformal``.
+    """
+    text = name.strip().lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+_ZONING = (
+    CanonicalField(
+        "arealformal",
+        "int",
+        ("arealformal", "rparealformal", "kparealformal", "formal", "arealformalkode", "kparealbruk",
+         "arealbruk", "rpformal"),
+    ),
+    CanonicalField("planstatus", "int", ("planstatus", "planstat", "rpplanstatus", "kpplanstatus")),
+    CanonicalField(
+        "arealbruksstatus",
+        "int",
+        ("arealbruksstatus", "kparealbruksstatus", "arealbrukstatus", "rparealbruksstatus"),
+    ),
+    CanonicalField("plantype", "str", ("plantype", "kpplantype", "rpplantype")),
+    CanonicalField("planid", "str", ("planid", "planidentifikasjon", "arealplanid")),
+    CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune"), zero_pad=4),
+)
+
+FIELDS_BY_KIND: dict[LayerKind, tuple[CanonicalField, ...]] = {
+    LayerKind.municipality: (
+        CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune"), zero_pad=4),
+        CanonicalField("kommunenavn", "str", ("kommunenavn", "navn", "name")),
+    ),
+    LayerKind.zoning: _ZONING,
+    LayerKind.farmland: (CanonicalField("arealtype", "int", ("arealtype", "artype", "ar5arealtype")),),
+    LayerKind.heritage: (
+        CanonicalField("vernetype", "str", ("vernetype", "hoyestevernetype", "vern"), upper=True),
+        CanonicalField("kulturminne_id", "str", ("kulturminneid", "kulturminnelokalitetid", "lokalitetid")),
+    ),
+    LayerKind.watercourse: (
+        CanonicalField("verneplan", "str", ("verneplan", "vassdragsnummer", "vernetvassdrag")),
+    ),
+    LayerKind.road: (CanonicalField("vegkategori", "str", ("vegkategori", "vegkat"), upper=True),),
+    LayerKind.flood: (CanonicalField("gjentaksintervall", "int", ("gjentaksintervall", "gjentak")),),
+    LayerKind.site: (),
+    LayerKind.other: (),
+}
+
+
+def parse_kind(value: str) -> LayerKind:
+    """Return the kind named by ``value`` or raise ``ValueError`` listing the known kinds."""
+    try:
+        return LayerKind(value.strip().lower())
+    except ValueError:
+        known = ", ".join(k.value for k in LayerKind)
+        raise ValueError(f"unknown layer kind {value!r}; use one of: {known}") from None

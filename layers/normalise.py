@@ -1,0 +1,204 @@
+"""Validate and normalise a freshly read layer into the working CRS, counting what was changed.
+
+Order matters: CRS first (nothing is measured without one), then empties, then repair in the source
+CRS (repairs must not depend on reprojection artefacts), then reprojection, then canonical fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from layers.crs import WORKING_EPSG
+from layers.errors import MissingCRS, NoFeatures
+from layers.kinds import FIELDS_BY_KIND, CanonicalField, LayerKind, fold
+
+_FAMILY = {
+    "Point": "point", "MultiPoint": "point",
+    "LineString": "line", "MultiLineString": "line", "LinearRing": "line",
+    "Polygon": "polygon", "MultiPolygon": "polygon",
+}
+_DIMENSION = {"point": 0, "line": 1, "polygon": 2}
+
+
+@dataclass
+class NormaliseReport:
+    """What normalisation did, for the ingest report."""
+
+    crs_in: str = ""
+    crs_out: str = f"EPSG:{WORKING_EPSG}"
+    crs_overridden: bool = False
+    features_in: int = 0
+    features_out: int = 0
+    dropped_empty: int = 0
+    repaired: int = 0
+    dropped_collapsed: int = 0
+    geometry_types: dict[str, int] = field(default_factory=dict)
+    field_map: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_epsg(value: str | int) -> CRS:
+    """Parse ``--crs`` (``25832``, ``EPSG:25832`` or an OGC URI) into a pyproj CRS."""
+    text = str(value).strip()
+    if text.isdigit():
+        text = f"EPSG:{text}"
+    try:
+        return CRS.from_user_input(text)
+    except CRSError:
+        raise MissingCRS(f"--crs {value!r} is not a CRS; give an EPSG code such as 25832 or 25833") from None
+
+
+def normalise(
+    frame: gpd.GeoDataFrame,
+    kind: LayerKind,
+    source_name: str,
+    crs_override: str | int | None = None,
+) -> tuple[gpd.GeoDataFrame, NormaliseReport]:
+    """Return the layer in the working CRS, repaired, 2D, with canonical fields added."""
+    report = NormaliseReport(features_in=len(frame))
+    frame = _with_crs(frame, source_name, crs_override, report)
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    report.dropped_empty = int(empty.sum())
+    frame, geoms = frame.loc[~empty], geoms[~empty]
+    if len(frame) == 0:
+        raise NoFeatures(f"{source_name}: no features with geometry (all {report.features_in} empty); "
+                         "check the export or choose another --layer")
+    geoms = shapely.force_2d(geoms)
+    geoms, keep = _repair(geoms, report)
+    frame = frame.loc[keep]
+    geoms = geoms[keep]
+    if len(frame) == 0:
+        raise NoFeatures(f"{source_name}: every geometry collapsed when repaired; the layer has no usable area")
+    epsg = frame.crs.to_epsg()
+    out = gpd.GeoDataFrame(_plain_attributes(frame, report), geometry=gpd.GeoSeries(geoms, index=frame.index,
+                                                                             crs=frame.crs))
+    if epsg != WORKING_EPSG:
+        out = out.to_crs(epsg=WORKING_EPSG)
+    out = out.reset_index(drop=True)
+    out = _canonical_fields(out, kind, report)
+    report.features_out = len(out)
+    report.geometry_types = dict(Counter(shapely.get_type_id(out.geometry.values).tolist()))
+    report.geometry_types = {_TYPE_NAMES[k]: v for k, v in sorted(report.geometry_types.items())}
+    return out, report
+
+
+_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
+               5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+
+
+def _with_crs(frame: gpd.GeoDataFrame, source_name: str, crs_override: str | int | None,
+              report: NormaliseReport) -> gpd.GeoDataFrame:
+    if crs_override is not None:
+        crs = parse_epsg(crs_override)
+        if frame.crs is not None and not frame.crs.equals(crs):
+            report.warnings.append(f"source CRS {frame.crs.to_string()} overridden by --crs {crs.to_string()}")
+        report.crs_overridden = True
+        frame = frame.set_crs(crs, allow_override=True)
+    if frame.crs is None:
+        raise MissingCRS(f"{source_name}: no coordinate reference system (.prj missing or no srsName); "
+                         "pass --crs EPSG:25832 (or the CRS the data was made in)")
+    if frame.crs.to_epsg() is None:
+        raise MissingCRS(f"{source_name}: CRS {frame.crs.name!r} has no EPSG code; pass --crs with its EPSG code")
+    report.crs_in = f"EPSG:{frame.crs.to_epsg()}"
+    return frame
+
+
+def _repair(geoms: np.ndarray, report: NormaliseReport) -> tuple[np.ndarray, np.ndarray]:
+    """make_valid the invalid geometries, keeping only parts of the layer's dominant dimension."""
+    invalid = ~shapely.is_valid(geoms)
+    report.repaired = int(invalid.sum())
+    if report.repaired:
+        geoms = geoms.copy()
+        geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+    families = Counter(_FAMILY.get(_TYPE_NAMES[t], "collection") for t in shapely.get_type_id(geoms).tolist())
+    dominant = max((f for f in families if f != "collection"), key=lambda f: families[f], default="polygon")
+    collections = shapely.get_type_id(geoms) == 7
+    if collections.any():
+        geoms = geoms.copy()
+        geoms[collections] = [_extract(g, _DIMENSION[dominant]) for g in geoms[collections]]
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    report.dropped_collapsed = int((~keep).sum())
+    if report.dropped_collapsed:
+        report.warnings.append("dropped geometries that collapsed to nothing when repaired (zero area), source rows: "
+                               + ", ".join(str(i) for i in np.flatnonzero(~keep)[:20]))
+    if len([f for f in families if f != "collection"]) > 1:
+        report.warnings.append("mixed geometry types: " + ", ".join(f"{n} {f}" for f, n in families.items()))
+    return geoms, keep
+
+
+def _extract(geom: shapely.Geometry, dimension: int) -> shapely.Geometry | None:
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_dimensions(p) == dimension]
+    if not parts:
+        return None
+    return shapely.union_all(parts) if len(parts) > 1 else parts[0]
+
+
+_RESERVED = {"fid", "geom", "geometry"}
+
+
+def _plain_attributes(frame: gpd.GeoDataFrame, report: NormaliseReport) -> pd.DataFrame:
+    """Attributes without geometry, storable everywhere.
+
+    Nested values (dicts, lists) become JSON text; names that differ only in case (SQL sees them as
+    one column) or that clash with the store's own columns get a numbered suffix, with a warning.
+    """
+    attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    seen: set[str] = set(_RESERVED)
+    renames: dict[str, str] = {}
+    for col in attrs.columns:
+        name, n = str(col), 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{col}_{n}"
+        seen.add(name.lower())
+        if name != col:
+            renames[col] = name
+    if renames:
+        attrs = attrs.rename(columns=renames)
+        report.warnings.append("renamed clashing attribute names: "
+                               + ", ".join(f"{a} -> {b}" for a, b in renames.items()))
+    for col in attrs.columns:
+        if attrs[col].dtype == object:
+            values = attrs[col]
+            nested = values.map(lambda v: isinstance(v, (dict, list, tuple)))
+            if nested.any():
+                attrs[col] = values.map(
+                    lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list, tuple)) else v)
+    return attrs
+
+
+def _canonical_fields(frame: gpd.GeoDataFrame, kind: LayerKind, report: NormaliseReport) -> gpd.GeoDataFrame:
+    """Add canonical columns for the national field names recognised for ``kind``."""
+    folded: dict[str, str] = {}
+    for col in frame.columns:
+        if col != frame.geometry.name:
+            folded.setdefault(fold(str(col)), str(col))
+    for canon in FIELDS_BY_KIND[kind]:
+        original = next((folded[a] for a in canon.aliases if a in folded), None)
+        if original is None:
+            continue
+        frame[canon.name] = _coerce(frame[original], canon)
+        report.field_map[canon.name] = original
+    return frame
+
+
+def _coerce(values: pd.Series, canon: CanonicalField) -> pd.Series:
+    if canon.dtype == "int":
+        text = values.astype("string").str.strip().str.extract(r"^(-?\d+)", expand=False)
+        return pd.to_numeric(text, errors="coerce").astype("Int64")
+    out = values.astype("string").str.strip()
+    if canon.upper:
+        out = out.str.upper()
+    if canon.zero_pad:
+        out = out.where(~out.str.fullmatch(r"\d+").fillna(False), out.str.zfill(canon.zero_pad))
+    return out.replace("", pd.NA)

@@ -1,0 +1,203 @@
+"""Open the vector formats Norwegian agencies publish and read one layer into a GeoDataFrame.
+
+GeoPackage, GeoJSON, ESRI Shapefile (file, folder or .zip), FlatGeobuf, GML and File Geodatabase
+(.gdb folder or zipped) are read through pyogrio. GML is always opened with ``WRITE_GFS=NO`` (and
+its layers listed through fiona with the same option) so that no ``.gfs`` sidecar is ever written
+next to a source, which may be read-only or somebody else's.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import fiona
+import geopandas as gpd
+import pyogrio
+import pyogrio.errors
+
+from layers.errors import (
+    CorruptSource,
+    LayerChoiceRequired,
+    NoFeatures,
+    SourceNotFound,
+    UnknownFormat,
+)
+
+_DRIVER_BY_SUFFIX = {
+    ".gpkg": "GPKG",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".shp": "ESRI Shapefile",
+    ".fgb": "FlatGeobuf",
+    ".gml": "GML",
+    ".xml": "GML",
+}
+_FORMATS_HINT = "GeoPackage (.gpkg), GeoJSON, Shapefile (.shp/.zip), FlatGeobuf (.fgb), GML (.gml), File Geodatabase (.gdb)"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved source: the GDAL path, the driver, its layers and open options."""
+
+    path: Path
+    gdal_path: str
+    driver: str
+    layers: tuple[str, ...]
+    open_options: dict[str, str] = field(default_factory=dict)
+    # For a zip/folder of shapefiles each "layer" is a file: layer name -> GDAL path of that file.
+    layer_paths: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_source(path: str | Path) -> Source:
+    """Work out the format and layers of ``path`` without reading features."""
+    p = Path(path)
+    if not p.exists():
+        raise SourceNotFound(f"{p}: file not found; check the path (relative paths start in {Path.cwd()})")
+    if p.is_dir():
+        return _resolve_folder(p)
+    if p.stat().st_size == 0:
+        raise CorruptSource(f"{p}: the file is empty (0 bytes); export or download it again")
+    suffix = p.suffix.lower()
+    if suffix == ".zip":
+        return _resolve_zip(p)
+    if suffix in (".sos", ".sosi"):
+        raise UnknownFormat(
+            f"{p}: SOSI files cannot be read by GDAL here; convert to GML or GeoPackage first "
+            "(e.g. Geonorge's SOSI converter or sosicon) and add that file"
+        )
+    driver = _DRIVER_BY_SUFFIX.get(suffix)
+    if driver is None:
+        raise UnknownFormat(f"{p}: unknown format {suffix or '(no extension)'!r}; supported: {_FORMATS_HINT}")
+    if driver == "ESRI Shapefile":
+        _check_shapefile_parts(p)
+    options = {"WRITE_GFS": "NO"} if driver == "GML" else {}
+    return Source(p, str(p), driver, _list_layers(str(p), driver, p), options)
+
+
+def _resolve_folder(p: Path) -> Source:
+    if p.suffix.lower() == ".gdb":
+        return Source(p, str(p), "OpenFileGDB", _list_layers(str(p), "OpenFileGDB", p))
+    shapefiles = sorted(p.glob("*.shp"))
+    if not shapefiles:
+        raise UnknownFormat(f"{p}: folder holds no .shp files and is not a .gdb; supported: {_FORMATS_HINT}")
+    for shp in shapefiles:
+        _check_shapefile_parts(shp)
+    paths = {shp.stem: str(shp) for shp in shapefiles}
+    return Source(p, str(p), "ESRI Shapefile", tuple(paths), layer_paths=paths)
+
+
+def _resolve_zip(p: Path) -> Source:
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = [n for n in zf.namelist() if not n.startswith("__MACOSX")]
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorruptSource(f"{p}: not a readable zip archive ({exc}); download or zip it again") from None
+    if bad is not None:
+        raise CorruptSource(f"{p}: zip member {bad!r} is corrupt (CRC mismatch); download or zip it again")
+    base = f"/vsizip/{p.resolve()}"
+    gdb_dirs = sorted({_gdb_root(n) for n in names if _gdb_root(n)})
+    if gdb_dirs:
+        gdal_path = f"{base}/{gdb_dirs[0]}"
+        return Source(p, gdal_path, "OpenFileGDB", _list_layers(gdal_path, "OpenFileGDB", p))
+    shapefiles = sorted(n for n in names if n.lower().endswith(".shp"))
+    if shapefiles:
+        lower = {n.lower() for n in names}
+        for shp in shapefiles:
+            if shp[:-4].lower() + ".shx" not in lower:
+                raise CorruptSource(f"{p}: {shp} has no .shx index in the zip; add the .shx file that came with it")
+        paths = {PurePosixPath(s).stem: f"{base}/{s}" for s in shapefiles}
+        return Source(p, base, "ESRI Shapefile", tuple(paths), layer_paths=paths)
+    for name in names:
+        driver = _DRIVER_BY_SUFFIX.get(PurePosixPath(name).suffix.lower())
+        if driver and driver != "ESRI Shapefile":
+            gdal_path = f"{base}/{name}"
+            options = {"WRITE_GFS": "NO"} if driver == "GML" else {}
+            return Source(p, gdal_path, driver, _list_layers(gdal_path, driver, p), options)
+    raise UnknownFormat(f"{p}: the zip holds no readable layer ({len(names)} entries); supported: {_FORMATS_HINT}")
+
+
+def _gdb_root(name: str) -> str:
+    parts = PurePosixPath(name).parts
+    for i, part in enumerate(parts):
+        if part.lower().endswith(".gdb"):
+            return "/".join(parts[: i + 1])
+    return ""
+
+
+def _check_shapefile_parts(shp: Path) -> None:
+    if not any(shp.with_suffix(s).exists() for s in (".shx", ".SHX")):
+        raise CorruptSource(f"{shp}: the .shx index file is missing; copy {shp.stem}.shx from the original delivery")
+    if not any(shp.with_suffix(s).exists() for s in (".dbf", ".DBF")):
+        raise CorruptSource(f"{shp}: the .dbf attribute file is missing; copy {shp.stem}.dbf from the original delivery")
+
+
+def _list_layers(gdal_path: str, driver: str, shown: Path) -> tuple[str, ...]:
+    try:
+        if driver == "GML":
+            return tuple(fiona.listlayers(gdal_path, WRITE_GFS="NO"))
+        listed = pyogrio.list_layers(gdal_path)
+    except (pyogrio.errors.DataSourceError, fiona.errors.DriverError, OSError) as exc:
+        raise CorruptSource(f"{shown}: cannot be opened as {driver} ({_first_line(exc)}); "
+                            "the file may be truncated or corrupt: export it again") from None
+    spatial = tuple(str(name) for name, geom_type in listed if geom_type is not None)
+    return spatial or tuple(str(name) for name, _ in listed)
+
+
+def choose_layer(source: Source, layer: str | None) -> str:
+    """The layer to read: ``layer`` if given and present, the only layer otherwise."""
+    if layer is not None:
+        if layer not in source.layers:
+            raise LayerChoiceRequired(
+                f"{source.path}: no layer {layer!r}; available layers: {', '.join(source.layers)}"
+            )
+        return layer
+    if len(source.layers) == 1:
+        return source.layers[0]
+    if not source.layers:
+        raise NoFeatures(f"{source.path}: holds no layers; check that the export contains data")
+    raise LayerChoiceRequired(
+        f"{source.path}: holds {len(source.layers)} layers; choose one with --layer NAME from: "
+        f"{', '.join(source.layers)}"
+    )
+
+
+def count_features(source: Source, layer: str) -> int | None:
+    """Feature count from the format's header where it is cheap, else ``None``."""
+    gdal_path, gdal_layer = _layer_address(source, layer)
+    try:
+        return int(pyogrio.read_info(gdal_path, layer=gdal_layer, **source.open_options)["features"])
+    except Exception:  # noqa: BLE001 - a count is only a progress hint
+        return None
+
+
+def read_layer(source: Source, layer: str, encoding: str | None = None) -> gpd.GeoDataFrame:
+    """Read one layer with pyogrio; errors name the file and the fix."""
+    gdal_path, gdal_layer = _layer_address(source, layer)
+    try:
+        frame = pyogrio.read_dataframe(gdal_path, layer=gdal_layer, encoding=encoding, **source.open_options)
+    except UnicodeDecodeError as exc:
+        raise CorruptSource(
+            f"{source.path}: attribute text is not UTF-8 ({exc.reason} at byte {exc.start}); "
+            "pass --encoding latin1 (or the file's real encoding, e.g. iso-8859-10 for SOSI exports)"
+        ) from None
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
+            pyogrio.errors.GeometryError, pyogrio.errors.CRSError, RuntimeError, OSError) as exc:
+        raise CorruptSource(f"{source.path}: cannot read layer {layer!r} ({_first_line(exc)}); "
+                            "the file may be truncated or corrupt: export it again") from None
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+        raise NoFeatures(f"{source.path}: layer {layer!r} has no geometry column; add a spatial layer")
+    return frame
+
+
+def _layer_address(source: Source, layer: str) -> tuple[str, str | None]:
+    if source.layer_paths:
+        return source.layer_paths[layer], None
+    return source.gdal_path, layer
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,88 @@
+"""The store contract: a catalog of layers and their versions, and feature access.
+
+Two implementations serve it: the embedded GeoPackage workspace (default) and PostGIS.
+Every publish creates a new version; readers see the current version until a new one is committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import geopandas as gpd
+import numpy as np
+
+from layers.kinds import LayerKind
+from layers.progress import Progress
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One published version of a layer."""
+
+    layer_id: str
+    version: int
+    created: datetime
+    feature_count: int
+    geometry_type: str
+    bbox: tuple[float, float, float, float]  # working CRS
+    fields: dict[str, str]  # attribute name -> type ("int", "float", "str", "bool", "date", "datetime")
+    provenance: dict[str, Any] = field(default_factory=dict)  # source, report, inputs of derived layers
+    location: str = ""  # where the store keeps it (file or table)
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """A layer as the catalog knows it, with its current version."""
+
+    id: str
+    kind: LayerKind
+    title: str
+    description: str
+    attribution: str
+    current: VersionRecord
+
+
+@dataclass(frozen=True)
+class LayerMeta:
+    """What a publisher says about a layer beside its features."""
+
+    kind: LayerKind
+    title: str = ""
+    description: str = ""
+    attribution: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """A page of features in the working CRS: ids, geometries and plain-Python properties."""
+
+    ids: np.ndarray
+    geometries: np.ndarray
+    properties: list[dict[str, Any]]
+    number_matched: int
+
+
+class Store(Protocol):
+    """What every store does. Ids are validated by the caller (``layers.ids``)."""
+
+    def list_layers(self) -> list[LayerRecord]: ...
+
+    def get_layer(self, layer_id: str) -> LayerRecord: ...
+
+    def versions(self, layer_id: str) -> list[VersionRecord]: ...
+
+    def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
+                progress: Progress | None = None) -> VersionRecord: ...
+
+    def rollback(self, layer_id: str, version: int) -> LayerRecord: ...
+
+    def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
+              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage: ...
+
+    def get_feature(self, record: VersionRecord, feature_id: int) -> FeaturePage: ...
+
+    def read_frame(self, record: VersionRecord,
+                   bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame: ...
