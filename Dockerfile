@@ -1,0 +1,26 @@
+# Site-availability and planning service for Kongsbergregionen.
+# Build: docker build -t geo-service .   Run: docker run -p 8000:8000 -v geo-data:/data geo-service
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    GEO_SERVICE_WORKSPACE=/data/workspace
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY layers ./layers
+COPY constraints ./constraints
+COPY maps ./maps
+COPY geo_service ./geo_service
+RUN pip install --no-cache-dir . \
+ && useradd --system --uid 10001 --home-dir /data --create-home geo \
+ && mkdir -p /data/workspace && chown -R geo /data
+
+USER geo
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/conformance', timeout=4)"
+# Configuration by environment: GEO_SERVICE_WORKSPACE, GEO_SERVICE_SEED_DEMO, GEO_SERVICE_DATABASE_URL, ...
+CMD ["geo-service", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

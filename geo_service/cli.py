@@ -1,0 +1,187 @@
+"""The ``geo-service`` command line: serve, demo, layers add|list|versions|rollback.
+
+Errors from the domain are printed as one line naming the problem and the fix, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from geo_service.settings import Settings
+from geo_service.stores import open_store
+from layers.errors import LayerError
+from layers.ingest import ingest
+from layers.kinds import parse_kind
+from layers.seed import is_empty, publish_demo
+
+app = typer.Typer(help="Site-availability and planning service for Kongsbergregionen.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+layers_app = typer.Typer(help="Load, list, version and roll back layers.", no_args_is_help=True)
+app.add_typer(layers_app, name="layers")
+
+out = Console()
+err = Console(stderr=True)
+PROGRESS_THRESHOLD = 20_000  # features; smaller loads finish before a bar is worth drawing
+
+WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-w", envvar="GEO_SERVICE_WORKSPACE",
+                                                    help="workspace folder (default ./workspace)")]
+
+
+def _settings(workspace: Path | None, **extra: Any) -> Settings:
+    values: dict[str, Any] = dict(extra)
+    if workspace is not None:
+        values["workspace"] = workspace
+    return Settings(**values)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn domain errors into one line on stderr and exit code 2; never a traceback."""
+    try:
+        yield
+    except (LayerError, ValueError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+class RichProgress:
+    """Our ``layers.progress.Progress`` hook drawn as a rich progress bar (large loads only)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: Any = None
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=self._progress.tasks[-1].total or 0)
+        if total is not None and total < PROGRESS_THRESHOLD:
+            self._task = None
+            return
+        self._task = self._progress.add_task(name, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, amount)
+
+
+@contextmanager
+def _progress() -> Iterator[RichProgress]:
+    columns = (SpinnerColumn(), TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        yield RichProgress(progress)
+
+
+@layers_app.command("add")
+def layers_add(
+    path: Annotated[Path, typer.Argument(help="file or folder: .gpkg .geojson .shp/.zip .fgb .gml .gdb")],
+    layer_id: Annotated[str, typer.Option("--id", help="collection id, e.g. ar5-kongsberg")],
+    kind: Annotated[str, typer.Option("--kind", help="municipality, zoning, watercourse, farmland, heritage, "
+                                                     "flood, road, site or other")],
+    layer: Annotated[str | None, typer.Option("--layer", help="layer to read from a multi-layer source")] = None,
+    crs: Annotated[str | None, typer.Option("--crs", help="source CRS when the file has none, e.g. 25832")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="attribute encoding if not UTF-8")] = None,
+    title: Annotated[str, typer.Option(help="title shown to users")] = "",
+    description: Annotated[str, typer.Option(help="what the layer is")] = "",
+    attribution: Annotated[str, typer.Option(help="licence and attribution text")] = "",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Validate a layer and publish it as a new version."""
+    with _user_errors():
+        layer_kind = parse_kind(kind)
+        store = open_store(_settings(workspace))
+        with _progress() as progress:
+            report = ingest(store, path, layer_id, layer_kind, layer=layer, crs=crs, encoding=encoding,
+                            title=title, description=description, attribution=attribution, progress=progress)
+    for line in report.lines():
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+@layers_app.command("list")
+def layers_list(workspace: WorkspaceOpt = None) -> None:
+    """List published layers with their current version."""
+    with _user_errors():
+        layers = open_store(_settings(workspace)).list_layers()
+    table = Table("id", "kind", "version", "features", "geometry", "title")
+    for layer in layers:
+        table.add_row(layer.id, layer.kind.value, str(layer.current.version), str(layer.current.feature_count),
+                      layer.current.geometry_type, layer.title)
+    out.print(table)
+
+
+@layers_app.command("versions")
+def layers_versions(layer_id: Annotated[str, typer.Argument(help="collection id")],
+                    workspace: WorkspaceOpt = None) -> None:
+    """List every version of a layer; the current one is marked."""
+    with _user_errors():
+        store = open_store(_settings(workspace))
+        current = store.get_layer(layer_id).current.version
+        versions = store.versions(layer_id)
+    table = Table("version", "current", "created (UTC)", "features", "source")
+    for v in versions:
+        table.add_row(str(v.version), "*" if v.version == current else "", v.created.strftime("%Y-%m-%d %H:%M:%S"),
+                      str(v.feature_count), str(v.provenance.get("source", "")))
+    out.print(table)
+
+
+@layers_app.command("rollback")
+def layers_rollback(layer_id: Annotated[str, typer.Argument(help="collection id")],
+                    version: Annotated[int, typer.Argument(help="version to make current")],
+                    workspace: WorkspaceOpt = None) -> None:
+    """Make an earlier (or later) version current again; nothing is deleted."""
+    with _user_errors():
+        layer = open_store(_settings(workspace)).rollback(layer_id, version)
+    out.print(f"{layer.id} now serves version {layer.current.version} ({layer.current.feature_count} features)")
+
+
+@app.command("demo")
+def demo(workspace: WorkspaceOpt = None,
+         seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same data")] = 2005) -> None:
+    """Publish the synthetic demo layers (a new version of each) into the workspace."""
+    with _user_errors():
+        store = open_store(_settings(workspace))
+        with _progress() as progress:
+            published = publish_demo(store, seed=seed, progress=progress)
+    for record in published:
+        out.print(f"published {record.layer_id} version {record.version}: {record.feature_count} features "
+                  "(synthetic demo data)")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    workspace: WorkspaceOpt = None,
+    seed_demo: Annotated[bool, typer.Option(help="seed the demo data into an empty workspace")] = True,
+) -> None:
+    """Serve the workspace over HTTP (OGC API – Features); seeds the demo when the workspace is empty."""
+    import uvicorn
+
+    with _user_errors():
+        settings = _settings(workspace)
+        store = open_store(settings)
+        if seed_demo and is_empty(store):
+            out.print("empty workspace: publishing the synthetic demo layers …")
+            publish_demo(store)
+    os.environ["GEO_SERVICE_WORKSPACE"] = str(settings.workspace.resolve())
+    os.environ["GEO_SERVICE_SEED_DEMO"] = "false"  # seeded above, once, not by each worker
+    out.print(f"serving {settings.workspace.resolve()} at http://{host}:{port}/")
+    uvicorn.run("geo_service.main:app_factory", factory=True, host=host, port=port, workers=workers,
+                log_level="info")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    command: Callable[..., Any] = app
+    command(args=argv if argv is not None else sys.argv[1:], prog_name="geo-service")
