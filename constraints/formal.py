@@ -1,0 +1,63 @@
+"""Which zoning areas belong to a formål group (building, business ...), read from the canonical columns.
+
+``arealformal`` (SOSI code), ``plantype`` (kommuneplan / reguleringsplan / None) and ``planstatus``.
+Old PBL-1985 codes mean different things in KP and RP, so the plan type matters; see ``default_rules.yaml``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from constraints.codes import in_ranges
+from constraints.rules import ALL_FORMAL, FormalGroup, Rule, RuleSet
+
+KP = "kommuneplan"
+RP = "reguleringsplan"
+
+
+def column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A canonical column, or an all-missing one when ingest did not find it."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def numeric(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A canonical integer column as float64 with NaN for missing values."""
+    return pd.to_numeric(column(frame, name), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def plan_types(frame: pd.DataFrame) -> np.ndarray:
+    """Normalised plan type per zone: ``kommuneplan``, ``reguleringsplan`` or ``""`` (unknown).
+
+    Kommunedelplan counts as kommuneplan; bebyggelsesplan (PBL 1985) as reguleringsplan.
+    """
+    text = column(frame, "plantype").astype("string").str.strip().str.lower().fillna("")
+    out = np.full(len(frame), "", dtype=object)
+    out[text.str.startswith("kommune").to_numpy(dtype=bool)] = KP
+    out[(text.str.startswith("regul") | text.str.startswith("bebyggelse")).to_numpy(dtype=bool)] = RP
+    return out
+
+
+def in_group(frame: pd.DataFrame, group: FormalGroup) -> np.ndarray:
+    """Boolean mask of zones whose arealformål is in ``group`` for their plan type."""
+    codes = numeric(frame, "arealformal")
+    ptype = plan_types(frame)
+    mask = in_ranges(codes, group.any)
+    mask |= (ptype == KP) & in_ranges(codes, group.kommuneplan)
+    mask |= (ptype == RP) & in_ranges(codes, group.reguleringsplan)
+    return mask
+
+
+def applies(frame: pd.DataFrame, rule: Rule, rules: RuleSet) -> np.ndarray:
+    """Which zones a rule applies to (its ``applies_to`` formål group, or all)."""
+    if rule.applies_to == ALL_FORMAL:
+        return np.ones(len(frame), dtype=bool)
+    return in_group(frame, rules.formal_groups[rule.applies_to])
+
+
+def in_force_regulation(frame: pd.DataFrame, rules: RuleSet) -> np.ndarray:
+    """Zones in a reguleringsplan that is law (planstatus in ``business.in_force_planstatus``)."""
+    status = numeric(frame, "planstatus")
+    return (plan_types(frame) == RP) & np.isin(status, np.asarray(rules.business.in_force_planstatus, float))

@@ -1,0 +1,186 @@
+"""``ConstraintIndex``: the selected features of every rule with a prebuilt STRtree, built once, asked many times."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely import STRtree
+from shapely.geometry.base import BaseGeometry
+
+from constraints.errors import MissingColumnError
+from constraints.geometry import repair
+from constraints.inputs import ConstraintLayer, check_crs
+from constraints.rules import Rule, RuleSet
+from layers.kinds import LayerKind
+
+ANY_VALUE = "*"
+
+
+@dataclass(frozen=True)
+class RuleTarget:
+    """The features one rule looks at, flattened over every layer of the rule's kind."""
+
+    rule: Rule
+    layer_ids: tuple[str, ...]  # layers of the rule's kind (empty: nothing loaded, so not mapped)
+    geoms: np.ndarray  # selected, valid geometries
+    fids: np.ndarray  # feature id (frame index) of each geometry
+    layer_of: np.ndarray  # position in layer_ids of each geometry
+    polygonal: np.ndarray  # bool per geometry
+    areas: np.ndarray  # area per geometry (0 for points and lines)
+    tree: STRtree
+    coverage: BaseGeometry  # union of the layers' coverages, prepared
+
+    @property
+    def has_layer(self) -> bool:
+        """Whether any layer of the rule's kind was supplied."""
+        return bool(self.layer_ids)
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+
+@dataclass(frozen=True)
+class Municipalities:
+    """Municipality polygons for filling a missing ``kommunenummer`` and naming municipalities."""
+
+    geoms: np.ndarray
+    kommunenummer: np.ndarray
+    kommunenavn: np.ndarray
+    tree: STRtree
+
+    def locate(self, geoms: np.ndarray) -> np.ndarray:
+        """kommunenummer of the municipality holding each geometry's representative point (None if outside)."""
+        out = np.full(len(geoms), None, dtype=object)
+        if len(geoms) == 0 or len(self.geoms) == 0:
+            return out
+        points = shapely.point_on_surface(geoms)
+        qi, mi = self.tree.query(points, predicate="within")
+        first = np.unique(qi, return_index=True)[1]
+        out[qi[first]] = self.kommunenummer[mi[first]]
+        return out
+
+    def names(self) -> dict[str, str]:
+        """kommunenummer -> kommunenavn."""
+        return {str(k): str(n) for k, n in zip(self.kommunenummer, self.kommunenavn, strict=True) if k and n}
+
+
+class ConstraintIndex:
+    """Selected constraint features per rule with STRtrees, coverage and municipality lookup.
+
+    Build it once per set of layer versions and rule set; :func:`constraints.site.check_site` and
+    :func:`constraints.overlay.analyse_zones` reuse it, so a site check costs a few tree queries.
+    """
+
+    def __init__(self, constraints: Mapping[str, ConstraintLayer], rules: RuleSet) -> None:
+        self.crs: CRS = check_crs(None, constraints) if constraints else CRS.from_epsg(25832)
+        self.rules = rules
+        self.layers: dict[str, ConstraintLayer] = dict(constraints)
+        self.repaired: dict[str, int] = {}
+        self._valid: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.targets: dict[str, RuleTarget] = {r.id: self._target(r) for r in rules.active_rules}
+        self.municipalities = self._municipalities()
+
+    # ------------------------------------------------------------------------------------------ public
+
+    def target(self, rule_id: str) -> RuleTarget:
+        """The prebuilt target of an active rule."""
+        return self.targets[rule_id]
+
+    def provenance(self) -> dict[str, object]:
+        """Input layer versions and the rule-set hash: what a derived layer was computed from."""
+        return {
+            "rules_hash": self.rules.hash(),
+            "rules_version": f"{self.rules.name} {self.rules.version}",
+            "inputs": {lid: {"kind": layer.kind.value, "version": layer.version}
+                       for lid, layer in sorted(self.layers.items())},
+            "repaired_geometries": dict(self.repaired),
+        }
+
+    def layers_of(self, kind: LayerKind) -> list[ConstraintLayer]:
+        """Supplied layers of one kind, in insertion order."""
+        return [layer for layer in self.layers.values() if layer.kind == kind]
+
+    # ---------------------------------------------------------------------------------------- building
+
+    def _valid_geoms(self, layer: ConstraintLayer) -> tuple[np.ndarray, np.ndarray]:
+        """(geometries made valid, mask of usable rows) for a layer, computed once per layer."""
+        if layer.id not in self._valid:
+            geoms, repaired = repair(np.asarray(layer.frame.geometry.array, dtype=object))
+            self.repaired[layer.id] = repaired
+            usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+            self._valid[layer.id] = (geoms, usable)
+        return self._valid[layer.id]
+
+    def _target(self, rule: Rule) -> RuleTarget:
+        layers = [layer for layer in self.layers.values()
+                  if layer.kind == rule.kind and (rule.layer_ids is None or layer.id in rule.layer_ids)]
+        geoms_parts, fid_parts, layer_parts, coverages = [], [], [], []
+        for pos, layer in enumerate(layers):
+            geoms, usable = self._valid_geoms(layer)
+            mask = usable & _select(layer, rule)
+            geoms_parts.append(geoms[mask])
+            fid_parts.append(np.asarray(layer.frame.index.to_numpy())[mask])
+            layer_parts.append(np.full(int(mask.sum()), pos, dtype=np.int32))
+            coverages.append(layer.coverage_geometry())
+        geoms = np.concatenate(geoms_parts) if geoms_parts else np.empty(0, dtype=object)
+        fids = np.concatenate(fid_parts) if fid_parts else np.empty(0, dtype=np.int64)
+        layer_of = np.concatenate(layer_parts) if layer_parts else np.empty(0, dtype=np.int32)
+        coverage = coverages[0] if len(coverages) == 1 else shapely.union_all(coverages) if coverages else (
+            shapely.Polygon())
+        shapely.prepare(coverage)
+        polygonal = shapely.get_dimensions(geoms) == 2 if len(geoms) else np.empty(0, dtype=bool)
+        return RuleTarget(
+            rule=rule,
+            layer_ids=tuple(layer.id for layer in layers),
+            geoms=geoms,
+            fids=fids,
+            layer_of=layer_of,
+            polygonal=polygonal,
+            areas=shapely.area(geoms) if len(geoms) else np.empty(0),
+            tree=STRtree(geoms),
+            coverage=coverage,
+        )
+
+    def _municipalities(self) -> Municipalities | None:
+        layers = self.layers_of(LayerKind.municipality)
+        if not layers:
+            return None
+        layer = layers[0]
+        frame = layer.frame
+        geoms, usable = self._valid_geoms(layer)
+        knr = frame["kommunenummer"].astype("string").to_numpy(dtype=object, na_value=None) if (
+            "kommunenummer" in frame.columns) else np.full(len(frame), None, dtype=object)
+        names = frame["kommunenavn"].astype("string").to_numpy(dtype=object, na_value=None) if (
+            "kommunenavn" in frame.columns) else np.full(len(frame), None, dtype=object)
+        return Municipalities(geoms[usable], knr[usable], names[usable], STRtree(geoms[usable]))
+
+
+def _select(layer: ConstraintLayer, rule: Rule) -> np.ndarray:
+    """Rows of ``layer`` that the rule's ``select`` allows (all rows when it selects nothing).
+
+    Values compare as numbers on numeric columns, else as upper-case text; ``"*"`` means any non-empty value.
+    """
+    frame = layer.frame
+    mask = np.ones(len(frame), dtype=bool)
+    for attr, allowed in rule.select.items():
+        if attr not in frame.columns:
+            if ANY_VALUE in allowed:  # "has a value" on an optional attribute the layer lacks: none has one
+                return np.zeros(len(frame), dtype=bool)
+            raise MissingColumnError(layer.id, attr, rule.id)
+        col = frame[attr]
+        if ANY_VALUE in allowed:
+            text = col.astype("string").str.strip()
+            mask &= (col.notna() & text.notna() & (text != "")).to_numpy(dtype=bool)
+            continue
+        if pd.api.types.is_numeric_dtype(col):
+            values = pd.to_numeric(pd.Series(list(allowed), dtype=object), errors="coerce").dropna()
+            mask &= col.isin(values.to_numpy()).to_numpy(dtype=bool)
+        else:
+            text = col.astype("string").str.strip().str.upper()
+            mask &= text.isin([str(v).strip().upper() for v in allowed]).fillna(False).to_numpy(dtype=bool)
+    return mask

@@ -1,0 +1,216 @@
+"""Overlay zoning with constraint layers: findings per (zone, rule) and the objection risk per zone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from constraints.findings import FINDING_COLUMNS, M2_PER_DAA, empty_findings, rule_findings
+from constraints.formal import applies, column, in_force_regulation, in_group, numeric, plan_types
+from constraints.geometry import repair
+from constraints.index import ConstraintIndex
+from constraints.inputs import ConstraintLayer, check_crs
+from constraints.measure import measure
+from constraints.risk import RANK_ORDER, Risk, classify, rank_of
+from constraints.rules import Rule, RuleSet
+
+BUILDING_GROUP = "building"
+
+RISK_COLUMNS: tuple[str, ...] = (
+    "zone_id", "planid", "plantype", "planstatus", "arealformal", "arealbruksstatus", "kommunenummer",
+    "building",  # bool: arealformål allows new building, so the building rules apply
+    "area_m2", "area_daa",
+    "objection_risk",  # worst finding: RED > YELLOW > NOT_MAPPED > GREEN
+    "red_rules", "yellow_rules", "not_mapped_rules",  # list[str] of rule ids
+    "authorities",  # list[str]: who is likely to object (RED and YELLOW findings)
+    "summary",  # one line in plain words
+    "geometry",
+)
+
+
+def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, ConstraintLayer], rules: RuleSet, *,
+                  index: ConstraintIndex | None = None) -> pd.DataFrame:
+    """Findings for every zoning area and every rule that applies to it.
+
+    Parameters
+    ----------
+    zoning
+        Zoning polygons in the working CRS with the canonical columns ``arealformal``, ``plantype``,
+        ``planstatus``, ``arealbruksstatus``, ``kommunenummer``; the index is the zone id.
+    constraints
+        Constraint layers by layer id (see :class:`~constraints.inputs.ConstraintLayer`).
+    rules
+        The effective rule set (:func:`~constraints.rules.load_rules`).
+    index
+        A prebuilt :class:`~constraints.index.ConstraintIndex` for ``constraints`` and ``rules`` (optional).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (zone, applicable rule) with the columns in
+        :data:`~constraints.findings.FINDING_COLUMNS`; ``attrs["provenance"]`` holds the input layer
+        versions and the rule-set hash. Zones whose formål is not a building formål get no rows for
+        building rules (their objection risk is GREEN, "rule does not apply").
+
+    Raises
+    ------
+    CRSMismatchError, MissingCRSError, NonMetricCRSError
+        If the inputs are not all in the same metric CRS (checked before any work).
+    MissingColumnError
+        If a rule selects on an attribute a layer lacks.
+    """
+    check_crs(zoning, constraints)
+    index = index if index is not None else ConstraintIndex(constraints, rules)
+    zones = zone_geometries(zoning)
+    area = shapely.area(zones)
+    knr = zone_municipalities(zoning, zones, index)
+    in_force = in_force_regulation(zoning, rules)
+    zone_ids = zoning.index.to_numpy()
+    frames: list[pd.DataFrame] = []
+    for rule in rules.active_rules:
+        sel = np.flatnonzero(applies(zoning, rule, rules))
+        if len(sel) == 0:
+            continue
+        frames.append(_rule_frame(rule, index, zones[sel], zone_ids[sel], area[sel], knr[sel], in_force[sel]))
+    findings = pd.concat(frames, ignore_index=True) if frames else empty_findings()
+    findings = findings[list(FINDING_COLUMNS)]
+    findings.attrs["provenance"] = index.provenance()
+    return findings
+
+
+def _rule_frame(rule: Rule, index: ConstraintIndex, zones: np.ndarray, zone_ids: np.ndarray, area: np.ndarray,
+                knr: np.ndarray, in_force: np.ndarray) -> pd.DataFrame:
+    target = index.target(rule.id)
+    zone_m, proximity_m, source = rule_distances(rule, knr)
+    m = measure(zones, zone_m, target)
+    hit = m.hit_mask(len(zones))
+    exempt = in_force & rule.exempt_in_force_regulation
+    risk, finding = classify(hit, m.distance_m, proximity_m, zone_m, m.coverage, exempt, rule.risk)
+    return rule_findings(zone_ids=zone_ids, zone_area=area, kommunenummer=knr, rule=rule, target=target, m=m,
+                         zone_m=zone_m, proximity_m=proximity_m, source=source, risk=risk, finding=finding,
+                         exempt=exempt)
+
+
+def rule_distances(rule: Rule, kommunenummer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-zone (zone_m, proximity_m, source) for a rule, applying municipality overrides."""
+    n = len(kommunenummer)
+    zone, prox, _ = rule.distances_for(None)
+    zone_m, proximity_m = np.full(n, zone), np.full(n, prox)
+    source = np.full(n, "default", dtype=object)
+    for knr in rule.municipality_overrides:
+        mask = kommunenummer == knr
+        if mask.any():
+            zone_m[mask], proximity_m[mask], source[mask] = rule.distances_for(knr)
+    return zone_m, proximity_m, source
+
+
+def zone_geometries(zoning: gpd.GeoDataFrame) -> np.ndarray:
+    """Zone polygons as a shapely array, invalid ones repaired (areas stay areas)."""
+    geoms, _ = repair(np.asarray(zoning.geometry.array, dtype=object))
+    missing = shapely.is_missing(geoms)
+    if missing.any():
+        geoms = geoms.copy()
+        geoms[missing] = shapely.Polygon()
+    return geoms
+
+
+def zone_municipalities(zoning: pd.DataFrame, zones: np.ndarray, index: ConstraintIndex) -> np.ndarray:
+    """kommunenummer per zone: the zoning column, filled from a municipality layer where missing."""
+    knr = column(zoning, "kommunenummer").astype("string").str.strip().to_numpy(dtype=object, na_value=None)
+    knr = np.array([k.zfill(4) if k else None for k in knr], dtype=object)
+    missing = np.array([k is None for k in knr], dtype=bool)
+    if missing.any() and index.municipalities is not None:
+        knr[missing] = index.municipalities.locate(zones[missing])
+    return knr
+
+
+# -------------------------------------------------------------------------------------- objection risk
+
+
+def objection_risk(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: RuleSet) -> gpd.GeoDataFrame:
+    """One row per zoning area with its overall objection risk (the worst finding) and the reasons.
+
+    Columns: :data:`RISK_COLUMNS`. Zones where no building rule applies (LNFR, grønnstruktur ...) are GREEN
+    with the summary "rule does not apply".
+    """
+    zones = zone_geometries(zoning)
+    area = shapely.area(zones)
+    building = in_group(zoning, rules.formal_groups[BUILDING_GROUP]) if BUILDING_GROUP in rules.formal_groups \
+        else np.zeros(len(zoning), dtype=bool)
+    out = pd.DataFrame(
+        {
+            "zone_id": zoning.index.to_numpy(),
+            "planid": column(zoning, "planid").to_numpy(dtype=object),
+            "plantype": plan_types(zoning),
+            "planstatus": pd.array(numeric(zoning, "planstatus"), dtype="Int64"),
+            "arealformal": pd.array(numeric(zoning, "arealformal"), dtype="Int64"),
+            "arealbruksstatus": pd.array(numeric(zoning, "arealbruksstatus"), dtype="Int64"),
+            "kommunenummer": column(zoning, "kommunenummer").to_numpy(dtype=object),
+            "building": building,
+            "area_m2": area,
+            "area_daa": area / M2_PER_DAA,
+        }
+    )
+    worst, lists = _worst_per_zone(findings, out["zone_id"].to_numpy())
+    out["objection_risk"] = worst
+    for col, values in lists.items():
+        out[col] = values
+    has_findings = np.isin(out["zone_id"].to_numpy(), findings["zone_id"].to_numpy())
+    out["summary"] = [
+        _summary(r, red, yellow, nm, found, int(code) if pd.notna(code) else None)
+        for r, red, yellow, nm, found, code in zip(out["objection_risk"], out["red_rules"], out["yellow_rules"],
+                                                   out["not_mapped_rules"], has_findings, out["arealformal"],
+                                                   strict=True)
+    ]
+    if "kommunenummer" in findings.columns and len(findings):
+        # kommunenummer filled from the municipality layer during analysis
+        filled = findings.drop_duplicates("zone_id").set_index("zone_id")["kommunenummer"]
+        known = out["zone_id"].map(filled)
+        out["kommunenummer"] = known.where(known.notna(), out["kommunenummer"]).to_numpy(dtype=object)
+    gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(zones, crs=zoning.crs).values, crs=zoning.crs)
+    gdf = gdf[list(RISK_COLUMNS)]
+    gdf.attrs["provenance"] = findings.attrs.get("provenance", {})
+    return gdf
+
+
+def _worst_per_zone(findings: pd.DataFrame, zone_ids: np.ndarray) -> tuple[np.ndarray, dict[str, list]]:
+    n = len(zone_ids)
+    lists: dict[str, list] = {k: [[] for _ in range(n)] for k in
+                              ("red_rules", "yellow_rules", "not_mapped_rules", "authorities")}
+    worst = np.full(n, Risk.GREEN.value, dtype=object)
+    if len(findings) == 0:
+        return worst, lists
+    pos = pd.Series(np.arange(n), index=zone_ids)
+    f = findings[["zone_id", "rule_id", "risk", "authority"]].copy()
+    f["pos"] = pos.reindex(f["zone_id"].to_numpy()).to_numpy()
+    f = f[f["pos"].notna()]
+    f["rank"] = rank_of(f["risk"].to_numpy(dtype=object))
+    best = f.groupby("pos")["rank"].max()
+    worst[best.index.to_numpy(dtype=int)] = RANK_ORDER[best.to_numpy(dtype=int)]
+    for key, risk in (("red_rules", Risk.RED), ("yellow_rules", Risk.YELLOW),
+                      ("not_mapped_rules", Risk.NOT_MAPPED)):
+        sub = f[f["risk"] == risk.value]
+        for p, ids in sub.groupby("pos")["rule_id"]:
+            lists[key][int(p)] = list(ids)
+    sub = f[f["risk"].isin([Risk.RED.value, Risk.YELLOW.value])]
+    for p, who in sub.groupby("pos")["authority"]:
+        lists["authorities"][int(p)] = list(dict.fromkeys(who))
+    return worst, lists
+
+
+def _summary(risk: str, red: list[str], yellow: list[str], not_mapped: list[str], has_findings: bool,
+             code: int | None) -> str:
+    if not has_findings:
+        return f"Rule does not apply: arealformål {code if code is not None else '?'} is not a building formål."
+    parts = []
+    if red:
+        parts.append(f"RED: {', '.join(red)}")
+    if yellow:
+        parts.append(f"YELLOW: {', '.join(yellow)}")
+    if not_mapped:
+        parts.append(f"not mapped: {', '.join(not_mapped)}")
+    return "; ".join(parts) if parts else "No constraint found in mapped layers."
