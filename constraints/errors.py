@@ -70,3 +70,10 @@ class UnknownRuleError(ConstraintsError):
     def __init__(self, rule_id: str, known: Sequence[str]) -> None:
         self.rule_id = rule_id
         super().__init__(f"unknown rule {rule_id!r}; the rule set has: {', '.join(known)}")
+
+
+class SiteGeometryError(ConstraintsError):
+    """A site to check has no usable geometry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cannot check the site: {reason}")

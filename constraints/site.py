@@ -1,0 +1,152 @@
+"""Site check: the findings for one drawn polygon, per theme, in the shape DOK-arealanalyse users know
+(HIT-RED / HIT-YELLOW / NO-HIT-GREEN / NOT-MAPPED, hit area, distance, guidance, coverage)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from constraints.errors import SiteGeometryError
+from constraints.findings import M2_PER_DAA, coverage_label
+from constraints.geometry import repair
+from constraints.index import ConstraintIndex
+from constraints.inputs import ConstraintLayer
+from constraints.measure import measure
+from constraints.region import kommunenavn
+from constraints.risk import Risk, classify, worst
+from constraints.rules import RuleSet
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule's finding for the site."""
+
+    rule_id: str
+    theme: str
+    status: str  # HIT-RED / HIT-YELLOW / NO-HIT-GREEN / NOT-MAPPED
+    risk: str
+    finding: str  # hit / near / clear / not_mapped
+    hit_area_m2: float
+    hit_area_daa: float
+    share: float
+    distance_m: float | None
+    hit_ids: list[int]
+    hit_layers: list[str]
+    zone_m: float
+    proximity_m: float
+    zone_m_source: str
+    coverage: str  # full / partial / none / no-layer
+    coverage_text: str
+    authority: str
+    legal_basis: str
+    guidance_nb: str
+    guidance_en: str
+
+
+@dataclass(frozen=True)
+class ThemeResult:
+    """The worst rule result of one theme (watercourse, farmland, heritage, flood, road)."""
+
+    theme: str
+    status: str
+    risk: str
+    rules: list[RuleResult]
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """What a site check answers; ``to_dict()`` is the JSON body."""
+
+    area_m2: float
+    area_daa: float
+    kommunenummer: str | None
+    kommunenavn: str | None
+    objection_risk: str
+    status: str
+    themes: list[ThemeResult]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    elapsed_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (NaN distances become None)."""
+        return asdict(self)
+
+
+def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[str, ConstraintLayer],
+               rules: RuleSet, kommunenummer: str | None = None) -> SiteReport:
+    """Check one site against every active rule, as if it were zoned for new building.
+
+    Parameters
+    ----------
+    geometry
+        The site (polygon; points and lines are accepted and have no area) in the working CRS (EPSG:25832).
+    constraints
+        A prebuilt :class:`~constraints.index.ConstraintIndex` (fast: build it once, check many sites) or the
+        constraint layers by id (the index is built for this one call).
+    rules
+        The rule set; must be the one the index was built with.
+    kommunenummer
+        Municipality whose distances apply (watercourse belt); found from a municipality layer when None.
+
+    Returns
+    -------
+    SiteReport
+        Per-theme status with the rule results, the overall risk (RED > YELLOW > NOT_MAPPED > GREEN),
+        provenance (layer versions, rules hash) and the time taken.
+    """
+    started = time.perf_counter()
+    index = constraints if isinstance(constraints, ConstraintIndex) else ConstraintIndex(constraints, rules)
+    site = _site_geometry(geometry)
+    zones = np.array([site], dtype=object)
+    if kommunenummer is None and index.municipalities is not None:
+        kommunenummer = index.municipalities.locate(zones)[0]
+    area = float(shapely.area(site))
+    results: list[RuleResult] = []
+    for rule in rules.active_rules:
+        zone, prox, source = rule.distances_for(kommunenummer)
+        target = index.target(rule.id)
+        m = measure(zones, np.array([zone]), target)
+        hit = m.hit_mask(1)
+        risk, finding = classify(hit, m.distance_m, np.array([prox]), np.array([zone]), m.coverage,
+                                 np.zeros(1, dtype=bool), rule.risk)
+        dist = float(m.distance_m[0])
+        results.append(RuleResult(
+            rule_id=rule.id, theme=rule.theme, status=Risk(risk[0]).dok_status, risk=str(risk[0]),
+            finding=str(finding[0]), hit_area_m2=float(m.overlap_m2[0]),
+            hit_area_daa=float(m.overlap_m2[0]) / M2_PER_DAA,
+            share=float(m.overlap_m2[0]) / area if area > 0 else 0.0,
+            distance_m=None if np.isnan(dist) else dist,
+            hit_ids=[int(x) for x in target.fids[m.hit_feature]],
+            hit_layers=[target.layer_ids[i] for i in target.layer_of[m.hit_feature]],
+            zone_m=zone, proximity_m=prox, zone_m_source=source, coverage=str(m.coverage[0]),
+            coverage_text=coverage_label(str(m.coverage[0])), authority=rule.authority,
+            legal_basis=rule.legal_basis, guidance_nb=" ".join(rule.explanation_nb.split()),
+            guidance_en=" ".join(rule.explanation_en.split()),
+        ))
+    themes = []
+    for theme in dict.fromkeys(r.theme for r in results):
+        group = [r for r in results if r.theme == theme]
+        risk = worst(r.risk for r in group)
+        themes.append(ThemeResult(theme=theme, status=risk.dok_status, risk=risk.value, rules=group))
+    overall = worst(t.risk for t in themes)
+    names = index.municipalities.names() if index.municipalities is not None else {}
+    return SiteReport(
+        area_m2=area, area_daa=area / M2_PER_DAA, kommunenummer=kommunenummer,
+        kommunenavn=kommunenavn(kommunenummer, names), objection_risk=overall.value, status=overall.dok_status,
+        themes=themes, provenance=index.provenance(), elapsed_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _site_geometry(geometry: BaseGeometry) -> BaseGeometry:
+    if geometry is None or not isinstance(geometry, BaseGeometry):
+        raise SiteGeometryError(f"expected a shapely geometry, got {type(geometry).__name__}")
+    if geometry.is_empty:
+        raise SiteGeometryError("the geometry is empty")
+    fixed, _ = repair(np.array([geometry], dtype=object))
+    return fixed[0]
