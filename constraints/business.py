@@ -126,7 +126,7 @@ def business_areas(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
 
     knr = zone_municipalities(zoning.iloc[sel], zones, index)
     red_geom, red_rules = _red_parts(sel, effective, knr, zoning.index.to_numpy()[sel], findings, rules, index)
-    conflict = np.array([bool(r) for r in red_rules]) & np.isin(status, [PRE_APPROVED, RESERVE])
+    conflict = np.array([bool(r) for r in red_rules], dtype=bool) & np.isin(status, [PRE_APPROVED, RESERVE])
     conflict_of = np.where(conflict, status, None)
     for i in np.flatnonzero(conflict):
         reasons[i] += _conflict_reasons(zoning.index[sel[i]], red_rules[i], findings)
