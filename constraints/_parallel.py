@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import TypeVar
 
 import numpy as np
 
 MIN_CHUNK = 2_048
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def workers() -> int:
@@ -37,3 +40,18 @@ def pmap(fn: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int = MI
         return fn(*(a[cuts[i]:cuts[i + 1]] for a in arrays))
 
     return np.concatenate(list(_executor(workers()).map(run, range(k))))
+
+
+def pmap_list(fn: Callable[[T], R], items: Sequence[T], weights: Sequence[float] | None = None,
+              min_items: int = 64) -> list[R]:
+    """``[fn(x) for x in items]`` on threads, split into contiguous runs of about equal total weight."""
+    k = min(workers(), len(items) // min_items)
+    if k <= 1:
+        return [fn(x) for x in items]
+    w = np.cumsum(np.asarray(weights if weights is not None else np.ones(len(items)), dtype=float))
+    cuts = np.r_[0, np.searchsorted(w, w[-1] * np.arange(1, k) / k), len(items)]
+
+    def run(i: int) -> list[R]:
+        return [fn(x) for x in items[cuts[i]:cuts[i + 1]]]
+
+    return [r for chunk in _executor(workers()).map(run, range(k)) for r in chunk]

@@ -13,7 +13,7 @@ from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from constraints.errors import MissingColumnError
-from constraints.geometry import repair
+from constraints.geometry import explode, repair
 from constraints.inputs import ConstraintLayer, check_crs
 from constraints.rules import Rule, RuleSet
 from layers.kinds import LayerKind
@@ -27,12 +27,14 @@ class RuleTarget:
 
     rule: Rule
     layer_ids: tuple[str, ...]  # layers of the rule's kind (empty: nothing loaded, so not mapped)
-    geoms: np.ndarray  # selected, valid geometries
-    fids: np.ndarray  # feature id (frame index) of each geometry
-    layer_of: np.ndarray  # position in layer_ids of each geometry
-    polygonal: np.ndarray  # bool per geometry
-    areas: np.ndarray  # area per geometry (0 for points and lines)
-    tree: STRtree
+    geoms: np.ndarray  # selected, valid feature geometries
+    fids: np.ndarray  # feature id (frame index) of each feature
+    layer_of: np.ndarray  # position in layer_ids of each feature
+    parts: np.ndarray  # what the tree holds: single polygons / points, lines cut in short chunks
+    owner: np.ndarray  # feature position of each part
+    part_polygonal: np.ndarray  # bool per part
+    part_areas: np.ndarray  # area per part (0 for points and lines)
+    tree: STRtree  # over parts
     coverage: BaseGeometry  # union of the layers' coverages, prepared
 
     @property
@@ -133,16 +135,18 @@ class ConstraintIndex:
         coverage = coverages[0] if len(coverages) == 1 else shapely.union_all(coverages) if coverages else (
             shapely.Polygon())
         shapely.prepare(coverage)
-        polygonal = shapely.get_dimensions(geoms) == 2 if len(geoms) else np.empty(0, dtype=bool)
+        parts, owner = explode(geoms)
         return RuleTarget(
             rule=rule,
             layer_ids=tuple(layer.id for layer in layers),
             geoms=geoms,
             fids=fids,
             layer_of=layer_of,
-            polygonal=polygonal,
-            areas=shapely.area(geoms) if len(geoms) else np.empty(0),
-            tree=STRtree(geoms),
+            parts=parts,
+            owner=owner,
+            part_polygonal=shapely.get_dimensions(parts) == 2 if len(parts) else np.empty(0, dtype=bool),
+            part_areas=shapely.area(parts) if len(parts) else np.empty(0),
+            tree=STRtree(parts),
             coverage=coverage,
         )
 

@@ -3,14 +3,16 @@ nearest feature is, which features hit, and whether the layer's coverage reaches
 
 Fast path (shapely 2, no Python loop over features):
 
-* candidate pairs from one STRtree query (``intersects``, or ``dwithin`` with per-zone distances);
-* zero-distance polygon rules (farmland, flood): ``contains_properly`` parts count their own area, the rest
-  is intersected; pieces are summed per zone, and only zones hit by features that overlap each other are
-  unioned (detected with ``coverage_invalid_edges`` on the hit features), so nothing is counted twice;
-* buffered rules (watercourse, heritage, roads): the hit features near a zone are clipped to the zone's
-  box grown by the distance, gathered into one collection per zone and buffered once, which is the union of
-  the single buffers without any overlay;
-* heavy arrays are split over threads (shapely releases the GIL).
+* candidate pairs from one STRtree query over the rule's *parts* (``intersects``, or ``dwithin`` with per-zone
+  distances); long lines are indexed in short chunks so queries and distances stay local;
+* zero-distance polygon rules (farmland, flood): parts wholly inside a zone (``contains_properly``) count
+  their own area, the rest is intersected; pieces are summed per zone, and only zones hit by features that
+  overlap each other are unioned (found with ``coverage_invalid_edges``), so nothing is counted twice;
+* buffered rules (watercourse, heritage, roads): each feature that hits is clipped to the zone's box grown by
+  the distance (nothing outside can reach the zone), buffered on its own and intersected with the zone; a
+  zone takes the area of a piece that fills it, of its single piece, or of the union of its pieces;
+* the nearest-feature distance is only searched for zones without a hit;
+* heavy arrays run on threads (shapely releases the GIL).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-from constraints._parallel import pmap
+from constraints._parallel import pmap, pmap_list
 from constraints.geometry import AREA_EPS_M2, expanded_boxes, group_starts
 from constraints.index import RuleTarget
 
 QUAD_SEGS = 8  # segments per quarter circle in buffers (GEOS default); the baseline uses the same
+WHOLE = 1 - 1e-9  # a piece with this share of its zone's area is the whole zone
 
 FULL, PARTIAL, NONE, NO_LAYER = "full", "partial", "none", "no-layer"
 
@@ -36,7 +39,7 @@ class RuleMeasure:
 
     overlap_m2: np.ndarray  # area of the zone inside the rule's zone (union, no double counting)
     distance_m: np.ndarray  # distance to the nearest selected feature; NaN when the rule has no features
-    hit_zone: np.ndarray  # pairs (zone position, target feature position) that hit
+    hit_zone: np.ndarray  # pairs (zone position, feature position) that hit, sorted by zone then feature
     hit_feature: np.ndarray
     coverage: np.ndarray  # FULL / PARTIAL / NONE / NO_LAYER
     parts: np.ndarray | None  # the zone's constrained part (geometry or None), when asked for
@@ -55,80 +58,101 @@ def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_p
     constrained part of every hit zone is returned as geometry (used for net available area).
     """
     n = len(zones)
-    zone_m = np.broadcast_to(np.asarray(zone_m, dtype="float64"), (n,))
+    zone_m = np.ascontiguousarray(np.broadcast_to(np.asarray(zone_m, dtype="float64"), (n,)))
     coverage = _coverage(zones, target)
     overlap = np.zeros(n)
+    distance = np.full(n, np.nan)
     parts = np.full(n, None, dtype=object) if with_parts else None
+    empty = np.empty(0, dtype=np.int64)
     if len(target) == 0 or n == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return RuleMeasure(overlap, np.full(n, np.nan), empty, empty, coverage, parts)
+        return RuleMeasure(overlap, distance, empty, empty, coverage, parts)
 
     shapely.prepare(zones)
-    if np.all(zone_m == 0):
-        zi, fi = target.tree.query(zones, predicate="intersects")
-    else:
-        zi, fi = target.tree.query(zones, predicate="dwithin", distance=zone_m)
-    at_zero = zone_m[zi] == 0
-
-    hits_z: list[np.ndarray] = []
-    hits_f: list[np.ndarray] = []
-    for hz, hf in (
-        _zero_distance(zones, zi[at_zero], fi[at_zero], target, overlap, parts),
-        _buffered(zones, zone_m, zi[~at_zero], fi[~at_zero], target, overlap, parts),
-    ):
-        hits_z.append(hz)
-        hits_f.append(hf)
-    hit_zone = np.concatenate(hits_z)
-    hit_feature = np.concatenate(hits_f)
+    at_zero_zone = zone_m == 0
+    zi, pi = target.tree.query(zones, predicate="intersects") if at_zero_zone.all() else (
+        _candidates(zones, zone_m, target.tree))
+    at_zero = at_zero_zone[zi]
+    z0, f0 = _zero_distance(zones, zi[at_zero], pi[at_zero], target, overlap, parts)
+    z1, f1 = _buffered(zones, zone_m, zi[~at_zero], pi[~at_zero], target, overlap, distance, parts)
+    distance[z0] = 0.0
+    hit_zone = np.concatenate([z0, z1])
+    hit_feature = np.concatenate([f0, f1])
     order = np.lexsort((hit_feature, hit_zone))
-    return RuleMeasure(overlap, _nearest(zones, target.tree), hit_zone[order], hit_feature[order], coverage, parts)
+    hit_zone, hit_feature = hit_zone[order], hit_feature[order]
+    unknown = np.flatnonzero(np.isnan(distance))
+    if len(unknown):
+        distance[unknown] = _nearest(zones[unknown], target)
+    return RuleMeasure(overlap, distance, hit_zone, hit_feature, coverage, parts)
+
+
+def _candidates(zones: np.ndarray, zone_m: np.ndarray, tree: STRtree) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs whose boxes come within the zone distance: intersecting for zero distance, else box overlap.
+
+    The exact distance is computed once afterwards, on threads, instead of inside the tree query.
+    """
+    zero = zone_m == 0
+    zi0, pi0 = tree.query(zones[zero], predicate="intersects") if zero.any() else (np.empty(0, int),) * 2
+    idx = np.flatnonzero(~zero)
+    zi1, pi1 = tree.query(expanded_boxes(zones[idx], zone_m[idx]))
+    zi = np.concatenate([np.flatnonzero(zero)[zi0], idx[zi1]])
+    pi = np.concatenate([pi0, pi1])
+    order = np.argsort(zi, kind="stable")
+    return zi[order], pi[order]
+
+
+def _unique_pairs(zone: np.ndarray, feature: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (zone, feature) pairs, sorted by zone then feature."""
+    key = np.unique(zone.astype(np.int64) * n_features + feature)
+    return key // n_features, key % n_features
 
 
 # --------------------------------------------------------------------------------------------- pieces
 
 
-def _zero_distance(zones: np.ndarray, zi: np.ndarray, fi: np.ndarray, target: RuleTarget,
+def _zero_distance(zones: np.ndarray, zi: np.ndarray, pi: np.ndarray, target: RuleTarget,
                    overlap: np.ndarray, parts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Rules without a buffer: polygon features add their overlap area, lines and points hit by crossing."""
-    poly = target.polygonal[fi]
-    pz, pf = zi[poly], fi[poly]
-    inside = pmap(shapely.contains_properly, zones[pz], target.geoms[pf])
-    piece_area = np.where(inside, target.areas[pf], 0.0)
+    """Rules without a buffer: polygon parts add their overlap area, lines and points hit by crossing."""
+    poly = target.part_polygonal[pi]
+    pz, pp = zi[poly], pi[poly]
+    inside = pmap(shapely.contains_properly, zones[pz], target.parts[pp])
+    piece_area = np.where(inside, target.part_areas[pp], 0.0)
     rest = np.flatnonzero(~inside)
-    pieces = target.geoms[pf].copy()
+    pieces = target.parts[pp].copy()
     if len(rest):
-        cut = pmap(shapely.intersection, zones[pz[rest]], target.geoms[pf[rest]])
+        cut = pmap(shapely.intersection, zones[pz[rest]], target.parts[pp[rest]])
         pieces[rest] = cut
         piece_area[rest] = shapely.area(cut)
     hit = piece_area > AREA_EPS_M2
-    hz, hf, hp, ha = pz[hit], pf[hit], pieces[hit], piece_area[hit]
-    np.add.at(overlap, hz, ha)
-    for z in _zones_with_overlapping_hits(hz, hf, target):
-        overlap[z] = shapely.area(shapely.union_all(hp[hz == z]))
+    hz, hp, pieces, piece_area = pz[hit], pp[hit], pieces[hit], piece_area[hit]
+    np.add.at(overlap, hz, piece_area)
+    fix = _zones_with_overlapping_hits(hz, hp, target)
+    if len(fix):
+        sel = np.flatnonzero(np.isin(hz, fix))
+        keys, unions = _union_by_zone(hz[sel], pieces[sel])
+        overlap[keys] = shapely.area(unions)
     if parts is not None and len(hz):
-        order = np.argsort(hz, kind="stable")
-        keys, starts = group_starts(hz[order])
-        for key, piece_set in zip(keys, np.split(hp[order], starts[1:]), strict=True):
-            parts[key] = piece_set[0] if len(piece_set) == 1 else shapely.union_all(piece_set)
+        keys, unions = _union_by_zone(hz, pieces)
+        parts[keys] = unions
 
-    lz, lf = zi[~poly], fi[~poly]
-    crossing = shapely.relate_pattern(zones[lz], target.geoms[lf], "T********") if len(lz) else np.empty(0, bool)
-    return np.concatenate([hz, lz[crossing]]), np.concatenate([hf, lf[crossing]])
+    lz, lp = zi[~poly], pi[~poly]
+    crossing = shapely.relate_pattern(zones[lz], target.parts[lp], "T********") if len(lz) else np.empty(0, bool)
+    return _unique_pairs(np.concatenate([hz, lz[crossing]]),
+                         target.owner[np.concatenate([hp, lp[crossing]])], len(target))
 
 
-def _zones_with_overlapping_hits(hz: np.ndarray, hf: np.ndarray, target: RuleTarget) -> np.ndarray:
-    """Zones hit by two or more features that overlap each other (their pieces must be unioned).
+def _zones_with_overlapping_hits(hz: np.ndarray, hp: np.ndarray, target: RuleTarget) -> np.ndarray:
+    """Zones hit by two or more parts that overlap each other (their pieces must be unioned).
 
     AR5 and most constraint layers are clean coverages, so this is usually empty after one
-    ``coverage_invalid_edges`` pass over the features that share a zone.
+    ``coverage_invalid_edges`` pass over the parts that share a zone.
     """
     if len(hz) < 2:
         return np.empty(0, dtype=np.int64)
     shared = np.bincount(hz)[hz] >= 2
-    feats = np.unique(hf[shared])
-    if len(feats) < 2:
+    items = np.unique(hp[shared])
+    if len(items) < 2:
         return np.empty(0, dtype=np.int64)
-    geoms = target.geoms[feats]
+    geoms = target.parts[items]
     suspect = np.flatnonzero(~shapely.is_empty(shapely.coverage_invalid_edges(geoms)))
     if len(suspect) == 0:
         return np.empty(0, dtype=np.int64)
@@ -137,45 +161,74 @@ def _zones_with_overlapping_hits(hz: np.ndarray, hf: np.ndarray, target: RuleTar
     keep = a != b
     a, b = a[keep], b[keep]
     overlapping = shapely.relate_pattern(geoms[a], geoms[b], "T********")
-    bad = feats[np.unique(np.concatenate([a[overlapping], b[overlapping]]))]
-    in_bad = np.isin(hf, bad)
+    bad = items[np.unique(np.concatenate([a[overlapping], b[overlapping]]))]
+    in_bad = np.isin(hp, bad)
     counts = np.bincount(hz[in_bad], minlength=int(hz.max()) + 1)
     return np.flatnonzero(counts >= 2)
 
 
-def _buffered(zones: np.ndarray, zone_m: np.ndarray, zi: np.ndarray, fi: np.ndarray, target: RuleTarget,
-              overlap: np.ndarray, parts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _buffered(zones: np.ndarray, zone_m: np.ndarray, zi: np.ndarray, pi: np.ndarray, target: RuleTarget,
+              overlap: np.ndarray, distance: np.ndarray, parts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Rules with a buffer: hit when closer than the zone distance; area of the zone inside the union of buffers."""
     if len(zi) == 0:
-        return zi, fi
-    dist = pmap(shapely.distance, zones[zi], target.geoms[fi])
+        return zi, pi
+    dist = pmap(shapely.distance, zones[zi], target.parts[pi])
     hit = dist < zone_m[zi]
-    hz, hf = zi[hit], fi[hit]
+    hz, hd = zi[hit], dist[hit]
     if len(hz) == 0:
-        return hz, hf
-    # zi comes sorted by zone from the tree query; keep it so for grouping
-    order = np.argsort(hz, kind="stable")
-    hz, hf = hz[order], hf[order]
-    keys, starts = group_starts(hz)
-    group = np.repeat(np.arange(len(keys)), np.diff(np.r_[starts, len(hz)]))
-    feats = _clip_to_reach(zones[hz], zone_m[hz], target.geoms[hf])
-    collections = shapely.geometrycollections(feats, indices=group)
-    buffers = pmap(_buffer_rows, collections, zone_m[keys], min_chunk=256)
-    pieces = pmap(shapely.intersection, zones[keys], buffers, min_chunk=256)
-    overlap[keys] = shapely.area(pieces)
+        return hz, hz
+    nearest = np.full(len(zones), np.inf)
+    np.minimum.at(nearest, hz, hd)
+    touched = np.isfinite(nearest)
+    distance[touched] = nearest[touched]
+    uz, uf = _unique_pairs(hz, target.owner[pi[hit]], len(target))
+    feats = _clip_to_reach(zones[uz], zone_m[uz], target.geoms[uf])
+    buffers = pmap(_buffer_rows, feats, zone_m[uz], min_chunk=512)
+    pieces = pmap(shapely.intersection, zones[uz], buffers, min_chunk=512)
+    piece_area = shapely.area(pieces)
+    zone_area = shapely.area(zones[uz])
+    keys, starts = group_starts(uz)
+    counts = np.diff(np.r_[starts, len(uz)])
+    whole = np.zeros(len(zones), dtype=bool)
+    whole[uz[piece_area >= WHOLE * zone_area]] = True
+    single = keys[(counts == 1) & ~whole[keys]]
+    overlap[single] = piece_area[starts[(counts == 1) & ~whole[keys]]]
+    many = np.isin(uz, keys[(counts > 1) & ~whole[keys]])
+    union_keys, unions = _union_by_zone(uz[many], pieces[many])
+    overlap[union_keys] = shapely.area(unions)
+    whole_keys = np.flatnonzero(whole)
+    overlap[whole_keys] = shapely.area(zones[whole_keys])
     if parts is not None:
-        parts[keys] = pieces
-    return hz, hf
+        parts[single] = pieces[starts[(counts == 1) & ~whole[keys]]]
+        parts[union_keys] = unions
+        parts[whole_keys] = zones[whole_keys]
+    return uz, uf
 
 
 def _buffer_rows(geoms: np.ndarray, distance: np.ndarray) -> np.ndarray:
     return shapely.buffer(geoms, distance, quad_segs=QUAD_SEGS)
 
 
+def _union_by_zone(zone: np.ndarray, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union of the pieces of each zone (zone positions sorted); returns (zones, unions)."""
+    order = np.argsort(zone, kind="stable")
+    zone, pieces = zone[order], pieces[order]
+    keys, starts = group_starts(zone)
+    ends = np.r_[starts[1:], len(zone)]
+    unions = np.empty(len(keys), dtype=object)
+    single = (ends - starts) == 1
+    unions[single] = pieces[starts[single]]
+    spans = list(zip(starts[~single].tolist(), ends[~single].tolist(), strict=True))
+    unions[~single] = pmap_list(lambda span: shapely.union_all(pieces[span[0]:span[1]]), spans,
+                                weights=[b - a for a, b in spans])
+    return keys, unions
+
+
 def _clip_to_reach(zones: np.ndarray, distance: np.ndarray, feats: np.ndarray) -> np.ndarray:
     """Cut features to the zone's box grown by the distance: nothing outside it can reach the zone.
 
-    Keeps long rivers and roads from being buffered whole for every zone they pass.
+    Keeps long rivers and roads from being buffered whole for every zone they pass; the buffer inside the
+    zone is the same, because a cut end lies at least the distance away from the zone.
     """
     boxes = expanded_boxes(zones, distance)
     fb, bb = shapely.bounds(feats), shapely.bounds(boxes)
@@ -190,12 +243,24 @@ def _clip_to_reach(zones: np.ndarray, distance: np.ndarray, feats: np.ndarray) -
 # ------------------------------------------------------------------------------------ distance, coverage
 
 
-def _nearest(zones: np.ndarray, tree: STRtree) -> np.ndarray:
-    """Distance from each zone to the nearest feature in the tree (0 when they intersect)."""
-    distance = np.full(len(zones), np.nan)
-    (qi, _), dist = tree.query_nearest(zones, return_distance=True, all_matches=False)
-    distance[qi] = dist
-    return distance
+def _nearest(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
+    """Distance from each zone to the nearest feature (exact).
+
+    A nearest search from the zone's centroid is cheap and gives one candidate; the exact distance to it bounds
+    the answer, so only parts within that bound are measured. (``query_nearest`` on the polygons themselves
+    computes many full polygon distances inside the tree and is several times slower.)
+    """
+    out = np.full(len(zones), np.nan)
+    if len(zones) == 0 or len(target.parts) == 0:
+        return out
+    (qi, ti) = target.tree.query_nearest(shapely.centroid(zones), all_matches=False)
+    bound = pmap(shapely.distance, zones[qi], target.parts[ti])
+    zi, pi = target.tree.query(expanded_boxes(zones[qi], bound))
+    dist = pmap(shapely.distance, zones[qi][zi], target.parts[pi])
+    best = np.full(len(qi), np.inf)
+    np.minimum.at(best, zi, dist)
+    out[qi] = best
+    return out
 
 
 def _coverage(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
