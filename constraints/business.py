@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
-from constraints.findings import M2_PER_DAA
+from constraints.findings import M2_PER_DAA, working_copy
 from constraints.formal import KP, RP, column, in_group, numeric, plan_types
 from constraints.geometry import group_starts
 from constraints.index import ConstraintIndex
@@ -81,6 +81,8 @@ def business_areas(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
     """
     index = constraints if isinstance(constraints, ConstraintIndex) else ConstraintIndex(constraints, rules)
     check_crs(zoning, index.layers)
+    provenance = findings.attrs.get("provenance") or index.provenance()
+    findings = working_copy(findings)
     if built_up is not None:
         check_crs(zoning, {"built_up": ConstraintLayer("built_up", "site", built_up)})
     cfg = rules.business
@@ -128,8 +130,9 @@ def business_areas(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
     red_geom, red_rules = _red_parts(sel, effective, knr, zoning.index.to_numpy()[sel], findings, rules, index)
     conflict = np.array([bool(r) for r in red_rules], dtype=bool) & np.isin(status, [PRE_APPROVED, RESERVE])
     conflict_of = np.where(conflict, status, None)
-    for i in np.flatnonzero(conflict):
-        reasons[i] += _conflict_reasons(zoning.index[sel[i]], red_rules[i], findings)
+    why = _conflict_reasons(findings, zoning.index.to_numpy()[sel[conflict]], red_rules, np.flatnonzero(conflict))
+    for i, lines in why.items():
+        reasons[i] += lines
     status = np.where(conflict, CONFLICT, status)
 
     red_m2 = np.array([shapely.area(g) if g is not None else 0.0 for g in red_geom])
@@ -176,7 +179,7 @@ def business_areas(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
     })
     gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(zones, crs=zoning.crs).values, crs=zoning.crs)
     gdf = gdf[list(BUSINESS_COLUMNS)]
-    gdf.attrs["provenance"] = findings.attrs.get("provenance", index.provenance())
+    gdf.attrs["provenance"] = provenance
     return gdf
 
 
@@ -230,12 +233,22 @@ def _red_parts(sel: np.ndarray, effective: np.ndarray, knr: np.ndarray, zone_ids
     return red_geom, red_rules
 
 
-def _conflict_reasons(zone_id: object, rule_ids: list[str], findings: pd.DataFrame) -> list[str]:
-    rows = findings[(findings["zone_id"] == zone_id) & findings["rule_id"].isin(rule_ids)]
-    out = []
-    for r in rows.itertuples():
-        what = f"{r.overlap_daa:.1f} daa" if r.overlap_m2 > 0 else f"{r.distance_m:.1f} m away"
-        out.append(f"{r.rule_id}: {what} ({r.legal_basis}; objection from {r.authority})")
+def _conflict_reasons(findings: pd.DataFrame, zone_ids: np.ndarray, red_rules: list[list[str]],
+                      positions: np.ndarray) -> dict[int, list[str]]:
+    """Per conflict zone (by position): one line per RED rule with area or distance, basis and authority."""
+    if len(positions) == 0:
+        return {}
+    wanted = pd.DataFrame({"zone_id": np.repeat(zone_ids, [len(red_rules[p]) for p in positions]),
+                           "rule_id": [r for p in positions for r in red_rules[p]],
+                           "pos": np.repeat(positions, [len(red_rules[p]) for p in positions])})
+    cols = ["zone_id", "rule_id", "overlap_m2", "overlap_daa", "distance_m", "legal_basis", "authority"]
+    rows = wanted.merge(findings[cols], on=["zone_id", "rule_id"], how="left")
+    out: dict[int, list[str]] = {}
+    for pos, rule_id, m2, daa, dist, basis, who in zip(rows["pos"], rows["rule_id"], rows["overlap_m2"],
+                                                       rows["overlap_daa"], rows["distance_m"], rows["legal_basis"],
+                                                       rows["authority"], strict=True):
+        what = f"{daa:.1f} daa" if m2 > 0 else f"{dist:.1f} m away"
+        out.setdefault(int(pos), []).append(f"{rule_id}: {what} ({basis}; objection from {who})")
     return out
 
 

@@ -44,6 +44,13 @@ FINDING_COLUMNS: tuple[str, ...] = (
 )
 
 
+def working_copy(findings: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy without ``attrs``: pandas deep-copies attrs (the provenance) on every slice otherwise."""
+    out = findings.copy(deep=False)
+    out.attrs = {}
+    return out
+
+
 def empty_findings() -> pd.DataFrame:
     """A findings frame with no rows and the documented columns."""
     return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})

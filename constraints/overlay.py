@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from constraints.findings import FINDING_COLUMNS, M2_PER_DAA, empty_findings, rule_findings
+from constraints.findings import FINDING_COLUMNS, M2_PER_DAA, empty_findings, rule_findings, working_copy
 from constraints.formal import applies, column, in_force_regulation, in_group, numeric, plan_types
 from constraints.geometry import repair
 from constraints.index import ConstraintIndex
@@ -137,6 +137,8 @@ def objection_risk(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
     Columns: :data:`RISK_COLUMNS`. Zones where no building rule applies (LNFR, grønnstruktur ...) are GREEN
     with the summary "rule does not apply".
     """
+    provenance = findings.attrs.get("provenance", {})
+    findings = working_copy(findings)
     zones = zone_geometries(zoning)
     area = shapely.area(zones)
     building = in_group(zoning, rules.formal_groups[BUILDING_GROUP]) if BUILDING_GROUP in rules.formal_groups \
@@ -173,7 +175,7 @@ def objection_risk(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
         out["kommunenummer"] = known.where(known.notna(), out["kommunenummer"]).to_numpy(dtype=object)
     gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(zones, crs=zoning.crs).values, crs=zoning.crs)
     gdf = gdf[list(RISK_COLUMNS)]
-    gdf.attrs["provenance"] = findings.attrs.get("provenance", {})
+    gdf.attrs["provenance"] = provenance
     return gdf
 
 
@@ -184,22 +186,34 @@ def _worst_per_zone(findings: pd.DataFrame, zone_ids: np.ndarray) -> tuple[np.nd
     worst = np.full(n, Risk.GREEN.value, dtype=object)
     if len(findings) == 0:
         return worst, lists
-    pos = pd.Series(np.arange(n), index=zone_ids)
-    f = findings[["zone_id", "rule_id", "risk", "authority"]].copy()
-    f["pos"] = pos.reindex(f["zone_id"].to_numpy()).to_numpy()
-    f = f[f["pos"].notna()]
-    f["rank"] = rank_of(f["risk"].to_numpy(dtype=object))
-    best = f.groupby("pos")["rank"].max()
-    worst[best.index.to_numpy(dtype=int)] = RANK_ORDER[best.to_numpy(dtype=int)]
-    for key, risk in (("red_rules", Risk.RED), ("yellow_rules", Risk.YELLOW),
-                      ("not_mapped_rules", Risk.NOT_MAPPED)):
-        sub = f[f["risk"] == risk.value]
-        for p, ids in sub.groupby("pos")["rule_id"]:
-            lists[key][int(p)] = list(ids)
-    sub = f[f["risk"].isin([Risk.RED.value, Risk.YELLOW.value])]
-    for p, who in sub.groupby("pos")["authority"]:
-        lists["authorities"][int(p)] = list(dict.fromkeys(who))
+    pos = pd.Series(np.arange(n), index=zone_ids).reindex(findings["zone_id"].to_numpy()).to_numpy()
+    known = ~np.isnan(pos)
+    pos = pos[known].astype(np.int64)
+    risk = findings["risk"].to_numpy(dtype=object)[known]
+    rule_id = findings["rule_id"].to_numpy(dtype=object)[known]
+    authority = findings["authority"].to_numpy(dtype=object)[known]
+    rank = np.zeros(n, dtype=np.int8)
+    np.maximum.at(rank, pos, rank_of(risk))
+    worst[:] = RANK_ORDER[rank]
+    order = np.argsort(pos, kind="stable")  # findings keep rule order within a zone
+    pos, risk, rule_id, authority = pos[order], risk[order], rule_id[order], authority[order]
+    for key, level in (("red_rules", Risk.RED), ("yellow_rules", Risk.YELLOW),
+                       ("not_mapped_rules", Risk.NOT_MAPPED)):
+        m = risk == level.value
+        for p, ids in _split_by(pos[m], rule_id[m]):
+            lists[key][p] = ids
+    m = (risk == Risk.RED.value) | (risk == Risk.YELLOW.value)
+    for p, who in _split_by(pos[m], authority[m]):
+        lists["authorities"][p] = list(dict.fromkeys(who))
     return worst, lists
+
+
+def _split_by(keys: np.ndarray, values: np.ndarray) -> list[tuple[int, list]]:
+    """(key, values as list) for each run of equal sorted keys."""
+    if len(keys) == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return list(zip(keys[starts].tolist(), (v.tolist() for v in np.split(values, starts[1:])), strict=True))
 
 
 def _summary(risk: str, red: list[str], yellow: list[str], not_mapped: list[str], has_findings: bool,
