@@ -8,11 +8,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from layers import errors as le
+from maps.tiles import TileOutOfRange
 
 STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     le.LayerNotFound: (404, "NotFound"),
     le.VersionNotFound: (404, "NotFound"),
     le.FeatureNotFound: (404, "NotFound"),
+    TileOutOfRange: (404, "NotFound"),
     le.InvalidQuery: (400, "InvalidParameterValue"),
     le.InvalidLayerId: (400, "InvalidParameterValue"),
     le.LayerError: (400, "BadRequest"),

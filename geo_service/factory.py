@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from geo_service.errors import install_error_handlers
-from geo_service.routers import collections, items, landing
+from geo_service.routers import collections, items, landing, tiles
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
+from geo_service.tile_asgi import TileFastPath, open_tiles
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,11 +24,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed_demo:
             seed_if_empty(store)
         app.state.store = store
+        app.state.tiles = open_tiles(settings, store)
         yield
 
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items):
+    for module in (landing, collections, items, tiles):
         app.include_router(module.router)
+    app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     return app

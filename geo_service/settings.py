@@ -21,6 +21,9 @@ class Settings(BaseSettings):
                         "objection risk and business areas as OGC API – Features.")
     default_limit: int = Field(100, ge=1)
     max_limit: int = Field(10_000, ge=1)
+    tile_cache_bytes: int = Field(256 * 2**20, ge=0, description="memory for cached vector tiles, per worker (bytes)")
+    tile_cache_dir: Path | None = Field(None, description="folder for the disk tier of the tile cache (shared by workers)")
+    tile_cache_control: str = Field("public, no-cache", description="Cache-Control of tiles; ETags make revalidation cheap")
 
     @classmethod
     def settings_customise_sources(

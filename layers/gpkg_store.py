@@ -34,7 +34,7 @@ from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionN
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.progress import NoProgress, Progress
-from layers.store import FeaturePage, LayerMeta, LayerRecord, VersionRecord
+from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -95,6 +95,25 @@ class GeoPackageStore:
         if row is None:
             raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
         return _layer(row)
+
+    def current_versions(self) -> dict[str, int]:
+        """``{layer id: current version}``, re-read only after some connection committed to the catalog.
+
+        ``PRAGMA data_version`` changes whenever another connection (in this process or any other) commits,
+        so a call costs one pragma and is never stale. The watching connection itself never writes.
+        """
+        local = self._local
+        watch = getattr(local, "watch", None)
+        if watch is None:
+            watch = local.watch = sqlite3.connect(self.workspace / "catalog.sqlite", timeout=30,
+                                                  isolation_level=None, check_same_thread=True)
+            local.watched = (None, {})
+        (stamp,) = watch.execute("PRAGMA data_version").fetchone()
+        seen, versions = local.watched
+        if stamp != seen:
+            versions = dict(watch.execute("SELECT id, current_version FROM layers").fetchall())
+            local.watched = (stamp, versions)
+        return versions
 
     def versions(self, layer_id: str) -> list[VersionRecord]:
         self.get_layer(layer_id)
@@ -213,6 +232,32 @@ class GeoPackageStore:
             properties.append(props)
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         return FeaturePage(ids, gpkg_blobs_to_geometries([r[1] for r in rows]), properties, matched)
+
+    def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
+             properties: list[str]) -> FeatureColumns:
+        """Features whose R-tree envelope meets ``bbox``, as columns in fid order (no exact test: callers clip)."""
+        unknown = [p for p in properties if p not in record.fields]
+        if unknown:
+            raise InvalidQuery("properties", f"{record.layer_id!r} has no propert{'y' if len(unknown) == 1 else 'ies'} "
+                               f"{', '.join(map(repr, unknown))}; properties: {', '.join(record.fields)}")
+        db = self._features_db(record.location)
+        cols = "".join(f", t.{_quote(n)}" for n in properties)
+        minx, miny, maxx, maxy = bbox
+        rows = db.execute(
+            f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {_quote(f'rtree_{record.layer_id}_{GEOMETRY_COLUMN}')} r "
+            f"JOIN {_quote(record.layer_id)} t ON t.fid = r.id "
+            "WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? ORDER BY t.fid",
+            (maxx, minx, maxy, miny)).fetchall()
+        if not rows:
+            return FeatureColumns(np.array([], dtype=np.int64), np.array([], dtype=object),
+                                  {p: [] for p in properties})
+        fids, blobs, *values = zip(*rows, strict=True)
+        columns = {}
+        for name, column in zip(properties, values, strict=True):
+            if record.fields[name] == "bool":
+                column = tuple(None if v is None else bool(v) for v in column)
+            columns[name] = list(column)
+        return FeatureColumns(np.array(fids, dtype=np.int64), gpkg_blobs_to_geometries(list(blobs)), columns)
 
     def read_frame(self, record: VersionRecord,
                    bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:

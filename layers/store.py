@@ -65,6 +65,15 @@ class FeaturePage:
     number_matched: int
 
 
+@dataclass(frozen=True)
+class FeatureColumns:
+    """Features as columns (working CRS): ids, geometries and one value list per requested property."""
+
+    ids: np.ndarray
+    geometries: np.ndarray
+    columns: dict[str, list[Any]]
+
+
 class Store(Protocol):
     """What every store does. Ids are validated by the caller (``layers.ids``)."""
 
@@ -86,3 +95,12 @@ class Store(Protocol):
 
     def read_frame(self, record: VersionRecord,
                    bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame: ...
+
+    def current_versions(self) -> dict[str, int]:
+        """``{layer id: current version}``; cheap enough to call on every tile request (cached until a commit)."""
+        ...
+
+    def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
+             properties: list[str]) -> FeatureColumns:
+        """Features whose envelope meets ``bbox`` (spatial index only, no exact test: tile clipping follows)."""
+        ...

@@ -46,6 +46,10 @@ def collection_document(layer: LayerRecord, base: str) -> dict[str, Any]:
             link(f"{href}/items", "items", GEOJSON, "features"),
             link(f"{href}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                  "application/schema+json", "queryable properties"),
+            link(f"{href}/tiles/WebMercatorQuad/tilejson.json", "describedby", JSON,
+                 "TileJSON of the vector tiles (WebMercatorQuad)"),
+            {**link(f"{href}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}", "item", "application/vnd.mapbox-vector-tile",
+                    "vector tiles (MVT), z/x/y"), "templated": True},
         ],
     }
 

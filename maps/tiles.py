@@ -1,0 +1,308 @@
+"""Vector tiles of a layer version: the WebMercatorQuad grid, tile geometry and MVT encoding.
+
+One tile of one layer is made in five array steps, with no Python loop per feature:
+
+1. **Grid**: the tile's bounds come from morecantile's ``WebMercatorQuad``; a buffer of ``BUFFER`` tile units
+   (of ``EXTENT``) is added on every side so that strokes and labels do not break at tile edges.
+2. **Read**: the buffered tile, taken back to the working CRS (EPSG:25832) through a 7 x 7 grid of
+   control points, is the bbox handed to the store's spatial index (``Store.scan``): only features whose
+   envelope meets the tile are read.
+3. **Project**: working-CRS coordinates go straight to tile units. For z >= 8 a cubic polynomial fitted
+   to the 49 control points (transformed exactly by PROJ) does it: its error is below 0.003 tile units
+   at z8 and below 1e-6 at z12 (``tests/maps/test_tiles.py`` checks it against PROJ), and it costs a few
+   vectorised multiply-adds instead of a PROJ call per vertex. Lower zooms use PROJ directly.
+4. **Generalise**: features smaller than ``MIN_AREA`` tile units² (polygons) or ``MIN_LENGTH`` units (lines)
+   are dropped, everything is simplified with a tolerance of ``SIMPLIFY`` units (half a unit: invisible),
+   and only features crossing the buffered tile edge are clipped.
+5. **Encode**: ``maps.mvt.encode_layer`` (vectorised; ids and attributes kept).
+
+Budget: a tile holds at most ``TILE_BUDGET`` bytes (500 kB, as tippecanoe's default). A tile over it is made
+again with twice the simplification tolerance and four times the minimum feature size, until it fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import morecantile
+import numpy as np
+import shapely
+
+from layers.crs import WORKING_EPSG, bounds_to_crs84, transformer
+from layers.errors import InvalidQuery
+from layers.store import LayerRecord, Store, VersionRecord
+from maps.mvt import EXTENT, encode_layer
+from maps.tile_cache import TileCache, TileEntry, TileKey
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+TMS_ID = "WebMercatorQuad"
+MVT = "application/vnd.mapbox-vector-tile"
+BUFFER = 64  # tile units on each side
+MIN_ZOOM, MAX_ZOOM = TMS.minzoom, TMS.maxzoom  # what the grid allows (0..24)
+TILEJSON_MAXZOOM = 16  # what TileJSON advertises; clients overzoom beyond it
+TILE_BUDGET = 500_000  # bytes per tile (per layer)
+SIMPLIFY = 0.5  # tile units
+MIN_AREA = 4.0  # tile units² (a tile drawn at 512 px has 64 units² per pixel)
+MIN_LENGTH = 2.0  # tile units
+POLYNOMIAL_MIN_ZOOM = 8
+_CONTROL = 7  # control points per side
+
+
+class TileOutOfRange(InvalidQuery):
+    """z, x or y outside the WebMercatorQuad grid (404 at the edge); ``parameter`` names which."""
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    """Raise ``TileOutOfRange`` naming the first of z, x, y that is outside the grid."""
+    if not MIN_ZOOM <= z <= MAX_ZOOM:
+        raise TileOutOfRange("z", f"zoom level z={z} is outside WebMercatorQuad ({MIN_ZOOM}..{MAX_ZOOM})")
+    n = 1 << z
+    if not 0 <= x < n:
+        raise TileOutOfRange("x", f"tile column x={x} is outside 0..{n - 1} at zoom {z}")
+    if not 0 <= y < n:
+        raise TileOutOfRange("y", f"tile row y={y} is outside 0..{n - 1} at zoom {z}")
+
+
+def parse_properties(value: str | None) -> tuple[str, ...] | None:
+    """``properties=a,b`` as a tuple (empty string: no attributes); ``None`` means all."""
+    if value is None:
+        return None
+    return tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+
+
+def parse_collections(value: str | None) -> tuple[str, ...]:
+    """``collections=a,b,c`` as a tuple without repeats; none at all raises ``InvalidQuery('collections')``."""
+    ids = tuple(dict.fromkeys(c.strip() for c in (value or "").split(",") if c.strip()))
+    if not ids:
+        raise InvalidQuery("collections", "collections=a,b,… must name at least one collection")
+    return ids
+
+
+def check_properties(record: VersionRecord, properties: tuple[str, ...] | None) -> list[str]:
+    """The attribute names a tile of ``record`` carries; unknown names raise ``InvalidQuery('properties')``."""
+    if properties is None:
+        return list(record.fields)
+    unknown = [p for p in properties if p not in record.fields]
+    if unknown:
+        raise InvalidQuery("properties", f"{record.layer_id!r} has no propert{'y' if len(unknown) == 1 else 'ies'} "
+                           f"{', '.join(map(repr, unknown))}; properties: {', '.join(record.fields)}")
+    return list(properties)
+
+
+# -- projection to tile units --------------------------------------------------------------------
+@dataclass(frozen=True)
+class TileFrame:
+    """Where a tile is: its bbox in the working CRS and the map from working-CRS coordinates to tile units."""
+
+    z: int
+    x: int
+    y: int
+    source_bbox: tuple[float, float, float, float]
+    origin: tuple[float, float]  # (left, top) in EPSG:3857
+    scale: float  # tile units per metre of EPSG:3857
+    coeffs: np.ndarray | None  # (2, terms) polynomial in normalised source coordinates, or None: use PROJ
+    centre: tuple[float, float, float]  # normalisation of source coordinates: cx, cy, half-size
+
+    def to_tile(self, xy: np.ndarray) -> np.ndarray:
+        """Working-CRS coordinates (n, 2) -> tile units (n, 2), y pointing down."""
+        if self.coeffs is None:
+            mx, my = transformer(WORKING_EPSG, 3857).transform(xy[:, 0], xy[:, 1])
+            return np.column_stack(((mx - self.origin[0]) * self.scale, (self.origin[1] - my) * self.scale))
+        cx, cy, s = self.centre
+        u = (xy[:, 0] - cx) / s
+        v = (xy[:, 1] - cy) / s
+        # element-wise (not a matrix product, whose blocking may round equal rows differently: rings must
+        # stay closed bit for bit)
+        uu, uv, vv = u * u, u * v, v * v
+        terms = (u, v, uu, uv, vv, uu * u, uu * v, u * vv, vv * v)
+        out = np.empty_like(xy)
+        for axis in (0, 1):
+            c = self.coeffs[axis]
+            acc = np.full(len(u), c[0])
+            for k, term in enumerate(terms, start=1):
+                acc += c[k] * term
+            out[:, axis] = acc
+        return out
+
+
+def _monomials(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """1, u, v, u², uv, v², u³, u²v, uv², v³ as columns."""
+    uu, vv = u * u, v * v
+    return np.column_stack((np.ones_like(u), u, v, uu, u * v, vv, uu * u, uu * v, u * vv, vv * v))
+
+
+@lru_cache(maxsize=4096)
+def tile_frame(z: int, x: int, y: int) -> TileFrame:
+    """The ``TileFrame`` of a tile (cached: a tile's frame never changes)."""
+    b = TMS.xy_bounds(x, y, z)
+    size = b.right - b.left
+    pad = size * BUFFER / EXTENT
+    gx, gy = np.meshgrid(np.linspace(b.left - pad, b.right + pad, _CONTROL),
+                         np.linspace(b.bottom - pad, b.top + pad, _CONTROL))
+    sx, sy = transformer(3857, WORKING_EPSG).transform(gx.ravel(), gy.ravel())
+    sx, sy = np.asarray(sx), np.asarray(sy)
+    margin = (sx.max() - sx.min()) * 1e-3  # edges bow a little between control points
+    source_bbox = (float(sx.min() - margin), float(sy.min() - margin),
+                   float(sx.max() + margin), float(sy.max() + margin))
+    scale = EXTENT / size
+    cx, cy = float(sx.mean()), float(sy.mean())
+    half = float(max(sx.max() - sx.min(), sy.max() - sy.min()) / 2)
+    coeffs = None
+    if z >= POLYNOMIAL_MIN_ZOOM:
+        terms = _monomials((sx - cx) / half, (sy - cy) / half)
+        target = np.column_stack(((gx.ravel() - b.left) * scale, (b.top - gy.ravel()) * scale))
+        coeffs = np.linalg.lstsq(terms, target, rcond=None)[0].T.copy()
+    return TileFrame(z, x, y, source_bbox, (b.left, b.top), scale, coeffs, (cx, cy, half))
+
+
+# -- one layer -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Generalisation:
+    """How much a tile is generalised (tile units)."""
+
+    simplify: float = SIMPLIFY
+    min_area: float = MIN_AREA
+    min_length: float = MIN_LENGTH
+
+    def coarser(self) -> Generalisation:
+        return Generalisation(self.simplify * 2, self.min_area * 4, self.min_length * 2)
+
+
+def project(geoms: np.ndarray, frame: TileFrame) -> None:
+    """Move working-CRS geometries to tile units, in place (they are the store's fresh copies)."""
+    if len(geoms):
+        shapely.set_coordinates(geoms, frame.to_tile(shapely.get_coordinates(geoms)))
+
+
+def generalise(geoms: np.ndarray, general: Generalisation) -> tuple[np.ndarray, np.ndarray]:
+    """Drop features outside the buffered tile or below the minimum size, simplify, clip the ones crossing
+    the edge. ``geoms`` are in tile units and left untouched; returns (indices kept, new geometries)."""
+    lo, hi = -BUFFER, EXTENT + BUFFER
+    bounds = shapely.bounds(geoms)
+    keep = (bounds[:, 0] <= hi) & (bounds[:, 2] >= lo) & (bounds[:, 1] <= hi) & (bounds[:, 3] >= lo)
+    dim = shapely.get_dimensions(geoms)
+    keep &= ~(((dim == 2) & (shapely.area(geoms) < general.min_area))
+              | ((dim == 1) & (shapely.length(geoms) < general.min_length)))
+    idx = np.flatnonzero(keep)
+    out, bounds, dim = geoms[idx], bounds[idx], dim[idx]
+    if general.simplify > 0 and (dim > 0).any():  # out = geoms[idx] is a new array: geoms stay as they were
+        out[dim > 0] = shapely.simplify(out[dim > 0], general.simplify, preserve_topology=False)
+    crossing = (bounds[:, 0] < lo) | (bounds[:, 1] < lo) | (bounds[:, 2] > hi) | (bounds[:, 3] > hi)
+    if crossing.any():
+        out[crossing] = shapely.clip_by_rect(out[crossing], lo, lo, hi, hi)
+    return idx, out
+
+
+def render_layer(store: Store, record: VersionRecord, z: int, x: int, y: int,
+                 properties: Sequence[str], name: str | None = None, budget: int = TILE_BUDGET) -> bytes:
+    """One layer of one tile as MVT bytes (a ``Tile`` message); ``b""`` when the tile has no feature there."""
+    frame = tile_frame(z, x, y)
+    found = store.scan(record, frame.source_bbox, list(properties))
+    if not len(found.ids):
+        return b""
+    project(found.geometries, frame)
+    general = Generalisation()
+    for _ in range(12):
+        idx, geoms = generalise(found.geometries, general)
+        rows = idx.tolist()
+        columns = {k: [v[i] for i in rows] for k, v in found.columns.items()}
+        data = encode_layer(name or record.layer_id, geoms, found.ids[idx], columns)
+        if len(data) <= budget:
+            break
+        general = general.coarser()
+    return data
+
+
+def layer_fields(layer: LayerRecord) -> dict[str, str]:
+    """TileJSON ``vector_layers[].fields``: attribute name -> Number, String or Boolean."""
+    kinds = {"int": "Number", "float": "Number", "bool": "Boolean"}
+    return {name: kinds.get(kind, "String") for name, kind in layer.current.fields.items()}
+
+
+# -- the cached service --------------------------------------------------------------------------
+class TileService:
+    """Tiles of the store's current layer versions through a ``TileCache`` (memory, then disk, then render)."""
+
+    def __init__(self, store: Store, cache: TileCache) -> None:
+        self.store = store
+        self.cache = cache
+
+    def cached(self, layer_ids: Sequence[str], z: int, x: int, y: int,
+               properties: tuple[str, ...] | None = None) -> tuple[TileKey, TileEntry] | None:
+        """A memory hit for the *current* versions of ``layer_ids``, or None (unknown layer or not cached).
+
+        This is the ASGI fast path's whole lookup: one cheap catalog check (``Store.current_versions``) and
+        one dict lookup. Only valid tiles are ever cached, so a hit needs no further validation.
+        """
+        versions = self.store.current_versions()
+        try:
+            layers = tuple((layer_id, versions[layer_id]) for layer_id in layer_ids)
+        except KeyError:
+            return None
+        key = TileKey(layers, z, x, y, properties)
+        entry = self.cache.get(key)
+        return None if entry is None else (key, entry)
+
+    def layer_tile(self, layer: LayerRecord, z: int, x: int, y: int,
+                   properties: tuple[str, ...] | None = None) -> tuple[TileKey, TileEntry]:
+        """One layer's tile at its current version; validates z/x/y and ``properties`` first."""
+        check_tile(z, x, y)
+        names = check_properties(layer.current, properties)
+        record = layer.current
+        key = TileKey(((layer.id, record.version),), z, x, y, properties)
+        entry = self.cache.get(key)
+        if entry is not None:
+            return key, entry
+        path = self.cache.disk_path(layer.id, record.version, record.location, z, x, y, properties)
+        data = self.cache.read_disk(path)
+        if data is None:
+            data = render_layer(self.store, record, z, x, y, names, name=layer.id)
+            self.cache.write_disk(path, data)
+        return key, self.cache.put(key, TileEntry(data))
+
+    def tile(self, layers: Sequence[LayerRecord], z: int, x: int, y: int) -> tuple[TileKey, TileEntry]:
+        """Several layers in one tile (each a layer named after its collection, all attributes)."""
+        check_tile(z, x, y)
+        key = TileKey(tuple((layer.id, layer.current.version) for layer in layers), z, x, y, None)
+        entry = self.cache.get(key)
+        if entry is not None:
+            return key, entry
+        # a multi-layer tile is its single-layer tiles one after the other (Tile.layers is a repeated field)
+        data = b"".join(self.layer_tile(layer, z, x, y)[1].data for layer in layers)
+        return key, self.cache.put(key, TileEntry(data))
+
+
+def tilejson(layers: Sequence[LayerRecord], tiles_url: str, name: str = "") -> dict[str, Any]:
+    """A TileJSON 3.0.0 document for tiles of ``layers`` at ``tiles_url`` (with ``{z}/{x}/{y}`` in it)."""
+    bounds = [180.0, 90.0, -180.0, -90.0]
+    for layer in layers:
+        w, s, e, n = bounds_to_crs84(layer.current.bbox)
+        bounds = [min(bounds[0], w), min(bounds[1], s), max(bounds[2], e), max(bounds[3], n)]
+    centre_zoom = max(0, min(TILEJSON_MAXZOOM, TMS.zoom_for_res(
+        max(bounds[2] - bounds[0], 1e-6) * 111_320 / 512)))  # the zoom whose 512 px tile spans the data
+    attribution = "; ".join(dict.fromkeys(layer.attribution for layer in layers if layer.attribution))
+    return {
+        "tilejson": "3.0.0",
+        "name": name or ", ".join(layer.title for layer in layers),
+        "description": " ".join(layer.description for layer in layers).strip(),
+        "version": "1.0.0",
+        "attribution": attribution,
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": 0,
+        "maxzoom": TILEJSON_MAXZOOM,
+        "bounds": [round(v, 6) for v in bounds],
+        "center": [round((bounds[0] + bounds[2]) / 2, 6), round((bounds[1] + bounds[3]) / 2, 6), centre_zoom],
+        "vector_layers": [{
+            "id": layer.id,
+            "description": layer.title,
+            "minzoom": 0,
+            "maxzoom": TILEJSON_MAXZOOM,
+            "fields": layer_fields(layer),
+            "geometry_type": layer.current.geometry_type,
+            "version": layer.current.version,
+        } for layer in layers],
+    }
