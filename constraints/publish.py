@@ -1,0 +1,182 @@
+"""Derived collections: run the analysis on the store's current layers and publish the results.
+
+``objection-risk`` (one row per zoning area) and ``business-areas`` (one row per business zone) are
+published like any layer, as new versions, with provenance: the input layer versions and the rule-set
+hash they were computed from. ``refresh_derived`` recomputes only when an input or the rules changed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from constraints.analysis import ZoneAnalysis, run_analysis
+from constraints.index import ConstraintIndex
+from constraints.inputs import ConstraintLayer
+from constraints.rules import RuleSet
+from layers.crs import WORKING_EPSG
+from layers.errors import LayerNotFound
+from layers.kinds import LayerKind
+from layers.store import LayerMeta, LayerRecord, Store, VersionRecord
+
+OBJECTION_RISK = "objection-risk"
+BUSINESS_AREAS = "business-areas"
+DERIVED_IDS = (OBJECTION_RISK, BUSINESS_AREAS)
+CONSTRAINT_KINDS = (LayerKind.municipality, LayerKind.watercourse, LayerKind.farmland, LayerKind.heritage,
+                    LayerKind.flood, LayerKind.road)
+INPUT_KINDS = (LayerKind.zoning, *CONSTRAINT_KINDS)
+_FINDING_FIELDS = ("rule_id", "theme", "risk", "dok_status", "overlap_m2", "overlap_daa", "zone_share",
+                   "distance_m", "zone_m", "proximity_m", "zone_m_source", "coverage", "hit_ids", "authority",
+                   "legal_basis", "explanation_nb", "explanation_en")
+_refresh_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The current input layers of an analysis: zoning and constraints, with their versions."""
+
+    zoning: list[LayerRecord]
+    constraints: list[LayerRecord]
+
+    def versions(self) -> dict[str, int]:
+        """Layer id -> current version, the key that decides whether derived layers are stale."""
+        return {r.id: r.current.version for r in sorted(self.zoning + self.constraints, key=lambda r: r.id)}
+
+
+def current_inputs(store: Store) -> Inputs:
+    """The published layers that feed the analysis (derived layers excluded)."""
+    layers = [r for r in store.list_layers() if r.id not in DERIVED_IDS]
+    return Inputs([r for r in layers if r.kind == LayerKind.zoning],
+                  [r for r in layers if r.kind in CONSTRAINT_KINDS])
+
+
+def is_stale(store: Store, rules: RuleSet, inputs: Inputs | None = None) -> bool:
+    """True when a derived collection is missing or was computed from other inputs or rules."""
+    inputs = inputs or current_inputs(store)
+    if not inputs.zoning:
+        return False
+    for layer_id in DERIVED_IDS:
+        try:
+            provenance = store.get_layer(layer_id).current.provenance
+        except LayerNotFound:
+            return True
+        if provenance.get("inputs") != inputs.versions() or provenance.get("rules_hash") != rules.hash():
+            return True
+    return False
+
+
+def constraint_layers(store: Store, inputs: Inputs) -> dict[str, ConstraintLayer]:
+    """Read every constraint layer's current version for the engine."""
+    return {r.id: ConstraintLayer(r.id, r.kind, store.read_frame(r.current), version=r.current.version)
+            for r in inputs.constraints}
+
+
+def constraint_index(store: Store, rules: RuleSet, inputs: Inputs | None = None) -> ConstraintIndex:
+    """A prebuilt index over the current constraint layers (for many site checks)."""
+    return ConstraintIndex(constraint_layers(store, inputs or current_inputs(store)), rules)
+
+
+def zoning_frame(store: Store, inputs: Inputs) -> gpd.GeoDataFrame:
+    """All zoning layers as one frame; zone ids are the fid when there is one zoning layer."""
+    frames = []
+    for record in inputs.zoning:
+        frame = store.read_frame(record.current)
+        frame["source_layer"] = record.id
+        frame["source_fid"] = frame.index.to_numpy()
+        frames.append(frame)
+    if len(frames) == 1:
+        return frames[0]
+    joined = pd.concat(frames, ignore_index=True)
+    joined.index = pd.RangeIndex(1, len(joined) + 1, name="fid")
+    return gpd.GeoDataFrame(joined, geometry="geometry", crs=f"EPSG:{WORKING_EPSG}")
+
+
+def analyse_store(store: Store, rules: RuleSet, inputs: Inputs | None = None) -> ZoneAnalysis:
+    """Run the full analysis on the store's current layers."""
+    inputs = inputs or current_inputs(store)
+    if not inputs.zoning:
+        raise LayerNotFound("no zoning layer is published; add one with "
+                            "`geo-service layers add PLAN --id arealplan --kind zoning`")
+    constraints = constraint_layers(store, inputs)
+    return run_analysis(zoning_frame(store, inputs), constraints, rules)
+
+
+def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> list[VersionRecord]:
+    """Recompute and publish the derived collections if an input or the rules changed.
+
+    Returns the versions published (empty when everything was up to date or there is no zoning).
+    One refresh runs at a time in a process; each collection is published atomically.
+    """
+    with _refresh_lock:
+        inputs = current_inputs(store)
+        if not inputs.zoning or not (force or is_stale(store, rules, inputs)):
+            return []
+        result = analyse_store(store, rules, inputs)
+        provenance: dict[str, Any] = {
+            "derived": True,
+            "inputs": inputs.versions(),
+            "rules_hash": rules.hash(),
+            "engine": result.provenance,
+        }
+        risk = _storable(_with_findings(result.objection_risk, result.findings))
+        business = _storable(result.business_areas)
+        names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())
+        published = [
+            store.publish(OBJECTION_RISK, risk, LayerMeta(
+                kind=LayerKind.other, title="Innsigelsesrisiko per arealformålsområde",
+                description=("Derived: objection risk (RED/YELLOW/NOT_MAPPED/GREEN) per zoning area with the "
+                             f"findings behind it, computed from {names} and rule set {rules.hash()[:12]}."),
+                attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
+            store.publish(BUSINESS_AREAS, business, LayerMeta(
+                kind=LayerKind.other, title="Næringsarealer – status og netto tilgjengelig areal",
+                description=("Derived: business areas (pre-approved / reserve / conflict) with net available "
+                             f"area in daa, computed from {names} and rule set {rules.hash()[:12]}."),
+                attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
+        ]
+        return published
+
+
+def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Add a ``findings`` column: the zone's findings (risk, authority, legal basis …) as a list of dicts."""
+    out = risk.copy()
+    cols = [c for c in _FINDING_FIELDS if c in findings.columns]
+    relevant = findings[findings["risk"] != "GREEN"] if "risk" in findings else findings
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for zone_id, record in zip(relevant["zone_id"].to_numpy(), relevant[cols].to_dict("records"), strict=True):
+        grouped.setdefault(zone_id, []).append(record)
+    out["findings"] = [grouped.get(z, []) for z in out["zone_id"].to_numpy()]
+    return out
+
+
+def _storable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Lists and dicts as JSON text, so any store (GeoPackage, PostGIS) and any client can hold them."""
+    out = frame.copy()
+    for col in out.columns:
+        if col == out.geometry.name or out[col].dtype != object:
+            continue
+        values = out[col].to_numpy()
+        if any(isinstance(v, (list, dict, tuple, np.ndarray)) for v in values):
+            out[col] = [json.dumps(_plain(v), ensure_ascii=False) for v in values]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is pd.NA:
+        return None
+    return value
