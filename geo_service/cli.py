@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from geo_service.settings import Settings
+from geo_service.cli_analysis import analyse, refresh_and_report, rules_app
+from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
+from geo_service.cli_tiles import tiles_app
 from geo_service.stores import open_store
-from layers.errors import LayerError
 from layers.ingest import ingest
 from layers.kinds import parse_kind
 from layers.seed import is_empty, publish_demo
@@ -28,30 +28,11 @@ app = typer.Typer(help="Site-availability and planning service for Kongsbergregi
                   pretty_exceptions_enable=False, add_completion=False)
 layers_app = typer.Typer(help="Load, list, version and roll back layers.", no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
+app.add_typer(tiles_app, name="tiles")
+app.add_typer(rules_app, name="rules")
+app.command("analyse")(analyse)
 
-out = Console()
-err = Console(stderr=True)
 PROGRESS_THRESHOLD = 20_000  # features; smaller loads finish before a bar is worth drawing
-
-WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-w", envvar="GEO_SERVICE_WORKSPACE",
-                                                    help="workspace folder (default ./workspace)")]
-
-
-def _settings(workspace: Path | None, **extra: Any) -> Settings:
-    values: dict[str, Any] = dict(extra)
-    if workspace is not None:
-        values["workspace"] = workspace
-    return Settings(**values)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn domain errors into one line on stderr and exit code 2; never a traceback."""
-    try:
-        yield
-    except (LayerError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 class RichProgress:
@@ -97,21 +78,24 @@ def layers_add(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Validate a layer and publish it as a new version."""
-    with _user_errors():
+    with user_errors():
         layer_kind = parse_kind(kind)
-        store = open_store(_settings(workspace))
+        settings = settings_for(workspace)
+        store = open_store(settings)
         with _progress() as progress:
             report = ingest(store, path, layer_id, layer_kind, layer=layer, crs=crs, encoding=encoding,
                             title=title, description=description, attribution=attribution, progress=progress)
     for line in report.lines():
         out.print(line, highlight=False, soft_wrap=True)
+    with user_errors():
+        refresh_and_report(store, settings)
 
 
 @layers_app.command("list")
 def layers_list(workspace: WorkspaceOpt = None) -> None:
     """List published layers with their current version."""
-    with _user_errors():
-        layers = open_store(_settings(workspace)).list_layers()
+    with user_errors():
+        layers = open_store(settings_for(workspace)).list_layers()
     table = Table("id", "kind", "version", "features", "geometry", "title")
     for layer in layers:
         table.add_row(layer.id, layer.kind.value, str(layer.current.version), str(layer.current.feature_count),
@@ -123,8 +107,8 @@ def layers_list(workspace: WorkspaceOpt = None) -> None:
 def layers_versions(layer_id: Annotated[str, typer.Argument(help="collection id")],
                     workspace: WorkspaceOpt = None) -> None:
     """List every version of a layer; the current one is marked."""
-    with _user_errors():
-        store = open_store(_settings(workspace))
+    with user_errors():
+        store = open_store(settings_for(workspace))
         current = store.get_layer(layer_id).current.version
         versions = store.versions(layer_id)
     table = Table("version", "current", "created (UTC)", "features", "source")
@@ -139,22 +123,29 @@ def layers_rollback(layer_id: Annotated[str, typer.Argument(help="collection id"
                     version: Annotated[int, typer.Argument(help="version to make current")],
                     workspace: WorkspaceOpt = None) -> None:
     """Make an earlier (or later) version current again; nothing is deleted."""
-    with _user_errors():
-        layer = open_store(_settings(workspace)).rollback(layer_id, version)
+    with user_errors():
+        settings = settings_for(workspace)
+        store = open_store(settings)
+        layer = store.rollback(layer_id, version)
     out.print(f"{layer.id} now serves version {layer.current.version} ({layer.current.feature_count} features)")
+    with user_errors():
+        refresh_and_report(store, settings)
 
 
 @app.command("demo")
 def demo(workspace: WorkspaceOpt = None,
          seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same data")] = 2005) -> None:
     """Publish the synthetic demo layers (a new version of each) into the workspace."""
-    with _user_errors():
-        store = open_store(_settings(workspace))
+    with user_errors():
+        settings = settings_for(workspace)
+        store = open_store(settings)
         with _progress() as progress:
             published = publish_demo(store, seed=seed, progress=progress)
     for record in published:
         out.print(f"published {record.layer_id} version {record.version}: {record.feature_count} features "
                   "(synthetic demo data)")
+    with user_errors():
+        refresh_and_report(store, settings)
 
 
 @app.command("serve")
@@ -168,12 +159,13 @@ def serve(
     """Serve the workspace over HTTP (OGC API – Features); seeds the demo when the workspace is empty."""
     import uvicorn
 
-    with _user_errors():
-        settings = _settings(workspace)
+    with user_errors():
+        settings = settings_for(workspace)
         store = open_store(settings)
         if seed_demo and is_empty(store):
             out.print("empty workspace: publishing the synthetic demo layers …")
             publish_demo(store)
+        refresh_and_report(store, settings)
     os.environ["GEO_SERVICE_WORKSPACE"] = str(settings.workspace.resolve())
     os.environ["GEO_SERVICE_SEED_DEMO"] = "false"  # seeded above, once, not by each worker
     out.print(f"serving {settings.workspace.resolve()} at http://{host}:{port}/")

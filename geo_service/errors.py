@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from constraints import errors as ce
 from layers import errors as le
 from maps.tiles import TileOutOfRange
 
@@ -18,6 +19,9 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     le.InvalidQuery: (400, "InvalidParameterValue"),
     le.InvalidLayerId: (400, "InvalidParameterValue"),
     le.LayerError: (400, "BadRequest"),
+    ce.SiteGeometryError: (400, "InvalidParameterValue"),
+    ce.RuleSetError: (500, "RuleSetError"),  # the server's own rule file is broken: an operator must fix it
+    ce.ConstraintsError: (400, "BadRequest"),
 }
 
 
@@ -50,5 +54,6 @@ def install_error_handlers(app: FastAPI) -> None:
         return _body(exc.status_code, code, str(exc.detail))
 
     app.add_exception_handler(le.LayerError, domain_error)
+    app.add_exception_handler(ce.ConstraintsError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from geo_service.errors import install_error_handlers
-from geo_service.routers import collections, items, landing, tiles
+from geo_service.analysis_service import AnalysisService
+from geo_service.routers import analyses, collections, items, landing, tiles
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
@@ -25,12 +26,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seed_if_empty(store)
         app.state.store = store
         app.state.tiles = open_tiles(settings, store)
+        app.state.analysis = AnalysisService(store, settings)
+        app.state.analysis.start()
         yield
+        app.state.analysis.stop()
 
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles):
+    for module in (landing, collections, items, tiles, analyses):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     return app

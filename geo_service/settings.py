@@ -19,11 +19,23 @@ class Settings(BaseSettings):
     title: str = "Kongsbergregionen – næringsarealer og innsigelsesrisiko"
     description: str = ("Site-availability and planning service for Kongsbergregionen: zoning, constraints, "
                         "objection risk and business areas as OGC API – Features.")
+    rules_file: Path | None = Field(None, description="rule-set override (YAML/TOML); default WORKSPACE/rules.yaml")
+    analysis_refresh_seconds: float = Field(
+        5.0, ge=0, description="how often the server checks whether derived layers are stale (0: never)")
     default_limit: int = Field(100, ge=1)
     max_limit: int = Field(10_000, ge=1)
     tile_cache_bytes: int = Field(256 * 2**20, ge=0, description="memory for cached vector tiles, per worker (bytes)")
     tile_cache_dir: Path | None = Field(None, description="folder for the disk tier of the tile cache (shared by workers)")
     tile_cache_control: str = Field("public, no-cache", description="Cache-Control of tiles; ETags make revalidation cheap")
+
+    def effective_rules_file(self) -> Path | None:
+        """The rule override in force: ``rules_file``, else ``rules.yaml``/``rules.toml`` in the workspace."""
+        if self.rules_file is not None:
+            return self.rules_file
+        for name in ("rules.yaml", "rules.yml", "rules.toml"):
+            if (self.workspace / name).is_file():
+                return self.workspace / name
+        return None
 
     @classmethod
     def settings_customise_sources(

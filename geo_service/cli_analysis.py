@@ -1,0 +1,68 @@
+"""``geo-service analyse`` and ``geo-service rules check``: the constraint analysis from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from constraints.publish import BUSINESS_AREAS, refresh_derived
+from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
+from constraints.rules import describe_rules, load_rules
+from geo_service.cli_common import WorkspaceOpt, out, settings_for, user_errors
+from geo_service.settings import Settings
+from geo_service.stores import open_store
+from layers.store import Store
+
+rules_app = typer.Typer(help="Check and show the objection rules.", no_args_is_help=True)
+
+RulesOpt = Annotated[Path | None, typer.Option("--rules", help="rule-set override (YAML/TOML); "
+                                                                 "default WORKSPACE/rules.yaml if present")]
+
+
+def refresh_and_report(store: Store, settings: Settings, *, force: bool = False) -> None:
+    """Recompute the derived collections if stale and say what was published."""
+    for record in refresh_derived(store, load_rules(settings.effective_rules_file()), force=force):
+        out.print(f"recomputed {record.layer_id}: version {record.version}, {record.feature_count} features",
+                  highlight=False)
+
+
+def analyse(
+    workspace: WorkspaceOpt = None,
+    rules: RulesOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="recompute even when nothing changed")] = False,
+    csv: Annotated[Path | None, typer.Option("--csv", help="write the land-reserve table as CSV")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the land-reserve accounting as JSON")]
+    = None,
+) -> None:
+    """Run the constraint analysis; publish objection-risk and business-areas; print the land reserve."""
+    with user_errors():
+        settings = settings_for(workspace, **({"rules_file": rules} if rules else {}))
+        store = open_store(settings)
+        refresh_and_report(store, settings, force=force)
+        record = store.get_layer(BUSINESS_AREAS).current
+        table = land_reserve(store.read_frame(record))
+    if csv is not None:
+        csv.write_text(land_reserve_csv(table), encoding="utf-8")
+    if json_file is not None:
+        payload = land_reserve_json(table, {"business_areas_version": record.version, **record.provenance})
+        json_file.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    view = Table("kommune", "pre-approved daa", "reserve daa", "conflict daa", "net available daa",
+                 "dyrka jord in reserves daa", title=f"Land reserve (business-areas v{record.version})")
+    for row in table.itertuples():
+        view.add_row(f"{row.kommunenummer} {row.kommunenavn or ''}", f"{row.pre_approved_daa:.1f}",
+                     f"{row.reserve_daa:.1f}", f"{row.conflict_daa:.1f}", f"{row.net_available_daa:.1f}",
+                     f"{row.farmland_in_reserves_daa:.1f}")
+    out.print(view)
+
+
+@rules_app.command("check")
+def rules_check(file: Annotated[Path, typer.Argument(help="rule-set file (YAML or TOML) to validate")]) -> None:
+    """Validate a rule file merged over the defaults and print the effective rules."""
+    with user_errors():
+        rules = load_rules(file)
+    out.print(describe_rules(rules), highlight=False, soft_wrap=True)
+    out.print(f"rule set {rules.hash()[:12]} is valid ({len(rules.active_rules)} active rules)", highlight=False)
