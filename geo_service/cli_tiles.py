@@ -1,0 +1,50 @@
+"""``geo-service tiles …``: vector-tile commands (registered on the main app in ``geo_service.cli``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from geo_service.settings import Settings
+from geo_service.stores import open_store
+from layers.errors import LayerError
+from maps.export import DEFAULT_MAXZOOM, DEFAULT_MINZOOM, Engine, export_tiles
+
+tiles_app = typer.Typer(help="Vector tiles: export a layer as a PMTiles or MBTiles archive.", no_args_is_help=True)
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+@tiles_app.command("export")
+def tiles_export(
+    layer_id: Annotated[str, typer.Argument(help="collection id")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="archive to write: FILE.pmtiles or FILE.mbtiles")],
+    minzoom: Annotated[int, typer.Option(help="lowest zoom level")] = DEFAULT_MINZOOM,
+    maxzoom: Annotated[int, typer.Option(help="highest zoom level")] = DEFAULT_MAXZOOM,
+    engine: Annotated[str, typer.Option(help="auto (tippecanoe when installed, else GDAL), tippecanoe or gdal")]
+    = "auto",
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", envvar="GEO_SERVICE_WORKSPACE",
+                                                   help="workspace folder (default ./workspace)")] = None,
+) -> None:
+    """Tile a layer's current version into a static archive for a CDN or object store."""
+    if engine not in ("auto", "tippecanoe", "gdal"):
+        _err.print(f"error: --engine {engine!r}: use auto, tippecanoe or gdal", markup=False, highlight=False)
+        raise typer.Exit(2)
+    try:
+        settings = Settings(workspace=workspace) if workspace is not None else Settings()
+        store = open_store(settings)
+        report = export_tiles(store, store.get_layer(layer_id), output, minzoom, maxzoom, engine=_engine(engine))
+    except LayerError as exc:
+        _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    _out.print(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB): layer {report.layer_id} version "
+               f"{report.version}, {report.features} features, zoom {report.minzoom}-{report.maxzoom}, "
+               f"{report.engine}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _engine(value: str) -> Engine:
+    return "tippecanoe" if value == "tippecanoe" else "gdal" if value == "gdal" else "auto"
