@@ -186,10 +186,24 @@ def _canonical_fields(frame: gpd.GeoDataFrame, kind: LayerKind, report: Normalis
     for canon in FIELDS_BY_KIND[kind]:
         original = next((folded[a] for a in canon.aliases if a in folded), None)
         if original is None:
+            original = _truncated_alias(folded, canon, set(report.field_map.values()))
+        if original is None:
             continue
         frame[canon.name] = _coerce(frame[original], canon)
         report.field_map[canon.name] = original
     return frame
+
+
+_DBF_NAME_BYTES = 10  # Shapefile (dBASE) field names are cut to 10 bytes: RPAREALFORMÅL -> RPAREALFOR
+
+
+def _truncated_alias(folded: dict[str, str], canon: CanonicalField, used: set[str]) -> str | None:
+    """A column whose name is one of ``canon``'s aliases cut to the Shapefile limit, if any."""
+    for key, col in folded.items():
+        if (col not in used and len(col.encode()) == _DBF_NAME_BYTES and len(key) >= 6
+                and any(alias.startswith(key) and alias != key for alias in canon.aliases)):
+            return col
+    return None
 
 
 def _coerce(values: pd.Series, canon: CanonicalField) -> pd.Series:

@@ -8,6 +8,7 @@ next to a source, which may be read-only or somebody else's.
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -108,6 +109,10 @@ def _resolve_zip(p: Path) -> Source:
         for shp in shapefiles:
             if shp[:-4].lower() + ".shx" not in lower:
                 raise CorruptSource(f"{p}: {shp} has no .shx index in the zip; add the .shx file that came with it")
+        with zipfile.ZipFile(p) as zf:
+            for shp in shapefiles:
+                with zf.open(shp) as fh:
+                    _check_shp_length(f"{p}: {shp}", fh.read(100), zf.getinfo(shp).file_size)
         paths = {PurePosixPath(s).stem: f"{base}/{s}" for s in shapefiles}
         return Source(p, base, "ESRI Shapefile", tuple(paths), layer_paths=paths)
     for name in names:
@@ -132,6 +137,18 @@ def _check_shapefile_parts(shp: Path) -> None:
         raise CorruptSource(f"{shp}: the .shx index file is missing; copy {shp.stem}.shx from the original delivery")
     if not any(shp.with_suffix(s).exists() for s in (".dbf", ".DBF")):
         raise CorruptSource(f"{shp}: the .dbf attribute file is missing; copy {shp.stem}.dbf from the original delivery")
+    with shp.open("rb") as fh:
+        _check_shp_length(str(shp), fh.read(100), shp.stat().st_size)
+
+
+def _check_shp_length(shown: str, header: bytes, size: int) -> None:
+    """A cut-off .shp reads as features without geometry (GDAL only logs it), so check its header."""
+    if len(header) < 100 or header[:4] != b"\x00\x00\x27\x0a":
+        raise CorruptSource(f"{shown}: not a shapefile (bad .shp header); copy the .shp from the original delivery")
+    declared = struct.unpack(">i", header[24:28])[0] * 2
+    if size < declared:
+        raise CorruptSource(f"{shown}: the .shp is truncated ({size} of {declared} bytes); "
+                            "copy the complete file from the original delivery")
 
 
 def _list_layers(gdal_path: str, driver: str, shown: Path) -> tuple[str, ...]:
@@ -173,8 +190,13 @@ def count_features(source: Source, layer: str) -> int | None:
         return None
 
 
-def read_layer(source: Source, layer: str, encoding: str | None = None) -> gpd.GeoDataFrame:
-    """Read one layer with pyogrio; errors name the file and the fix."""
+def read_layer(source: Source, layer: str, encoding: str | None = None,
+               expected: int | None = None) -> gpd.GeoDataFrame:
+    """Read one layer with pyogrio; errors name the file and the fix.
+
+    ``expected`` is the layer's feature count from ``count_features``: GDAL's GML reader stops
+    silently at malformed or cut-off XML, so a GML read that yields fewer features is an error.
+    """
     gdal_path, gdal_layer = _layer_address(source, layer)
     try:
         frame = pyogrio.read_dataframe(gdal_path, layer=gdal_layer, encoding=encoding, **source.open_options)
@@ -189,6 +211,9 @@ def read_layer(source: Source, layer: str, encoding: str | None = None) -> gpd.G
                             "the file may be truncated or corrupt: export it again") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise NoFeatures(f"{source.path}: layer {layer!r} has no geometry column; add a spatial layer")
+    if source.driver == "GML" and expected is not None and len(frame) < expected:
+        raise CorruptSource(f"{source.path}: layer {layer!r} gave {len(frame)} of its {expected} features (the XML "
+                            "is cut off or malformed); download or export it again")
     return frame
 
 
