@@ -11,8 +11,9 @@ Both runs happen in the same process on the same frames:
   features (buffered with ``GeoSeries.buffer`` for rules with a distance, one pass per distance), dissolved
   per zone so overlapping features count once, plus ``sjoin`` with the proximity buffers for YELLOW.
 
-It prints both times, the ratio, the peak memory of each run (VmHWM, reset between runs) and the largest
-relative difference of the per-zone overlap areas (must be <= 0.01 %).
+It prints both times (best and median of alternating runs), the ratio, the peak memory of each run (VmHWM of
+a forked child that runs it once), the site-check latency on a prebuilt index, and the largest relative
+difference of the per-zone overlap areas (must be <= 0.01 %).
 
 Run:  python bench/bench_analysis.py            (defaults: 5 000 zones, 200 000 farmland, 20 000 streams,
                                                  5 000 heritage sites; --help for sizes)
@@ -40,15 +41,16 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from constraints.business import business_areas  # noqa: E402
-from constraints.formal import applies  # noqa: E402
-from constraints.geometry import chunk_lines  # noqa: E402
-from constraints.index import ConstraintIndex  # noqa: E402
-from constraints.inputs import ConstraintLayer  # noqa: E402
-from constraints.measure import QUAD_SEGS  # noqa: E402
-from constraints.overlay import analyse_zones, objection_risk, rule_distances, zone_municipalities  # noqa: E402
-from constraints.reserve import land_reserve  # noqa: E402
-from constraints.rules import RuleSet, load_rules  # noqa: E402
+from constraints.business import business_areas
+from constraints.formal import applies
+from constraints.geometry import chunk_lines
+from constraints.index import ConstraintIndex
+from constraints.inputs import ConstraintLayer
+from constraints.measure import QUAD_SEGS
+from constraints.overlay import analyse_zones, objection_risk, rule_distances, zone_municipalities
+from constraints.reserve import land_reserve
+from constraints.rules import RuleSet, load_rules
+from constraints.site import check_site
 
 CRS = "EPSG:25832"
 EXTENT = (415_935.0, 6_585_656.0, 560_058.0, 6_708_484.0)
@@ -283,6 +285,24 @@ def run_baseline(region: Region, rules: RuleSet) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ measuring
 
 
+def time_site_checks(region: Region, rules: RuleSet, n: int = 200, seed: int = 7) -> tuple[float, np.ndarray]:
+    """Build the index once, then check n synthetic sites (400 x 300 m) near the towns; (build s, per-site ms)."""
+    started = time.perf_counter()
+    index = ConstraintIndex(region.layers, rules)
+    build = time.perf_counter() - started
+    rng = np.random.default_rng(seed)
+    centres = shapely.get_coordinates(shapely.centroid(region.zoning.geometry.values))[
+        rng.integers(0, len(region.zoning), n)]
+    sites = shapely.box(centres[:, 0] - 200, centres[:, 1] - 150, centres[:, 0] + 200, centres[:, 1] + 150)
+    check_site(sites[0], index, rules)  # warm-up
+    ms = np.empty(n)
+    for i, site in enumerate(sites):
+        t = time.perf_counter()
+        check_site(site, index, rules)
+        ms[i] = (time.perf_counter() - t) * 1000
+    return build, ms
+
+
 def _reset_peak() -> bool:
     """Reset the kernel's peak-RSS counter (VmHWM) for this process; False where not allowed."""
     try:
@@ -307,6 +327,32 @@ def _rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_in_child(fn: Callable[[], object]) -> tuple[float, float]:
+    """Run fn in a forked child; return (peak RSS, RSS at start) in MB of that child.
+
+    The child shares the data with this process, so peak - start is what the run itself adds, free of
+    memory that an earlier run left in the allocator. Falls back to (nan, nan) without fork or /proc.
+    """
+    if not hasattr(os, "fork") or not _reset_peak():
+        return float("nan"), float("nan")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            _reset_peak()
+            start = _rss_mb()
+            fn()
+            os.write(write, f"{_peak_mb()} {start}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    peak, start = (float(x) for x in text.split()) if text else (float("nan"), float("nan"))
+    return peak, start
 
 
 def measured(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float, float]:
@@ -383,18 +429,15 @@ def main(argv: list[str] | None = None) -> int:
 
     engine_runs: list[dict[str, float]] = []
     base_runs: list[float] = []
-    peaks: dict[str, tuple[float, float]] = {}
     engine: dict[str, Any] = {}
     baseline: dict[str, Any] = {}
     for i in range(max(1, args.repeat)):
-        engine, peak, before = measured(lambda: run_engine(region, rules))
+        engine, _, _ = measured(lambda: run_engine(region, rules))
         engine_runs.append(engine["times"])
-        peaks.setdefault("engine", (peak, before))
         line = f"  run {i + 1}: engine {engine['times']['total']:.2f} s"
         if not args.skip_baseline:
-            baseline, peak, before = measured(lambda: run_baseline(region, rules))
+            baseline, _, _ = measured(lambda: run_baseline(region, rules))
             base_runs.append(baseline["times"]["total"])
-            peaks.setdefault("baseline", (peak, before))
             line += f", baseline {base_runs[-1]:.2f} s"
         print(line)
 
@@ -410,14 +453,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  findings {len(f):,}; zone risk " + ", ".join(
         f"{k} {v:,}" for k, v in engine["risk"]["objection_risk"].value_counts().items()))
     print("  business " + ", ".join(f"{k} {v:,}" for k, v in engine["business"]["status"].value_counts().items()))
-    print(f"  peak RSS {peaks['engine'][0]:,.0f} MB (RSS before the run {peaks['engine'][1]:,.0f} MB)")
+    e_peak, e_start = peak_in_child(lambda: run_engine(region, rules))
+    print(f"  memory: peak RSS {e_peak:,.0f} MB, of which the run added {e_peak - e_start:,.0f} MB "
+          f"(forked child, incl. copy-on-write of shared pages it touches; data + interpreter {e_start:,.0f} MB)")
+    build, ms = time_site_checks(region, rules)
+    print(f"\nsite check (check_site on a prebuilt ConstraintIndex, {len(ms)} sites of 400 x 300 m): index build "
+          f"{build:.2f} s once; per site median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
+          f"max {ms.max():.1f} ms")
     if args.skip_baseline:
         return 0
 
     b_best, b_median = min(base_runs), float(np.median(base_runs))
     print("\nbaseline (geopandas.overlay + dissolve + buffer + sjoin, same rules and zones)")
     print(f"  total           {b_best:6.2f} s  {b_median:6.2f} s")
-    print(f"  peak RSS {peaks['baseline'][0]:,.0f} MB (RSS before the run {peaks['baseline'][1]:,.0f} MB)")
+    b_peak, b_start = peak_in_child(lambda: run_baseline(region, rules))
+    print(f"  memory: peak RSS {b_peak:,.0f} MB, of which the run added {b_peak - b_start:,.0f} MB (forked child)")
 
     table, near = compare(engine, baseline)
     print("\nper-zone overlap areas, engine vs baseline")

@@ -28,6 +28,11 @@ def _executor(n: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=n, thread_name_prefix="constraints")
 
 
+# A forked child (pre-fork servers, multiprocessing) inherits the pool but not its threads: start afresh.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_executor.cache_clear)
+
+
 def pmap(fn: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int = MIN_CHUNK) -> np.ndarray:
     """``fn(*arrays)`` computed on row chunks in parallel and concatenated (same result as one call)."""
     n = len(arrays[0])

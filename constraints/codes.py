@@ -21,8 +21,8 @@ def parse_ranges(value: Any) -> Ranges:
     items: Iterable[Any] = [value] if isinstance(value, (int, str)) else value
     spans: list[tuple[int, int]] = []
     for item in items:
-        if isinstance(item, bool):
-            raise ValueError(f"code {item!r} is not a number")
+        if isinstance(item, bool):  # ValueError, not TypeError: pydantic reports only ValueError per field
+            raise ValueError(f"code {item!r} is not a number")  # noqa: TRY004
         if isinstance(item, int):
             spans.append((item, item))
             continue

@@ -160,11 +160,15 @@ def _zones_with_overlapping_hits(hz: np.ndarray, hp: np.ndarray, target: RuleTar
     a = suspect[a]
     keep = a != b
     a, b = a[keep], b[keep]
-    overlapping = shapely.relate_pattern(geoms[a], geoms[b], "T********")
+    overlapping = pmap(_interiors_meet, geoms[a], geoms[b])
     bad = items[np.unique(np.concatenate([a[overlapping], b[overlapping]]))]
     in_bad = np.isin(hp, bad)
     counts = np.bincount(hz[in_bad], minlength=int(hz.max()) + 1)
     return np.flatnonzero(counts >= 2)
+
+
+def _interiors_meet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return shapely.relate_pattern(a, b, "T********")
 
 
 def _buffered(zones: np.ndarray, zone_m: np.ndarray, zi: np.ndarray, pi: np.ndarray, target: RuleTarget,
