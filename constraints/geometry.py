@@ -11,22 +11,22 @@ from constraints._parallel import pmap
 AREA_EPS_M2 = 1e-6  # below this an intersection is a shared edge, not an overlap
 
 
-def repair(geoms: np.ndarray) -> tuple[np.ndarray, int]:
-    """Return ``geoms`` with invalid geometries made valid (kept to their own dimension) and the repair count.
+def repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``geoms`` with invalid geometries made valid (kept to their own dimension) and their positions.
 
     ``make_valid`` can turn a bad polygon into a collection with stray lines (seen in real AR5 data); only the
-    parts of the original dimension are kept so areas stay areas.
+    parts of the original dimension are kept so areas stay areas. The input array is not modified.
     """
     geoms = np.asarray(geoms, dtype=object)
     bad = np.flatnonzero(~pmap(shapely.is_valid, geoms) & ~shapely.is_missing(geoms))
     if len(bad) == 0:
-        return geoms, 0
+        return geoms, bad
     out = geoms.copy()
     dims = shapely.get_dimensions(geoms[bad])
     fixed = shapely.make_valid(geoms[bad])
     for j, (geom, dim) in enumerate(zip(fixed, dims, strict=True)):
         out[bad[j]] = keep_dimension(geom, int(dim))
-    return out, len(bad)
+    return out, bad
 
 
 def keep_dimension(geom: BaseGeometry, dim: int) -> BaseGeometry:

@@ -72,6 +72,7 @@ def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_p
     zi, pi = target.tree.query(zones, predicate="intersects") if at_zero_zone.all() else (
         _candidates(zones, zone_m, target.tree))
     at_zero = at_zero_zone[zi]
+    target.ensure_valid_parts(pi)
     z0, f0 = _zero_distance(zones, zi[at_zero], pi[at_zero], target, overlap, parts)
     z1, f1 = _buffered(zones, zone_m, zi[~at_zero], pi[~at_zero], target, overlap, distance, parts)
     distance[z0] = 0.0
@@ -186,6 +187,7 @@ def _buffered(zones: np.ndarray, zone_m: np.ndarray, zi: np.ndarray, pi: np.ndar
     touched = np.isfinite(nearest)
     distance[touched] = nearest[touched]
     uz, uf = _unique_pairs(hz, target.owner[pi[hit]], len(target))
+    target.ensure_valid_features(uf)
     feats = _clip_to_reach(zones[uz], zone_m[uz], target.geoms[uf])
     buffers = pmap(_buffer_rows, feats, zone_m[uz], min_chunk=512)
     pieces = pmap(shapely.intersection, zones[uz], buffers, min_chunk=512)

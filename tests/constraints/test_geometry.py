@@ -36,8 +36,8 @@ def test_explode_maps_parts_to_their_feature() -> None:
 
 def test_repair_keeps_polygons_polygons() -> None:
     bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
-    fixed, n = repair(np.array([bowtie, box(0, 0, 1, 1)], dtype=object))
-    assert n == 1 and fixed[0].is_valid and fixed[0].area == pytest.approx(50) and fixed[1].equals(box(0, 0, 1, 1))
+    fixed, bad = repair(np.array([bowtie, box(0, 0, 1, 1)], dtype=object))
+    assert bad.tolist() == [0] and fixed[0].is_valid and fixed[0].area == pytest.approx(50) and fixed[1].equals(box(0, 0, 1, 1))
 
 
 def test_threaded_and_serial_results_are_identical(rules: RuleSet, empty_layers, monkeypatch) -> None:

@@ -251,6 +251,17 @@ def test_invalid_zone_and_feature_geometry_is_repaired(rules: RuleSet, empty_lay
     assert finding(findings, 0, "farmland-jordvern")["overlap_m2"] == pytest.approx(5_000)
 
 
+def test_invalid_constraint_features_are_repaired_when_met(rules: RuleSet, empty_layers) -> None:
+    bowtie = shapely.Polygon([(0, 0), (100, 100), (100, 0), (0, 100)])  # two triangles, 5 000 m²
+    far_bowtie = shapely.Polygon([(5_000, 5_000), (5_100, 5_100), (5_100, 5_000), (5_000, 5_100)])
+    ar5 = frame([bowtie, far_bowtie], fids=[8, 9], arealtype=[21, 21])
+    findings = analyse_zones(zoning([ZONE], arealformal=[1300]), empty_layers(farmland=layer("ar5", "farmland", ar5)),
+                             rules)
+    assert finding(findings, 0, "farmland-jordvern")["overlap_m2"] == pytest.approx(5_000)
+    # validation is lazy: only the feature the analysis touched was checked and repaired
+    assert findings.attrs["provenance"]["repaired_geometries"] == {"ar5": 1}
+
+
 def test_many_zones_match_a_per_zone_reference(rules: RuleSet, empty_layers) -> None:
     """Vectorised result equals a plain per-zone union/intersection (synthetic grid, overlapping features)."""
     rng = np.random.default_rng(3)

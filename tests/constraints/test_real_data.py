@@ -65,6 +65,20 @@ def test_ar5_sample_farmland_by_arealtype_and_whole_sample_overlap(rules: RuleSe
     assert not list(path.parent.glob("*.gfs")), "reading must not write a .gfs sidecar into shared/"
 
 
+def test_ar5_sample_as_read_is_repaired_by_the_engine(rules: RuleSet) -> None:
+    ar5 = pyogrio.read_dataframe(AR5_GPKG)  # 22 invalid polygons, not made valid here
+    assert (~ar5.is_valid).sum() == 22
+    xmin, ymin, xmax, ymax = ar5.total_bounds
+    zone = gpd.GeoDataFrame({"arealformal": [1300], "plantype": ["kommuneplan"]},
+                            geometry=[shapely.box(xmin - 10, ymin - 10, xmax + 10, ymax + 10)], crs=ar5.crs)
+    findings = analyse_zones(zone, {"ar5": layer("ar5", "farmland", ar5, coverage=None)}, rules)
+    farm = findings[findings["rule_id"] == "farmland-jordvern"].iloc[0]
+    assert farm["overlap_m2"] == pytest.approx(DYRKA_JORD_M2, rel=0.005)
+    # the 22 invalid polygons are skog (30) x 20, samferdsel (12) and ferskvann (81): never selected, never touched
+    assert (~ar5[ar5["arealtype"].isin([21, 22, 23])].is_valid).sum() == 0
+    assert findings.attrs["provenance"]["repaired_geometries"].get("ar5", 0) == 0
+
+
 def test_ar5_sample_site_check_on_one_field(rules: RuleSet) -> None:
     ar5 = read_ar5(AR5_GPKG)
     fields = ar5[ar5["arealtype"] == 21]
