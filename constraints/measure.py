@@ -190,22 +190,28 @@ def _buffered(zones: np.ndarray, zone_m: np.ndarray, zi: np.ndarray, pi: np.ndar
     target.ensure_valid_features(uf)
     feats = _clip_to_reach(zones[uz], zone_m[uz], target.geoms[uf])
     buffers = pmap(_buffer_rows, feats, zone_m[uz], min_chunk=512)
-    pieces = pmap(shapely.intersection, zones[uz], buffers, min_chunk=512)
-    piece_area = shapely.area(pieces)
-    zone_area = shapely.area(zones[uz])
-    keys, starts = group_starts(uz)
-    counts = np.diff(np.r_[starts, len(uz)])
+    # a zone inside one buffer is covered whole: its other pieces need neither intersection nor union
+    inside = pmap(shapely.contains_properly, buffers, zones[uz], min_chunk=512)
     whole = np.zeros(len(zones), dtype=bool)
-    whole[uz[piece_area >= WHOLE * zone_area]] = True
-    single = keys[(counts == 1) & ~whole[keys]]
-    overlap[single] = piece_area[starts[(counts == 1) & ~whole[keys]]]
-    many = np.isin(uz, keys[(counts > 1) & ~whole[keys]])
-    union_keys, unions = _union_by_zone(uz[many], pieces[many])
+    whole[uz[inside]] = True
+    rest = ~whole[uz]
+    uz_r = uz[rest]
+    pieces = pmap(shapely.intersection, zones[uz_r], buffers[rest], min_chunk=512)
+    piece_area = shapely.area(pieces)
+    whole[uz_r[piece_area >= WHOLE * shapely.area(zones[uz_r])]] = True  # filled exactly, edge on edge
+    keep = ~whole[uz_r]
+    uz_r, pieces, piece_area = uz_r[keep], pieces[keep], piece_area[keep]
+    keys, starts = group_starts(uz_r)
+    counts = np.diff(np.r_[starts, len(uz_r)])
+    single, first = keys[counts == 1], starts[counts == 1]
+    overlap[single] = piece_area[first]
+    many = np.isin(uz_r, keys[counts > 1])
+    union_keys, unions = _union_by_zone(uz_r[many], pieces[many])
     overlap[union_keys] = shapely.area(unions)
     whole_keys = np.flatnonzero(whole)
     overlap[whole_keys] = shapely.area(zones[whole_keys])
     if parts is not None:
-        parts[single] = pieces[starts[(counts == 1) & ~whole[keys]]]
+        parts[single] = pieces[first]
         parts[union_keys] = unions
         parts[whole_keys] = zones[whole_keys]
     return uz, uf
