@@ -33,11 +33,19 @@ def plan_types(frame: pd.DataFrame) -> np.ndarray:
 
     Kommunedelplan counts as kommuneplan; bebyggelsesplan (PBL 1985) as reguleringsplan.
     """
-    text = column(frame, "plantype").astype("string").str.strip().str.lower().fillna("")
-    out = np.full(len(frame), "", dtype=object)
-    out[text.str.startswith("kommune").to_numpy(dtype=bool)] = KP
-    out[(text.str.startswith("regul") | text.str.startswith("bebyggelse")).to_numpy(dtype=bool)] = RP
-    return out
+    values = column(frame, "plantype").to_numpy(dtype=object)
+    text = np.array(["" if not isinstance(v, str) and pd.isna(v) else str(v) for v in values], dtype=object)
+    uniques, inverse = np.unique(text, return_inverse=True)
+    return np.array([_plan_type(u) for u in uniques], dtype=object)[inverse].reshape(len(frame))
+
+
+def _plan_type(text: str) -> str:
+    t = text.strip().lower()
+    if t.startswith("kommune"):
+        return KP
+    if t.startswith(("regul", "bebyggelse")):
+        return RP
+    return ""
 
 
 def in_group(frame: pd.DataFrame, group: FormalGroup) -> np.ndarray:
@@ -50,10 +58,18 @@ def in_group(frame: pd.DataFrame, group: FormalGroup) -> np.ndarray:
     return mask
 
 
-def applies(frame: pd.DataFrame, rule: Rule, rules: RuleSet) -> np.ndarray:
-    """Which zones a rule applies to (its ``applies_to`` formål group, or all)."""
+def applies(frame: pd.DataFrame, rule: Rule, rules: RuleSet,
+            groups: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Which zones a rule applies to (its ``applies_to`` formål group, or all).
+
+    ``groups`` is a dict the caller keeps across rules, so each group mask is computed once.
+    """
     if rule.applies_to == ALL_FORMAL:
         return np.ones(len(frame), dtype=bool)
+    if groups is not None:
+        if rule.applies_to not in groups:
+            groups[rule.applies_to] = in_group(frame, rules.formal_groups[rule.applies_to])
+        return groups[rule.applies_to]
     return in_group(frame, rules.formal_groups[rule.applies_to])
 
 

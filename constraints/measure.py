@@ -240,15 +240,20 @@ def _clip_to_reach(zones: np.ndarray, distance: np.ndarray, feats: np.ndarray) -
     """Cut features to the zone's box grown by the distance: nothing outside it can reach the zone.
 
     Keeps long rivers and roads from being buffered whole for every zone they pass; the buffer inside the
-    zone is the same, because a cut end lies at least the distance away from the zone.
+    zone is the same, because a cut end lies at least the distance away from the zone. Lines use GEOS's
+    rectangle clipper (a loop over hit pairs, about twice as fast as a general intersection); polygons,
+    for which that clipper does not promise valid output, use the intersection.
     """
     boxes = expanded_boxes(zones, distance)
     fb, bb = shapely.bounds(feats), shapely.bounds(boxes)
     sticks_out = (fb[:, 0] < bb[:, 0]) | (fb[:, 1] < bb[:, 1]) | (fb[:, 2] > bb[:, 2]) | (fb[:, 3] > bb[:, 3])
     out = feats.copy()
-    idx = np.flatnonzero(sticks_out)
-    if len(idx):
-        out[idx] = pmap(shapely.intersection, feats[idx], boxes[idx], min_chunk=512)
+    lines = sticks_out & (shapely.get_dimensions(feats) == 1)
+    for i, (xmin, ymin, xmax, ymax) in zip(np.flatnonzero(lines), bb[lines].tolist(), strict=True):
+        out[i] = shapely.clip_by_rect(feats[i], xmin, ymin, xmax, ymax)
+    other = np.flatnonzero(sticks_out & ~lines)
+    if len(other):
+        out[other] = pmap(shapely.intersection, feats[other], boxes[other], min_chunk=512)
     return out
 
 

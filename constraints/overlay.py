@@ -71,8 +71,9 @@ def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, Constraint
     in_force = in_force_regulation(zoning, rules)
     zone_ids = zoning.index.to_numpy()
     frames: list[pd.DataFrame] = []
+    groups: dict[str, np.ndarray] = {}
     for rule in rules.active_rules:
-        sel = np.flatnonzero(applies(zoning, rule, rules))
+        sel = np.flatnonzero(applies(zoning, rule, rules, groups))
         if len(sel) == 0:
             continue
         frames.append(_rule_frame(rule, index, zones[sel], zone_ids[sel], area[sel], knr[sel], in_force[sel]))
