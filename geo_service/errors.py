@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constraints import errors as ce
 from layers import errors as le
+from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
 
 STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
@@ -22,6 +23,8 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     ce.SiteGeometryError: (400, "InvalidParameterValue"),
     ce.RuleSetError: (500, "RuleSetError"),  # the server's own rule file is broken: an operator must fix it
     ce.ConstraintsError: (400, "BadRequest"),
+    MapAssetsMissing: (503, "ServiceUnavailable"),  # npm ci was not run: the operator must install the assets
+    OfflineAssetError: (500, "ServerError"),
 }
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from geo_service.errors import install_error_handlers
 from geo_service.analysis_service import AnalysisService
-from geo_service.routers import analyses, collections, items, landing, tiles
+from geo_service.routers import analyses, collections, items, landing, maps, tiles
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses):
+    for module in (landing, collections, items, tiles, analyses, maps):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     return app

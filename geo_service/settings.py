@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     tile_cache_bytes: int = Field(256 * 2**20, ge=0, description="memory for cached vector tiles, per worker (bytes)")
     tile_cache_dir: Path | None = Field(None, description="folder for the disk tier of the tile cache (shared by workers)")
     tile_cache_control: str = Field("public, no-cache", description="Cache-Control of tiles; ETags make revalidation cheap")
+    basemap_url: str | None = Field(
+        "https://cache.kartverket.no/v1/wmts/1.0.0/topo/default/webmercator/{z}/{y}/{x}.png",
+        description="XYZ/WMTS basemap template of the maps; empty: no basemap (no request leaves the machine)")
+    basemap_attribution: str = Field("© Kartverket", description="attribution shown for the basemap")
+    map_inline_limit: int = Field(5_000, ge=0, description="layer previews up to this many features are inline "
+                                                            "GeoJSON; larger ones are drawn from vector tiles")
 
     def effective_rules_file(self) -> Path | None:
         """The rule override in force: ``rules_file``, else ``rules.yaml``/``rules.toml`` in the workspace."""

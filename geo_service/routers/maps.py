@@ -1,0 +1,86 @@
+"""Interactive maps (folium / Leaflet) and the static assets they load, all served by the service itself.
+
+``/maps/investor`` and ``/maps/planner`` (``?lang=en`` for English), ``/collections/{id}/map`` (layer
+preview) and ``/static/...`` (Leaflet, Leaflet.VectorGrid, our stylesheet and script; nothing from a CDN).
+Pages are cached per layer versions, rules, language and settings, so a publish makes the next request
+rebuild exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from constraints.rules import RuleSet
+from geo_service.dependencies import LayerDep, SettingsDep, StoreDep
+from geo_service.links import with_query
+from maps.assets import ASSETS, media_type, read_asset
+from maps.i18n import Lang, parse_lang
+from maps.page import PageOptions, versions_key
+from maps.pages import PageCache, build_page, build_preview
+
+router = APIRouter(tags=["Maps"])
+
+LangQuery = Annotated[str | None, Query(description="page language: nb (bokmål, default) or en")]
+HTML_CACHE_CONTROL = "no-cache"  # pages change with every publish; the assets below do not
+ASSET_CACHE_CONTROL = "public, max-age=86400"
+
+
+def _cache(request: Request) -> PageCache:
+    cache = getattr(request.app.state, "map_pages", None)
+    if cache is None:
+        cache = request.app.state.map_pages = PageCache()
+    return cache
+
+
+def _rules(request: Request) -> RuleSet:
+    return request.app.state.analysis.rules()
+
+
+def _options(request: Request, settings: SettingsDep, lang: Lang) -> PageOptions:
+    root = request.scope.get("root_path", "").rstrip("/")  # same origin: the page loads nothing from elsewhere
+    return PageOptions(lang=lang, assets="link", static_url=f"{root}/static", tiles_url=root,
+                       basemap_url=settings.basemap_url or None, basemap_attribution=settings.basemap_attribution,
+                       lang_switch_url=with_query(request, lang="nb" if lang == "en" else "en"))
+
+
+def _page(html: str) -> HTMLResponse:
+    return HTMLResponse(html, headers={"Cache-Control": HTML_CACHE_CONTROL})
+
+
+@router.get("/maps/investor", response_class=HTMLResponse, summary="Business areas map for investors")
+def investor(request: Request, store: StoreDep, settings: SettingsDep, lang: LangQuery = None) -> HTMLResponse:
+    """Pre-approved business areas and land reserves with area, zoning, status and distances (bokmål; ``?lang=en``)."""
+    options = _options(request, settings, parse_lang(lang))
+    key = ("investor", versions_key(store), options)
+    return _page(_cache(request).get(key, lambda: build_page(store, "investor", options, _rules(request))))
+
+
+@router.get("/maps/planner", response_class=HTMLResponse, summary="Objection-risk map for planners")
+def planner(request: Request, store: StoreDep, settings: SettingsDep, lang: LangQuery = None) -> HTMLResponse:
+    """Objection risk per zoning area, constraint zones and findings with authority and legal basis."""
+    options = _options(request, settings, parse_lang(lang))
+    rules = _rules(request)
+    key = ("planner", versions_key(store), rules.hash(), options)
+    return _page(_cache(request).get(key, lambda: build_page(store, "planner", options, rules)))
+
+
+@router.get("/collections/{collectionId}/map", response_class=HTMLResponse, summary="Preview a collection on a map")
+def collection_map(request: Request, layer: LayerDep, store: StoreDep, settings: SettingsDep,
+                   lang: LangQuery = None) -> HTMLResponse:
+    """The collection's current version on a map: inline GeoJSON when small, vector tiles when large."""
+    options = _options(request, settings, parse_lang(lang))
+    key = ("preview", layer.id, layer.current.version, settings.map_inline_limit, options)
+    return _page(_cache(request).get(
+        key, lambda: build_preview(store, layer, options, settings.map_inline_limit)))
+
+
+@router.get("/static/{path:path}", include_in_schema=False)
+def static_asset(path: str) -> Response:
+    """Leaflet, its plugins and our own map script and stylesheet (only the listed files, nothing else)."""
+    if path not in ASSETS:
+        return Response(status_code=404, content=f"no static asset {path!r}", media_type="text/plain")
+    return Response(read_asset(path), media_type=media_type(path),
+                    headers={"Cache-Control": ASSET_CACHE_CONTROL})

@@ -1,0 +1,192 @@
+"""folium elements of our maps: layers backed by ``geo-maps.js``, the title card, legend and readiness hook.
+
+Each element renders a few lines of JavaScript that call ``GeoMaps`` (``maps/static/geo-maps.js``); data
+goes in as JSON text produced by ``maps.geodata`` so thousands of features cost one ``json`` encode.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from branca.element import Element, Figure, MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from maps.styles import Legend
+
+
+def _js(value: Any) -> str:
+    """JSON for a script: ``</`` cannot end the script element early."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+
+
+class GeoJsonLayer(Layer):
+    """Inline GeoJSON drawn by ``GeoMaps.geojson``: a style (or one style per value of a property), a popup
+    renderer (``site``, ``risk``, ``zone``, ``properties``), permanent labels; its feature count is
+    published in ``GeoMaps.state.layers[key]``.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = GeoMaps.geojson({{ this.key_js }}, {{ this.data }}, {{ this.opts_js }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, key: str, name: str, data: str, *, style: dict[str, Any] | None = None,
+                 style_by: tuple[str, dict[str, dict[str, Any]]] | None = None, popup: str | None = None,
+                 label: str | None = None, tooltip: str | None = None, points_below_zoom: float | None = None,
+                 show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "GeoJsonLayer"
+        self.key_js = _js(key)
+        self.data = data.replace("</", "<\\/")
+        opts: dict[str, Any] = {"style": style or {}}
+        if style_by is not None:
+            opts["styleBy"] = {"property": style_by[0], "styles": style_by[1]}
+        if popup:
+            opts["popup"] = popup
+        if label:
+            opts["label"] = label
+        if tooltip:
+            opts["tooltip"] = tooltip
+        if points_below_zoom is not None:
+            opts["points"] = {"belowZoom": points_below_zoom, "radius": 5}
+        self.opts_js = _js(opts)
+
+
+class VectorTileLayer(Layer):
+    """A collection's vector tiles (Leaflet.VectorGrid, canvas) with click popups; tile and feature counts and
+    loading state are published in ``GeoMaps.state.layers[key]``.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = GeoMaps.vectorTiles({{ this.key_js }}, {{ this.url_js }},
+            {{ this.layer_js }}, {{ this.opts_js }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, key: str, name: str, url: str, layer_name: str, *, style: dict[str, Any],
+                 style_by: tuple[str, dict[str, dict[str, Any]]] | None = None,
+                 only: tuple[str, list[Any]] | None = None, popup: str = "properties", show: bool = True,
+                 attribution: str = "") -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "VectorTileLayer"
+        self.key_js = _js(key)
+        self.url_js = _js(url)
+        self.layer_js = _js(layer_name)
+        opts: dict[str, Any] = {"style": style, "popup": popup, "attribution": attribution}
+        if style_by is not None:
+            opts["styleBy"] = {"property": style_by[0], "styles": style_by[1]}
+        if only is not None:
+            opts["only"] = {"property": only[0], "values": list(only[1])}
+        self.opts_js = _js(opts)
+
+
+class PageContext(MacroElement):
+    """``GeoMaps.init``: page language, translated labels and rule texts for the popups (in ``<head>``)."""
+
+    _template = Template("""
+        {% macro header(this, kwargs) %}
+        <script>GeoMaps.init({{ this.context_js }});</script>
+        {% endmacro %}
+    """)
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "PageContext"
+        self.context_js = _js(context)
+
+
+class TitleCard(MacroElement):
+    """The heading over the map: title, subtitle, a language link, a synthetic-data note and banners."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}
+        <div class="gm-card" id="gm-card">{{ this.inner }}</div>
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str, subtitle: str = "", *, lang_link: tuple[str, str] | None = None,
+                 notes: list[str] | None = None, banners: list[str] | None = None) -> None:
+        super().__init__()
+        self._name = "TitleCard"
+        parts = []
+        if lang_link is not None:
+            href, text = lang_link
+            parts.append(f'<a class="gm-lang" id="gm-lang" href="{html.escape(href)}">{html.escape(text)}</a>')
+        parts.append(f"<h1>{html.escape(title)}</h1>")
+        if subtitle:
+            parts.append(f"<p>{html.escape(subtitle)}</p>")
+        for note in notes or []:
+            parts.append(f'<p class="gm-synthetic">{html.escape(note)}</p>')
+        for banner in banners or []:
+            parts.append(f'<div class="gm-banner" role="alert">{html.escape(banner)}</div>')
+        self.inner = "".join(parts)
+
+
+def legend_html(legends: list[Legend]) -> str:
+    """The legend box's inner HTML (escaped) from legend data."""
+    out = []
+    for legend in legends:
+        out.append(f"<h4>{html.escape(legend.title)}</h4><div>")
+        for e in legend.entries:
+            shape = {"fill": "", "line": " gm-line", "dashed": " gm-dashed", "circle": " gm-circle"}[e.shape]
+            swatch = (f'<span class="gm-swatch{shape}" style="border-color:{html.escape(e.colour)}"></span>'
+                      if e.shape in ("line", "dashed")
+                      else f'<span class="gm-swatch{shape}" style="background:{html.escape(e.colour)}"></span>')
+            count = f' <span class="gm-count">({html.escape(str(e.count))})</span>' if e.count is not None else ""
+            out.append(f'<div class="gm-entry">{swatch}{html.escape(e.label)}{count}</div>')
+        out.append("</div>")
+        for note in legend.notes:
+            out.append(f'<div class="gm-note">{html.escape(note)}</div>')
+    return "".join(out)
+
+
+class LegendControl(MacroElement):
+    """A Leaflet control (bottom right) holding the legend."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var legend = L.control({position: 'bottomright'});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create('div', 'gm-legend');
+                div.id = 'gm-legend';
+                div.innerHTML = {{ this.inner_js }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        }());
+        {% endmacro %}
+    """)
+
+    def __init__(self, legends: list[Legend]) -> None:
+        super().__init__()
+        self._name = "LegendControl"
+        self.inner_js = _js(legend_html(legends))
+
+
+class ReadyHook(MacroElement):
+    """The last line of the page script: ``GeoMaps.finish(map)`` (marks the first full render)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        GeoMaps.finish({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ReadyHook"
+
+
+def add_to_header(figure: Figure, element: Element, name: str) -> None:
+    """Put an element in the page ``<head>`` under a stable name."""
+    figure.header.add_child(element, name=name)
+
+

@@ -1,0 +1,153 @@
+"""The investor map: business areas ready to offer (pre-approved) and land reserves, with the facts that sell them.
+
+Reads the derived ``business-areas`` collection (``geo-service analyse`` or the server's refresh loop publishes
+it), the municipality layer(s) for boundaries, names and town centres, main roads and, when a layer exists,
+railways. Every layer is small (hundreds of features), so everything is inline GeoJSON: the page works
+from the service and as a standalone file alike.
+"""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from constraints.publish import BUSINESS_AREAS, current_inputs
+from layers.codes import arealformal_name
+from layers.kinds import LayerKind
+from layers.store import Store
+from maps.elements import GeoJsonLayer
+from maps.facts import Centres, site_facts
+from maps.geodata import feature_collection, plain, records
+from maps.i18n import format_number, t
+from maps.page import (
+    PageOptions,
+    decorate,
+    is_synthetic,
+    layers_of,
+    municipalities,
+    new_map,
+    railway_layers,
+    read_optional,
+    region_bounds,
+)
+from maps.styles import (
+    INVESTOR_STATUSES,
+    MAIN_ROADS,
+    MUNICIPALITY_STYLE,
+    RAILWAY_STYLE,
+    ROAD_STYLE,
+    STATUS_COLOUR,
+    Legend,
+    LegendEntry,
+    status_style,
+)
+
+SITE_COLUMNS = ("status", "area_daa", "net_daa", "arealformal", "formal_name", "plantype", "planid",
+                "kommunenummer", "kommunenavn", "name", "colour", "centre_name", "centre_km", "road_label",
+                "road_km", "rail_km", "farmland_daa", "zone_id")
+
+
+def investor_sites(store: Store) -> gpd.GeoDataFrame | None:
+    """Business areas on offer (pre-approved and reserve) with their selling facts; ``None`` if not computed.
+
+    Columns: :data:`SITE_COLUMNS` and geometry (working CRS), rounded for display by the page.
+    """
+    found = read_optional(store, BUSINESS_AREAS)
+    if found is None:
+        return None
+    _, areas = found
+    sites = areas[areas["status"].isin(INVESTOR_STATUSES)].copy()
+    kommuner = municipalities(store)
+    roads = _concat([store.read_frame(r.current) for r in layers_of(store, LayerKind.road)
+                     if r not in railway_layers(store)])
+    rails = _concat([store.read_frame(r.current) for r in railway_layers(store)])
+    facts = site_facts(sites, Centres.from_municipalities(kommuner) if kommuner is not None else None, roads, rails)
+    sites = sites.join(facts)
+    sites["net_daa"] = sites.get("net_available_daa", np.nan)
+    sites["formal_name"] = [arealformal_name(int(c)) if pd.notna(c) else None for c in sites["arealformal"]]
+    sites["colour"] = sites["status"].map(STATUS_COLOUR)
+    sites["name"] = _marketed_names(store, sites)
+    return sites
+
+
+def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
+    if not frames:
+        return None
+    if len(frames) == 1:
+        return frames[0]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+
+
+def _marketed_names(store: Store, sites: gpd.GeoDataFrame) -> list[str | None]:
+    """The name a zoning area is marketed under (zoning ``navn``), when one zoning layer feeds the analysis
+    (its fids are then the zone ids)."""
+    zoning = current_inputs(store).zoning
+    if len(zoning) != 1 or "navn" not in zoning[0].current.fields or "zone_id" not in sites:
+        return [None] * len(sites)
+    frame = store.read_frame(zoning[0].current)
+    names = frame["navn"].reindex(sites["zone_id"].to_numpy())
+    return [plain(v) or None for v in names.tolist()]
+
+
+def investor_map(store: Store, options: PageOptions) -> folium.Map:
+    """Build the investor map (see the module docstring)."""
+    lang = options.lang
+    m = new_map(region_bounds(store), options)
+    banners: list[str] = []
+
+    kommuner = municipalities(store)
+    if kommuner is not None:
+        props = records(kommuner, ("kommunenummer", "kommunenavn"))
+        m.add_child(GeoJsonLayer("municipalities", t("layer.municipalities", lang),
+                                 feature_collection(kommuner.geometry.values, props, simplify_m=20.0),
+                                 style=MUNICIPALITY_STYLE, label="kommunenavn"))
+
+    road_layers = [r for r in layers_of(store, LayerKind.road) if r not in railway_layers(store)]
+    roads = _concat([store.read_frame(r.current) for r in road_layers])
+    if roads is not None and len(roads):
+        if "vegkategori" in roads.columns and roads["vegkategori"].astype(str).isin(MAIN_ROADS).any():
+            roads = roads[roads["vegkategori"].astype(str).isin(MAIN_ROADS)]
+        props = records(roads, ("vegkategori", "vegnummer"))
+        m.add_child(GeoJsonLayer("roads", t("layer.roads", lang),
+                                 feature_collection(roads.geometry.values, props, simplify_m=10.0),
+                                 style=ROAD_STYLE["F"], style_by=("vegkategori", ROAD_STYLE)))
+
+    rails = _concat([store.read_frame(r.current) for r in railway_layers(store)])
+    if rails is not None and len(rails):
+        m.add_child(GeoJsonLayer("railways", t("layer.railways", lang),
+                                 feature_collection(rails.geometry.values, [{}] * len(rails), simplify_m=10.0),
+                                 style=RAILWAY_STYLE))
+
+    sites = investor_sites(store)
+    entries: list[LegendEntry] = []
+    if sites is None:
+        banners.append(t("missing.business", lang))
+    else:
+        for status in INVESTOR_STATUSES:
+            subset = sites[sites["status"] == status]
+            props = records(subset, SITE_COLUMNS)
+            for p in props:  # two decimals are plenty for a popup and keep the page small
+                for key in ("area_daa", "net_daa", "farmland_daa", "centre_km", "road_km", "rail_km"):
+                    if isinstance(p.get(key), float):
+                        p[key] = round(p[key], 3)
+            m.add_child(GeoJsonLayer(f"sites-{status}", t(f"layer.status.{status}", lang),
+                                     feature_collection(subset.geometry.values, props,
+                                                        ids=subset["zone_id"].tolist(), simplify_m=1.0),
+                                     style=status_style(status), popup="site", tooltip="name",
+                                     points_below_zoom=12))
+            total = format_number(float(subset["area_daa"].sum()), 0, lang)
+            entries.append(LegendEntry(f"{t(f'status.{status}', lang)} – {total} {t('unit.daa', lang)}",
+                                       STATUS_COLOUR[status], "fill", count=len(subset)))
+    entries.append(LegendEntry(t("layer.municipalities", lang), MUNICIPALITY_STYLE["color"], "dashed"))
+    if roads is not None and len(roads):
+        entries.append(LegendEntry(t("layer.roads", lang), ROAD_STYLE["E"]["color"], "line"))
+    if rails is not None and len(rails):
+        entries.append(LegendEntry(t("layer.railways", lang), RAILWAY_STYLE["color"], "dashed"))
+
+    notes = [t("synthetic", lang)] if is_synthetic(store.list_layers()) else []
+    decorate(m, options, title=t("investor.title", lang), subtitle=t("investor.subtitle", lang),
+             legends=[Legend(t("legend.title.investor", lang), tuple(entries))], notes=notes, banners=banners,
+             label_prefixes=("popup.", "status.", "unit."))
+    return m

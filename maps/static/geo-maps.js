@@ -1,0 +1,283 @@
+/* geo-maps.js: the browser side of the geo-service maps (served by the service, no CDN).
+ *
+ * Layers, popups and the readiness state the browser tests read (GeoMaps.state). Popups are built here
+ * from compact feature properties and the page's context (labels in the page language, rule texts), so a
+ * map with thousands of zones does not carry thousands of copies of the same sentences.
+ */
+(function () {
+  'use strict';
+
+  // Leaflet 1.9 dropped L.DomEvent.fakeStop, which Leaflet.VectorGrid 1.3 calls when a canvas tile is clicked.
+  if (window.L && L.DomEvent && !L.DomEvent.fakeStop) {
+    L.DomEvent.fakeStop = function (e) { e._stopped = true; };
+  }
+
+  var state = {layers: {}, pendingTiles: 0, ready: false, firstRenderMs: null, errors: []};
+  var ctx = {lang: 'nb', labels: {}, rules: {}};
+  var tileLayers = [];
+
+  function label(key) { return ctx.labels[key] || key; }
+
+  function esc(value) {
+    return String(value === null || value === undefined ? '' : value)
+      .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  }
+
+  // Same rule as maps.i18n.format_number: "12 345,6" (nb) or "12,345.6" (en).
+  function fmt(value, decimals) {
+    if (value === null || value === undefined || isNaN(value)) { return '–'; }
+    var parts = Number(value).toFixed(decimals).split('.');
+    var sep = ctx.lang === 'nb' ? '\u00a0' : ',';
+    parts[0] = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, sep);
+    return parts.join(ctx.lang === 'nb' ? ',' : '.');
+  }
+
+  function row(key, value) {
+    return '<tr><th>' + esc(label(key)) + '</th><td>' + value + '</td></tr>';
+  }
+
+  function distanceKm(km) {
+    return km < 1 ? fmt(km * 1000, 0) + ' ' + label('unit.m') : fmt(km, 1) + ' ' + label('unit.km');
+  }
+
+  function planText(p) {
+    var type = p.plantype ? label('popup.plantype.' + p.plantype) : '';
+    return esc(type) + (p.planid ? ' ' + esc(p.planid) : '');
+  }
+
+  function formalText(p) {
+    return esc(p.arealformal === null || p.arealformal === undefined ? '–' : p.arealformal) +
+      (p.formal_name ? ' ' + esc(p.formal_name) : '');
+  }
+
+  var popups = {
+    site: function (p) {
+      var html = '<div class="gm-popup gm-site"><h3>' + esc(p.name || p.formal_name || label('popup.zoning')) + '</h3>' +
+        '<div class="gm-badge" style="background:' + esc(p.colour) + '">' + esc(label('status.' + p.status)) + '</div><table>';
+      html += row('popup.area', '<b class="gm-area">' + fmt(p.area_daa, 1) + '</b> ' + esc(label('unit.daa')));
+      if (p.net_daa !== null && p.net_daa !== undefined && Math.abs(p.net_daa - p.area_daa) >= 0.05) {
+        html += row('popup.net_available', fmt(p.net_daa, 1) + ' ' + esc(label('unit.daa')));
+      }
+      html += row('popup.zoning', formalText(p));
+      html += row('popup.plan', planText(p));
+      html += row('popup.municipality', esc(p.kommunenavn || p.kommunenummer || '–'));
+      if (p.centre_km !== null && p.centre_km !== undefined) {
+        html += row('popup.town', distanceKm(p.centre_km) + ' (' + esc(p.centre_name) + ')');
+      }
+      if (p.road_km !== null && p.road_km !== undefined) {
+        html += row('popup.road', distanceKm(p.road_km) + (p.road_label ? ' (' + esc(p.road_label) + ')' : ''));
+      }
+      if (p.rail_km !== null && p.rail_km !== undefined) {
+        html += row('popup.rail', distanceKm(p.rail_km));
+      }
+      if (p.farmland_daa) {
+        html += row('popup.farmland', fmt(p.farmland_daa, 1) + ' ' + esc(label('unit.daa')));
+      }
+      return html + '</table></div>';
+    },
+
+    risk: function (p) {
+      var html = '<div class="gm-popup gm-risk"><h3>' + formalText(p) + '</h3>' +
+        '<div class="gm-badge gm-risk-' + esc(p.risk) + '">' + esc(label('risk.' + p.risk)) + '</div><table>';
+      html += row('popup.area', fmt(p.area_daa, 1) + ' ' + esc(label('unit.daa')));
+      html += row('popup.plan', planText(p));
+      html += row('popup.municipality', esc(p.kommunenavn || p.kommunenummer || '–'));
+      html += '</table>';
+      var findings = p.findings || [];
+      if (!findings.length) {
+        return html + '<p class="gm-none">' + esc(label('popup.no_findings')) + '</p></div>';
+      }
+      html += '<h4>' + esc(label('popup.findings')) + '</h4><ol class="gm-findings">';
+      for (var i = 0; i < findings.length; i++) {
+        var f = findings[i];  // [rule_id, risk, overlap_daa, distance_m, zone_m, zone_m_source]
+        var rule = ctx.rules[f[0]] || {};
+        html += '<li class="gm-finding gm-risk-' + esc(f[1]) + '" data-rule="' + esc(f[0]) + '">' +
+          '<b>' + esc(label('theme.' + rule.theme)) + '</b> – ' + esc(label('risk.' + f[1])) + '<br>';
+        var facts = [];
+        if (f[2]) { facts.push(esc(label('popup.overlap')) + ' ' + fmt(f[2], 1) + ' ' + esc(label('unit.daa'))); }
+        else if (f[3] !== null && f[3] !== undefined) { facts.push(esc(label('popup.distance')) + ' ' + fmt(f[3], 0) + ' ' + esc(label('unit.m'))); }
+        if (f[4]) {
+          facts.push(esc(label('popup.zone_m')) + ' ' + fmt(f[4], 0) + ' ' + esc(label('unit.m')) + ' (' +
+            esc(label(f[5] && f[5] !== 'default' ? 'legend.belt_own' : 'legend.belt_default')) + ')');
+        }
+        if (facts.length) { html += facts.join(' · ') + '<br>'; }
+        html += '<span class="gm-authority">' + esc(label('popup.authority')) + ': ' + esc(rule.authority) + '</span><br>' +
+          '<span class="gm-legal">' + esc(label('popup.legal_basis')) + ': ' + esc(rule.legal_basis) + '</span>';
+        if (rule.explanation) {
+          html += '<details><summary>' + esc(label('popup.why')) + '</summary>' + esc(rule.explanation) + '</details>';
+        }
+        html += '</li>';
+      }
+      return html + '</ol></div>';
+    },
+
+    zone: function (p) {
+      var rule = ctx.rules[p.rule_id] || {};
+      var html = '<div class="gm-popup gm-zone"><h3>' + esc(label('zone.' + p.rule_id)) + '</h3><table>';
+      html += row('popup.zone_m', fmt(p.zone_m, 0) + ' ' + esc(label('unit.m')) + ' (' +
+        esc(label(p.source && p.source !== 'default' ? 'legend.belt_own' : 'legend.belt_default')) + ')');
+      if (p.kommunenavn) { html += row('popup.municipality', esc(p.kommunenavn)); }
+      html += row('popup.authority', esc(rule.authority));
+      html += row('popup.legal_basis', esc(rule.legal_basis));
+      return html + '</table></div>';
+    },
+
+    properties: function (p) {
+      var html = '<div class="gm-popup gm-properties"><table>';
+      for (var key in p) {
+        if (Object.prototype.hasOwnProperty.call(p, key)) {
+          var value = p[key];
+          if (typeof value === 'string' && value.length > 300) { value = value.slice(0, 300) + ' …'; }
+          html += '<tr><th>' + esc(key) + '</th><td>' + esc(value) + '</td></tr>';
+        }
+      }
+      return html + '</table></div>';
+    }
+  };
+
+  function register(name, info) {
+    state.layers[name] = info;
+    return info;
+  }
+
+  function styleFor(opts, props) {
+    if (opts.styleBy) {
+      var value = props[opts.styleBy.property];
+      return opts.styleBy.styles[String(value)] || opts.styleBy.fallback || opts.style || {};
+    }
+    return opts.style || {};
+  }
+
+  var GeoMaps = {
+    state: state,
+    popups: popups,
+    fmt: fmt,
+    esc: esc,
+
+    init: function (context) {
+      ctx = context;
+      GeoMaps.ctx = ctx;
+    },
+
+    // Inline GeoJSON (small layers): style, popup renderer, permanent labels, feature count.
+    geojson: function (name, data, opts) {
+      var info = register(name, {type: 'geojson', features: data.features.length, visible: false});
+      var layer = L.geoJSON(data, {
+        style: function (feature) { return styleFor(opts, feature.properties); },
+        pointToLayer: function (feature, latlng) {
+          return L.circleMarker(latlng, styleFor(opts, feature.properties));
+        },
+        onEachFeature: function (feature, lyr) {
+          if (opts.popup && popups[opts.popup]) {
+            lyr.bindPopup(function () { return popups[opts.popup](feature.properties); },
+              {maxWidth: 380, className: 'gm-popup-wrap'});
+          }
+          if (opts.label && feature.properties[opts.label]) {
+            lyr.bindTooltip(esc(feature.properties[opts.label]),
+              {permanent: true, direction: 'center', className: 'gm-label', interactive: false});
+          }
+          if (opts.tooltip && feature.properties[opts.tooltip]) {
+            lyr.bindTooltip(esc(feature.properties[opts.tooltip]), {sticky: true});
+          }
+        }
+      });
+      layer.on('add', function () { info.visible = true; });
+      layer.on('remove', function () { info.visible = false; });
+      if (!opts.points) { return layer; }
+      // Small polygons vanish at region zoom: below `belowZoom` each one is also drawn as a dot.
+      var dots = L.layerGroup();
+      layer.eachLayer(function (lyr) {
+        var style = styleFor(opts, lyr.feature.properties);
+        var dot = L.circleMarker(lyr.getBounds().getCenter(), {
+          radius: opts.points.radius || 5, color: '#ffffff', weight: 1.5, opacity: 1,
+          fillColor: style.fillColor || style.color, fillOpacity: 0.95});
+        if (opts.popup && popups[opts.popup]) {
+          dot.bindPopup(function () { return popups[opts.popup](lyr.feature.properties); },
+            {maxWidth: 380, className: 'gm-popup-wrap'});
+        }
+        if (opts.tooltip && lyr.feature.properties[opts.tooltip]) {
+          dot.bindTooltip(esc(lyr.feature.properties[opts.tooltip]), {sticky: true});
+        }
+        dots.addLayer(dot);
+      });
+      info.dots = dots.getLayers().length;
+      var group = L.layerGroup([layer]);
+      function sync() {
+        var map = group._map;
+        if (!map) { return; }
+        var want = map.getZoom() < opts.points.belowZoom;
+        if (want && !group.hasLayer(dots)) { group.addLayer(dots); }
+        if (!want && group.hasLayer(dots)) { group.removeLayer(dots); }
+        info.dotsVisible = want;
+      }
+      var boundMap = null;
+      group.on('add', function (e) { info.visible = true; boundMap = e.target._map; boundMap.on('zoomend', sync); sync(); });
+      group.on('remove', function () { info.visible = false; if (boundMap) { boundMap.off('zoomend', sync); } });
+      group.polygons = layer;
+      group.dots = dots;
+      return group;
+    },
+
+    // Vector tiles from the service (large layers): canvas tiles, click popups, loading tracked.
+    vectorTiles: function (name, url, layerName, opts) {
+      var info = register(name, {type: 'tiles', tilesLoaded: 0, tilesRequested: 0, featuresDrawn: 0,
+                                 visible: false, loading: false});
+      var styles = {};
+      styles[layerName] = function (props) {
+        var s = styleFor(opts, props);
+        if (opts.only && opts.only.values.indexOf(props[opts.only.property]) < 0) { return []; }
+        info.featuresDrawn += 1;
+        return s;
+      };
+      var layer = L.vectorGrid.protobuf(url, {
+        rendererFactory: L.canvas.tile,
+        vectorTileLayerStyles: styles,
+        interactive: true,
+        maxNativeZoom: opts.maxNativeZoom || 16,
+        minZoom: opts.minZoom || 0,
+        attribution: opts.attribution || ''
+      });
+      layer.on('tileloadstart', function () { info.tilesRequested += 1; });
+      layer.on('tileload', function () { info.tilesLoaded += 1; });
+      layer.on('loading', function () { info.loading = true; });
+      layer.on('load', function () { info.loading = false; GeoMaps._check(); });
+      layer.on('add', function () { info.visible = true; });
+      layer.on('remove', function () { info.visible = false; info.loading = false; GeoMaps._check(); });
+      layer.on('click', function (e) {
+        var renderer = popups[opts.popup || 'properties'];
+        L.popup({maxWidth: 380, className: 'gm-popup-wrap'}).setLatLng(e.latlng)
+          .setContent(renderer(e.layer.properties || {})).openOn(layer._map);
+      });
+      tileLayers.push(layer);
+      return layer;
+    },
+
+    // Called at the end of the page script: the first full render is when every visible tile layer has
+    // loaded its tiles and the browser has painted twice since.
+    finish: function (map) {
+      GeoMaps.map = map;
+      GeoMaps._finishing = true;
+      GeoMaps._check();
+    },
+
+    _check: function () {
+      if (!GeoMaps._finishing || state.ready) { return; }
+      for (var i = 0; i < tileLayers.length; i++) {
+        var l = tileLayers[i];
+        if (l._map && (l._loading || l.isLoading && l.isLoading())) { return; }
+      }
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          if (state.ready) { return; }
+          state.firstRenderMs = Math.round(performance.now());
+          state.ready = true;
+          document.documentElement.setAttribute('data-map-ready', 'true');
+        });
+      });
+    }
+  };
+
+  window.addEventListener('error', function (e) { state.errors.push(String(e.message)); });
+  window.GeoMaps = GeoMaps;
+}());

@@ -1,0 +1,51 @@
+"""Fixtures for the maps: the full synthetic demo workspace with its derived collections, built once per run,
+and a small workspace without derived collections (to check the "not computed yet" pages)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+from constraints.publish import refresh_derived
+from constraints.rules import load_rules
+from layers.gpkg_store import GeoPackageStore
+from layers.kinds import LayerKind
+from layers.seed import publish_demo
+from layers.store import LayerMeta
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full demo (7 municipalities, 6 748 zones, 41 245 AR5 polygons …) with objection-risk and
+    business-areas computed by the default rules. Read-only for tests: copy it before changing it."""
+    path = tmp_path_factory.mktemp("maps") / "demo"
+    store = GeoPackageStore(path)
+    publish_demo(store)
+    refresh_derived(store, load_rules())
+    return path
+
+
+@pytest.fixture
+def demo_copy(demo_workspace: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo workspace, for tests that publish or add rule files."""
+    target = tmp_path / "demo"
+    shutil.copytree(demo_workspace, target)
+    return target
+
+
+@pytest.fixture
+def bare_workspace(tmp_path: Path) -> Path:
+    """One municipality and one zoning area near Kongsberg, and no derived collections."""
+    store = GeoPackageStore(tmp_path / "bare")
+    kommune = gpd.GeoDataFrame({"kommunenummer": ["3303"], "kommunenavn": ["Kongsberg"]},
+                               geometry=[box(530_000, 6_608_000, 545_000, 6_622_000)], crs=25832)
+    store.publish("kommuner", kommune, LayerMeta(LayerKind.municipality, "Kommuner (test)"))
+    zone = gpd.GeoDataFrame({"arealformal": [1300], "plantype": ["kommuneplan"], "planstatus": [3],
+                             "arealbruksstatus": [2], "kommunenummer": ["3303"]},
+                            geometry=[box(536_000, 6_614_000, 536_300, 6_614_300)], crs=25832)
+    store.publish("arealplan", zone, LayerMeta(LayerKind.zoning, "Arealplan (test)"))
+    return tmp_path / "bare"
