@@ -1,5 +1,11 @@
 # Site-availability and planning service for Kongsbergregionen.
 # Build: docker build -t geo-service .   Run: docker run -p 8000:8000 -v geo-data:/data geo-service
+# Map assets (Leaflet, Leaflet.VectorGrid) from the npm lock file, at build time: the service serves them itself.
+FROM node:20-bookworm-slim AS map-assets
+WORKDIR /build/maps
+COPY maps/package.json maps/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --omit=dev
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,6 +19,7 @@ COPY layers ./layers
 COPY constraints ./constraints
 COPY maps ./maps
 COPY geo_service ./geo_service
+COPY --from=map-assets /build/maps/node_modules ./maps/node_modules
 RUN pip install --no-cache-dir . \
  && useradd --system --uid 10001 --home-dir /data --create-home geo \
  && mkdir -p /data/workspace && chown -R geo /data
