@@ -15,6 +15,7 @@ class Settings(BaseSettings):
 
     workspace: Path = Field(Path("workspace"), description="GeoPackage workspace folder (the embedded store)")
     database_url: str | None = Field(None, description="postgresql://… switches the store to PostGIS")
+    database_pool_size: int = Field(8, ge=1, description="most PostGIS connections per process (worker)")
     seed_demo: bool = Field(True, description="seed the synthetic demo data when the workspace is empty")
     title: str = "Kongsbergregionen – næringsarealer og innsigelsesrisiko"
     description: str = ("Site-availability and planning service for Kongsbergregionen: zoning, constraints, "

@@ -11,7 +11,9 @@ from layers.store import Store
 def open_store(settings: Settings) -> Store:
     """The store named by the settings."""
     if settings.database_url:
-        raise NotImplementedError("PostGIS store: set no GEO_SERVICE_DATABASE_URL until it lands")
+        from layers.postgis_store import PostGISStore  # psycopg is the optional ``postgis`` extra
+
+        return PostGISStore(settings.database_url, pool_size=settings.database_pool_size)
     return GeoPackageStore(settings.workspace)
 
 

@@ -6,6 +6,7 @@ Every publish creates a new version; readers see the current version until a new
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -104,3 +105,17 @@ class Store(Protocol):
              properties: list[str]) -> FeatureColumns:
         """Features whose envelope meets ``bbox`` (spatial index only, no exact test: tile clipping follows)."""
         ...
+
+
+class TileEncoder(Protocol):
+    """A store that makes vector tiles itself (PostGIS: ``ST_AsMVT``); ``maps.tiles`` uses it when present.
+
+    Same contract as ``maps.tiles.render_layer``: features of ``record`` whose envelope meets ``bbox`` (the
+    buffered tile in the working CRS), those under ``min_area`` tile units² (polygons) or ``min_length``
+    units (lines) dropped, simplified by ``simplify`` units, clipped to the tile plus ``buffer`` units,
+    encoded as one MVT layer ``name`` with fids as feature ids, in fid order; ``b""`` when none is left.
+    """
+
+    def mvt_tile(self, record: VersionRecord, z: int, x: int, y: int, bbox: tuple[float, float, float, float],
+                 properties: Sequence[str], *, name: str, extent: int = 4096, buffer: int = 64,
+                 simplify: float = 0.5, min_area: float = 16.0, min_length: float = 2.0) -> bytes: ...

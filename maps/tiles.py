@@ -200,6 +200,17 @@ def render_layer(store: Store, record: VersionRecord, z: int, x: int, y: int,
                  properties: Sequence[str], name: str | None = None, budget: int = TILE_BUDGET) -> bytes:
     """One layer of one tile as MVT bytes (a ``Tile`` message); ``b""`` when the tile has no feature there."""
     frame = tile_frame(z, x, y)
+    in_store = getattr(store, "mvt_tile", None)  # ``layers.store.TileEncoder`` (PostGIS: ST_AsMVT)
+    if in_store is not None:  # the store encodes the tile itself, with the same generalisation and budget
+        general = Generalisation()
+        for _ in range(12):
+            data = in_store(record, z, x, y, frame.source_bbox, list(properties), name=name or record.layer_id,
+                            extent=EXTENT, buffer=BUFFER, simplify=general.simplify, min_area=general.min_area,
+                            min_length=general.min_length)
+            if len(data) <= budget:
+                break
+            general = general.coarser()
+        return data
     found = store.scan(record, frame.source_bbox, list(properties))
     if not len(found.ids):
         return b""

@@ -1,0 +1,572 @@
+"""The PostGIS store: the same ``Store`` contract as the GeoPackage workspace, on PostgreSQL for many users
+and many service processes.
+
+Layout (schema made by ``layers.migrations``)::
+
+    geo_catalog.layers            id, kind, title, …, current_version
+    geo_catalog.versions          layer_id, version, created, feature_count, geometry_type, bbox, fields, …
+    geo_layers."<id>_v<n>"        one table per version: fid bigint primary key, geom geometry(<type>, 25832)
+                                  with a GiST index, one column per field; written once, never changed
+
+A publish creates the version's table, fills it with binary ``COPY`` (EWKB geometries), builds the
+indexes and inserts the catalog rows, all in one transaction: readers see nothing of it until the
+commit, and a failure at any step leaves no trace (DDL is transactional in PostgreSQL). Publishes of one
+layer are serialised by an advisory lock, so version numbers are never handed out twice.
+
+Reads push the bbox to the GiST index (``geom && envelope AND ST_Intersects``) and fetch WKB
+(``ST_AsBinary``, binary protocol) decoded with ``shapely.from_wkb``. ``mvt_tile`` builds a vector tile
+in the database (``ST_AsMVTGeom`` + ``ST_AsMVT``) with the same generalisation as ``maps.tiles``.
+
+Nothing read from the catalog is kept between calls: every request reads the current version from the
+database, so a publish by any process is seen by all on their next request. The only in-process cache
+(column types of a version's table) is keyed by the table, whose contents never change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from psycopg import Connection, sql
+from psycopg_pool import ConnectionPool
+
+from layers.crs import WORKING_EPSG
+from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
+from layers.gpkg_store import _coerce_filter, _field_types, _geometry_type
+from layers.ids import check_layer_id
+from layers.kinds import LayerKind
+from layers.migrations import CATALOG_SCHEMA, migrate
+from layers.progress import NoProgress, Progress
+from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord
+
+LAYERS_SCHEMA = "geo_layers"
+GEOMETRY_COLUMN = "geom"
+_LOCK_CLASS = 0x67656F6C  # "geol": advisory locks of layer publishes/rollbacks (objid = hashtext(layer id))
+_COPY_CHUNK = 50_000
+_WEB_MERCATOR_SIZE = 2 * 20037508.342789244
+_SQL_TYPES = {"int": "bigint", "float": "double precision", "bool": "boolean", "str": "text"}
+_COPY_TYPES = {"int": "int8", "float": "float8", "bool": "bool", "str": "text"}
+_GEOMETRY_TYPES = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+                   "GeometryCollection"}
+
+_LAYER_SELECT = (
+    f"SELECT l.id, l.kind, l.title, l.description, l.attribution, v.layer_id, v.version, v.created, "
+    f"v.feature_count, v.geometry_type, v.bbox, v.fields, v.provenance, v.location "
+    f"FROM {CATALOG_SCHEMA}.layers l JOIN {CATALOG_SCHEMA}.versions v "
+    f"ON v.layer_id = l.id AND v.version = l.current_version")
+_VERSION_SELECT = (
+    f"SELECT v.layer_id, v.version, v.created, v.feature_count, v.geometry_type, v.bbox, v.fields, "
+    f"v.provenance, v.location FROM {CATALOG_SCHEMA}.versions v")
+
+
+def _not_found(layer_id: str) -> LayerNotFound:
+    return LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
+
+
+class PostGISStore:
+    """A ``Store`` on a PostGIS database (see module docstring).
+
+    ``pool_size`` is the most connections this process opens; a service worker needs about as many as it
+    serves requests at once (size the database's ``max_connections`` for workers x replicas x pool_size).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 8, migrate_schema: bool = True) -> None:
+        self.url = url
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=max(1, pool_size), open=True, name="geo-service",
+            kwargs={"autocommit": True, "options": "-c TimeZone=UTC", "application_name": "geo-service"})
+        self._aware: dict[str, frozenset[str]] = {}  # table -> its timestamptz columns (tables never change)
+        self._aware_lock = threading.Lock()
+        if migrate_schema:
+            with self._connection() as conn:
+                migrate(conn)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._pool.close()
+
+    def __enter__(self) -> PostGISStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    # -- catalog -------------------------------------------------------------------------------
+    def list_layers(self) -> list[LayerRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(_LAYER_SELECT + " ORDER BY l.id").fetchall()
+        return [_layer(r) for r in rows]
+
+    def get_layer(self, layer_id: str) -> LayerRecord:
+        with self._connection() as conn:
+            row = conn.execute(_LAYER_SELECT + " WHERE l.id = %s", (layer_id,)).fetchone()
+        if row is None:
+            raise _not_found(layer_id)
+        return _layer(row)
+
+    def current_versions(self) -> dict[str, int]:
+        """``{layer id: current version}``, read from the database on every call (one small query)."""
+        with self._connection() as conn:
+            return dict(conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers").fetchall())
+
+    def versions(self, layer_id: str) -> list[VersionRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(_VERSION_SELECT + " WHERE v.layer_id = %s ORDER BY v.version", (layer_id,)).fetchall()
+        if not rows:
+            raise _not_found(layer_id)
+        return [_version(r) for r in rows]
+
+    def rollback(self, layer_id: str, version: int) -> LayerRecord:
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, layer_id))
+            known = [r[0] for r in conn.execute(
+                f"SELECT version FROM {CATALOG_SCHEMA}.versions WHERE layer_id = %s ORDER BY version", (layer_id,))]
+            if not known:
+                raise _not_found(layer_id)
+            if version not in known:
+                raise VersionNotFound(f"layer {layer_id!r} has no version {version}; versions: "
+                                      f"{', '.join(map(str, known))}")
+            conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET current_version = %s, updated = now() WHERE id = %s",
+                         (version, layer_id))
+        return self.get_layer(layer_id)
+
+    # -- publish -------------------------------------------------------------------------------
+    def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
+                progress: Progress | None = None) -> VersionRecord:
+        """Write ``frame`` (working CRS) as a new version and make it current, in one transaction."""
+        check_layer_id(layer_id)
+        progress = progress or NoProgress()
+        progress.stage("writing", len(frame))
+        fields = _field_types(frame)
+        geometry_type = _geometry_type(frame)
+        geoms = _storable_geometries(frame.geometry.to_numpy(), geometry_type)
+        bounds = [float(v) for v in frame.total_bounds] if len(frame) else [math.nan] * 4
+        columns = [_column_values(frame[name], kind) for name, kind in fields.items()]
+        aware = {name for name, kind in fields.items() if kind == "datetime" and _is_aware(frame[name])}
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, layer_id))
+            (version,) = conn.execute(f"SELECT COALESCE(MAX(version), 0) + 1 FROM {CATALOG_SCHEMA}.versions "
+                                      "WHERE layer_id = %s", (layer_id,)).fetchone()
+            table = table_name(layer_id, version)
+            ident = sql.Identifier(LAYERS_SCHEMA, table)
+            column_defs = [sql.SQL("{} {}").format(sql.Identifier(column_name(n)), sql.SQL(
+                ("timestamptz" if n in aware else "timestamp") if k == "datetime" else _SQL_TYPES[k]))
+                for n, k in fields.items()]
+            geometry_sql = geometry_type if geometry_type in _GEOMETRY_TYPES else "Geometry"
+            conn.execute(sql.SQL("CREATE TABLE {} (fid bigint NOT NULL, {} geometry({}, {}){})").format(
+                ident, sql.Identifier(GEOMETRY_COLUMN), sql.SQL(geometry_sql), sql.Literal(WORKING_EPSG),
+                sql.SQL("").join(sql.SQL(", ") + d for d in column_defs)))
+            _copy_rows(conn, ident, fields, aware, geoms, columns, progress)
+            conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (fid)").format(ident))
+            conn.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(
+                ident, sql.Identifier(GEOMETRY_COLUMN)))
+            conn.execute(sql.SQL("ANALYZE {}").format(ident))
+            location = f"{LAYERS_SCHEMA}.{table}"
+            conn.execute(
+                f"INSERT INTO {CATALOG_SCHEMA}.versions (layer_id, version, feature_count, geometry_type, bbox, "
+                "fields, provenance, location) VALUES (%s, %s, %s, %s, %s, %s::json, %s::json, %s)",
+                (layer_id, version, len(frame), geometry_type, bounds, json.dumps(fields),
+                 _json(meta.provenance), location))
+            conn.execute(
+                f"INSERT INTO {CATALOG_SCHEMA}.layers (id, kind, title, description, attribution, current_version) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+                "title = excluded.title, description = excluded.description, attribution = excluded.attribution, "
+                "current_version = excluded.current_version, updated = now()",
+                (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution, version))
+            row = conn.execute(_VERSION_SELECT + " WHERE v.layer_id = %s AND v.version = %s",
+                               (layer_id, version)).fetchone()
+        return _version(row)
+
+    # -- features ------------------------------------------------------------------------------
+    def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
+              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+        table = _table(record)
+        with self._connection() as conn:
+            aware = self._aware_columns(conn, record)
+            where, params = _where(record, bbox, filters, aware)
+            select = _select_columns(record, list(record.fields))
+            if where is None:  # no bbox, no filter: the count is in the catalog
+                rows = conn.cursor(binary=True).execute(
+                    sql.SQL("SELECT {} FROM {} t ORDER BY t.fid LIMIT %s OFFSET %s").format(select, table),
+                    (limit, offset)).fetchall()
+                return _page(record, rows, record.feature_count, aware)
+            rows = conn.cursor(binary=True).execute(sql.SQL(
+                "WITH m AS MATERIALIZED (SELECT t.fid FROM {table} t WHERE {where}) "
+                "SELECT {select}, (SELECT count(*) FROM m) FROM "
+                "(SELECT fid FROM m ORDER BY fid LIMIT %s OFFSET %s) p JOIN {table} t ON t.fid = p.fid "
+                "ORDER BY t.fid").format(table=table, where=where, select=select),
+                (*params, limit, offset)).fetchall()
+            if rows:
+                matched = int(rows[0][-1])
+                rows = [r[:-1] for r in rows]
+            elif offset == 0:
+                matched = 0
+            else:  # a page past the end: the count still has to be told
+                (matched,) = conn.execute(sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(table, where),
+                                          params).fetchone()
+        return _page(record, rows, int(matched), aware)
+
+    def get_feature(self, record: VersionRecord, feature_id: int) -> FeaturePage:
+        with self._connection() as conn:
+            aware = self._aware_columns(conn, record)
+            rows = conn.cursor(binary=True).execute(
+                sql.SQL("SELECT {} FROM {} t WHERE t.fid = %s").format(
+                    _select_columns(record, list(record.fields)), _table(record)), (feature_id,)).fetchall()
+        if not rows:
+            raise FeatureNotFound(f"layer {record.layer_id!r} (version {record.version}) has no feature {feature_id}")
+        return _page(record, rows, 1, aware)
+
+    def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
+             properties: list[str], limit: int | None = None) -> FeatureColumns:
+        """Features whose envelope meets ``bbox`` (GiST index only, no exact test), as columns in fid order.
+
+        With ``limit``, only the ``limit`` features with the largest envelopes are read (as the GeoPackage does).
+        """
+        _check_properties(record, properties)
+        geom = sql.Identifier(GEOMETRY_COLUMN)
+        envelope = sql.SQL("t.{} && ST_MakeEnvelope(%s, %s, %s, %s, {})").format(geom, sql.Literal(WORKING_EPSG))
+        params: tuple[Any, ...] = tuple(bbox)
+        if limit is None:
+            source = sql.SQL("{} t WHERE {}").format(_table(record), envelope)
+        else:
+            source = sql.SQL("(SELECT t.fid FROM {table} t WHERE {envelope} ORDER BY ST_Area(Box2D(t.{geom})) DESC, "
+                             "t.fid LIMIT %s) h JOIN {table} t ON t.fid = h.fid").format(
+                table=_table(record), envelope=envelope, geom=geom)
+            params += (limit,)
+        with self._connection() as conn:
+            aware = self._aware_columns(conn, record)
+            rows = conn.cursor(binary=True).execute(
+                sql.SQL("SELECT {} FROM {} ORDER BY t.fid").format(_select_columns(record, properties), source),
+                params).fetchall()
+        if not rows:
+            return FeatureColumns(np.array([], dtype=np.int64), np.array([], dtype=object),
+                                  {p: [] for p in properties})
+        fids, blobs, *values = zip(*rows, strict=True)
+        columns = {}
+        for name, column in zip(properties, values, strict=True):
+            columns[name] = _out_column(list(column), record.fields[name], name in aware)
+        return FeatureColumns(np.array(fids, dtype=np.int64), shapely.from_wkb(list(blobs)), columns)
+
+    def read_frame(self, record: VersionRecord,
+                   bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        """The whole version (or the part intersecting ``bbox``) as a frame indexed by feature id."""
+        names = list(record.fields)
+        with self._connection() as conn:
+            params: tuple[Any, ...] = ()
+            where = sql.SQL("")
+            if bbox is not None:
+                where = sql.SQL(" WHERE ") + _bbox_clause()
+                params = tuple(bbox) * 2
+            rows = conn.cursor(binary=True).execute(
+                sql.SQL("SELECT {} FROM {} t{} ORDER BY t.fid").format(
+                    _select_columns(record, names), _table(record), where), params).fetchall()
+        return _frame(record, rows)
+
+    # -- tiles ---------------------------------------------------------------------------------
+    def mvt_tile(self, record: VersionRecord, z: int, x: int, y: int, bbox: tuple[float, float, float, float],
+                 properties: Sequence[str], *, name: str, extent: int = 4096, buffer: int = 64,
+                 simplify: float = 0.5, min_area: float = 16.0, min_length: float = 2.0) -> bytes:
+        """One layer of one WebMercatorQuad tile as MVT bytes, made by PostGIS (``ST_AsMVT``).
+
+        ``bbox`` is the buffered tile in the working CRS (the index look-up); the generalisation is the one
+        ``maps.tiles`` applies: features under ``min_area`` tile units² (polygons) or ``min_length`` units
+        (lines) are dropped, the rest simplified with ``simplify`` units and clipped to the buffered tile.
+        Features are in fid order, so every replica makes the same bytes (and ETag). ``b""``: no feature.
+        """
+        props = list(properties)
+        _check_properties(record, props)
+        scale = extent / (_WEB_MERCATOR_SIZE / (1 << z))  # tile units per metre of EPSG:3857
+        geom = sql.Identifier(GEOMETRY_COLUMN)
+        with self._connection() as conn:
+            aware = self._aware_columns(conn, record)
+            attrs = sql.SQL("").join(sql.SQL(", ") + _attribute_sql(n, record.fields[n], n in aware) for n in props)
+            # ST_AsMVTGeom itself simplifies by half a tile unit; a coarser retry simplifies first
+            shape = sql.SQL("ST_Simplify(s.__g, %(tolerance)s)") if simplify > 0.5 else sql.SQL("s.__g")
+            query = sql.SQL(
+                "WITH s AS MATERIALIZED (SELECT t.fid AS __fid{attrs}, ST_Transform(t.{geom}, 3857) AS __g "
+                "FROM {table} t WHERE t.{geom} && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid})), "
+                "q AS (SELECT s.*, ST_AsMVTGeom({shape}, ST_TileEnvelope(%(z)s, %(x)s, %(y)s), %(extent)s, "
+                "%(buffer)s, true) AS __mvt FROM s WHERE CASE ST_Dimension(s.__g) WHEN 2 THEN "
+                "ST_Area(s.__g) >= %(min_area)s WHEN 1 THEN ST_Length(s.__g) >= %(min_length)s ELSE true END) "
+                "SELECT ST_AsMVT(f, %(name)s, %(extent)s, '__mvt', '__fid') FROM "
+                "(SELECT __fid{names}, __mvt FROM q WHERE __mvt IS NOT NULL ORDER BY __fid) f").format(
+                attrs=attrs, geom=geom, table=_table(record), srid=sql.Literal(WORKING_EPSG), shape=shape,
+                names=sql.SQL("").join(sql.SQL(", ") + sql.Identifier(n) for n in props))
+            (data,) = conn.execute(query, {
+                "x0": bbox[0], "y0": bbox[1], "x1": bbox[2], "y1": bbox[3], "z": z, "x": x, "y": y,
+                "extent": extent, "buffer": buffer, "tolerance": simplify / scale,
+                "min_area": min_area / scale**2, "min_length": min_length / scale, "name": name}).fetchone()
+        return bytes(data) if data else b""
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _aware_columns(self, conn: Connection, record: VersionRecord) -> frozenset[str]:
+        """The datetime fields stored with a time zone (looked up once per table: tables never change)."""
+        if "datetime" not in record.fields.values():
+            return frozenset()
+        found = self._aware.get(record.location)
+        if found is None:
+            schema, _, table = record.location.partition(".")
+            rows = conn.execute(
+                "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s "
+                "AND a.atttypid = 'timestamptz'::regtype AND a.attnum > 0 AND NOT a.attisdropped",
+                (schema, table)).fetchall()
+            stored = {r[0] for r in rows}
+            found = frozenset(n for n in record.fields if column_name(n) in stored)
+            with self._aware_lock:
+                self._aware[record.location] = found
+        return found
+
+
+# -- names ----------------------------------------------------------------------------------------
+def table_name(layer_id: str, version: int) -> str:
+    """``<id>_v<n>``; ids too long for PostgreSQL's 63-byte names are shortened with a checksum."""
+    suffix = f"_v{version}"
+    if len(layer_id) + len(suffix) <= 63:
+        return layer_id + suffix
+    digest = f"{zlib.crc32(layer_id.encode()):08x}"
+    return f"{layer_id[:63 - len(suffix) - 9]}_{digest}{suffix}"
+
+
+def column_name(field: str) -> str:
+    """The table column of a field (``fid`` and ``geom`` are taken by the store itself)."""
+    return f"{field}_" if field in ("fid", GEOMETRY_COLUMN) else field
+
+
+def _table(record: VersionRecord) -> sql.Identifier:
+    schema, _, table = record.location.partition(".")
+    return sql.Identifier(schema, table)
+
+
+def _select_columns(record: VersionRecord, names: list[str]) -> sql.Composable:
+    cols = [sql.SQL("t.fid"), sql.SQL("ST_AsBinary(t.{})").format(sql.Identifier(GEOMETRY_COLUMN))]
+    cols += [sql.SQL("t.{}").format(sql.Identifier(column_name(n))) for n in names]
+    return sql.SQL(", ").join(cols)
+
+
+def _attribute_sql(name: str, kind: str, aware: bool) -> sql.Composable:
+    """A tile attribute as the Python tile path has it: datetimes as the GeoPackage's ISO text."""
+    col = sql.SQL("t.{}").format(sql.Identifier(column_name(name)))
+    if kind != "datetime":
+        return sql.SQL("{} AS {}").format(col, sql.Identifier(name))
+    text = sql.SQL("to_char({c}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_part('microseconds', {c})::bigint "
+                   "%% 1000000 <> 0 THEN to_char({c}, '.MS') ELSE '' END{z}").format(
+        c=col, z=sql.SQL(" || 'Z'") if aware else sql.SQL(""))
+    return sql.SQL("{} AS {}").format(text, sql.Identifier(name))
+
+
+def _check_properties(record: VersionRecord, properties: Sequence[str]) -> None:
+    unknown = [p for p in properties if p not in record.fields]
+    if unknown:
+        raise InvalidQuery("properties", f"{record.layer_id!r} has no propert{'y' if len(unknown) == 1 else 'ies'} "
+                           f"{', '.join(map(repr, unknown))}; properties: {', '.join(record.fields)}")
+
+
+def _bbox_clause() -> sql.Composable:
+    geom = sql.Identifier(GEOMETRY_COLUMN)
+    envelope = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, {})").format(sql.Literal(WORKING_EPSG))
+    return sql.SQL("t.{g} && {e} AND ST_Intersects(t.{g}, {e})").format(g=geom, e=envelope)
+
+
+def _where(record: VersionRecord, bbox: tuple[float, float, float, float] | None, filters: dict[str, Any],
+           aware: frozenset[str]) -> tuple[sql.Composable | None, list[Any]]:
+    """The WHERE clause of a query (None when there is nothing to filter) and its parameters."""
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    for name, raw in filters.items():
+        kind = record.fields.get(name)
+        if kind is None:
+            raise InvalidQuery(name, f"{name!r} is neither a query parameter nor a property of {record.layer_id!r}; "
+                               f"properties: {', '.join(record.fields)}")
+        value = _filter_value(name, raw, kind, name in aware)
+        if value is _NO_MATCH:
+            clauses.append(sql.SQL("false"))
+            continue
+        clauses.append(sql.SQL("t.{} = %s").format(sql.Identifier(column_name(name))))
+        params.append(value)
+    if bbox is not None:
+        clauses.append(_bbox_clause())
+        params += list(bbox) * 2
+    if not clauses:
+        return None, []
+    return sql.SQL(" AND ").join(clauses), params
+
+
+_NO_MATCH = object()
+
+
+def _filter_value(name: str, raw: Any, kind: str, aware: bool) -> Any:
+    """The typed value of an equality filter (``InvalidQuery`` naming the property when it cannot be)."""
+    if kind == "bool":
+        return bool(_coerce_filter(name, raw, kind))
+    if kind != "datetime":
+        return _coerce_filter(name, raw, kind)
+    # the GeoPackage compares ISO text; here a value that is no timestamp of the column's kind matches nothing
+    try:
+        value = datetime.fromisoformat(str(raw))
+    except ValueError:
+        return _NO_MATCH
+    if (value.tzinfo is not None) != aware:
+        return _NO_MATCH
+    return value
+
+
+# -- rows <-> Python --------------------------------------------------------------------------------
+def _iso(value: datetime) -> str:
+    """A timestamp as the GeoPackage stores it: ``2024-05-01T10:00:00``, ``.123`` if it has milliseconds,
+    ``Z`` when it has a time zone (always UTC here)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+        suffix = "Z"
+    else:
+        suffix = ""
+    text = value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+    return text + suffix
+
+
+def _out_column(values: list[Any], kind: str, aware: bool) -> list[Any]:
+    if kind == "datetime":
+        return [None if v is None else _iso(v) for v in values]
+    return values
+
+
+def _page(record: VersionRecord, rows: list[tuple], matched: int, aware: frozenset[str]) -> FeaturePage:
+    if not rows:
+        return FeaturePage(np.array([], dtype=np.int64), np.array([], dtype=object), [], matched)
+    names = list(record.fields)
+    times = [i for i, n in enumerate(names) if record.fields[n] == "datetime"]
+    properties = []
+    for row in rows:
+        props = dict(zip(names, row[2:], strict=True))
+        for i in times:
+            if props[names[i]] is not None:
+                props[names[i]] = _iso(props[names[i]])
+        properties.append(props)
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    return FeaturePage(ids, shapely.from_wkb([r[1] for r in rows]), properties, matched)
+
+
+def _frame(record: VersionRecord, rows: list[tuple]) -> gpd.GeoDataFrame:
+    names = list(record.fields)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (2 + len(names))
+    index = pd.Index(np.array(columns[0], dtype=np.int64), name="fid")
+    data = {name: _series(list(column), record.fields[name]).set_axis(index)
+            for name, column in zip(names, columns[2:], strict=True)}
+    geometry = gpd.GeoSeries(shapely.from_wkb(list(columns[1])) if rows else np.array([], dtype=object),
+                             index=index, crs=WORKING_EPSG)
+    return gpd.GeoDataFrame(data, geometry=geometry, index=index, crs=WORKING_EPSG)
+
+
+def _series(values: list[Any], kind: str) -> pd.Series:
+    has_null = any(v is None for v in values)
+    if kind == "int":
+        return pd.Series(values, dtype="Int64" if has_null else "int64")
+    if kind == "float":
+        return pd.Series([math.nan if v is None else v for v in values], dtype="float64")
+    if kind == "bool":
+        return pd.Series(values, dtype="boolean" if has_null else "bool")
+    if kind == "datetime":
+        return pd.Series(pd.to_datetime(values, utc=any(getattr(v, "tzinfo", None) for v in values)))
+    return pd.Series(values) if values else pd.Series([], dtype=object)  # text: pandas picks its string dtype
+
+
+def _is_aware(column: pd.Series) -> bool:
+    return getattr(column.dtype, "tz", None) is not None
+
+
+def _column_values(column: pd.Series, kind: str) -> list[Any]:
+    """One field as Python values for COPY: missing (None, NaN, NA, NaT) is None, objects become text."""
+    missing = column.isna().to_numpy()
+    if kind == "datetime":
+        values = [None if m else v.to_pydatetime() for v, m in zip(column, missing, strict=True)]
+        return values
+    values = column.to_numpy(dtype=object)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    if kind == "str":
+        return [v if v is None or isinstance(v, str) else str(v) for v in values.tolist()]
+    if kind == "bool":
+        return [None if v is None else bool(v) for v in values.tolist()]
+    return values.tolist()
+
+
+def _storable_geometries(geoms: np.ndarray, geometry_type: str) -> np.ndarray:
+    """2D geometries of the column's declared type (single parts promoted to multi, as the GeoPackage does)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if shapely.has_z(geoms).any():
+        geoms = shapely.force_2d(geoms)
+    if geometry_type.startswith("Multi"):
+        single = geometry_type[5:]
+        type_ids = shapely.get_type_id(geoms)
+        target = {"Point": 0, "LineString": 1, "Polygon": 3}[single]
+        idx = np.flatnonzero(type_ids == target)
+        if len(idx):
+            make = {"Point": shapely.multipoints, "LineString": shapely.multilinestrings,
+                    "Polygon": shapely.multipolygons}[single]
+            geoms = geoms.copy()
+            geoms[idx] = make(geoms[idx], indices=np.arange(len(idx)))
+    return geoms
+
+
+def _copy_rows(conn: Connection, table: sql.Identifier, fields: dict[str, str], aware: set[str],
+               geoms: np.ndarray, columns: list[list[Any]], progress: Progress) -> None:
+    """Binary COPY of fid (1..n in frame order), EWKB geometry and the fields, reporting every chunk."""
+    n = len(geoms)
+    names = sql.SQL("").join(sql.SQL(", ") + sql.Identifier(column_name(f)) for f in fields)
+    types = ["int8", "bytea"] + [("timestamptz" if f in aware else "timestamp") if k == "datetime"
+                                 else _COPY_TYPES[k] for f, k in fields.items()]
+    statement = sql.SQL("COPY {} (fid, {}{}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.Identifier(GEOMETRY_COLUMN), names)
+    with conn.cursor().copy(statement) as copy:
+        copy.set_types(types)
+        for start in range(0, n, _COPY_CHUNK):
+            stop = min(n, start + _COPY_CHUNK)
+            chunk = geoms[start:stop]
+            present = ~shapely.is_missing(chunk)
+            wkb = np.full(len(chunk), None, dtype=object)
+            if present.any():
+                # EWKB with the SRID: the binary input of a geometry(…, 25832) column
+                wkb[present] = shapely.to_wkb(shapely.set_srid(chunk[present], WORKING_EPSG), include_srid=True)
+            fids = range(start + 1, stop + 1)
+            for row in zip(fids, wkb.tolist(), *(c[start:stop] for c in columns), strict=True):
+                copy.write_row(row)
+            progress.advance(stop - start)
+
+
+def _json(value: Any) -> str:
+    """JSON text for a ``json`` column: non-finite floats (invalid JSON) become null."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(value), default=str)
+
+
+def _layer(row: tuple) -> LayerRecord:
+    return LayerRecord(row[0], LayerKind(row[1]), row[2], row[3], row[4], _version(row[5:]))
+
+
+def _version(row: tuple) -> VersionRecord:
+    return VersionRecord(row[0], int(row[1]), row[2], int(row[3]), row[4], tuple(float(v) for v in row[5]),
+                         row[6], row[7], row[8])

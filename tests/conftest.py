@@ -1,0 +1,79 @@
+"""Fixtures shared by every test folder: the throwaway PostGIS cluster and the store parametrised over both
+implementations (``gpkg`` | ``postgis``), so one test runs against each and must get the same answers.
+
+Without PostgreSQL/PostGIS the PostGIS cases skip with the reason; with ``CI=true`` they fail instead:
+CI must run them (``.ci/run`` installs ``postgresql-15-postgis-3``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from layers.gpkg_store import GeoPackageStore
+from layers.store import Store
+from tests.postgis_cluster import Cluster, why_unavailable
+
+STORE_KINDS = ("gpkg", "postgis")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostGIS tests must run in CI but cannot: {reason}", pytrace=False)
+    pytest.skip(f"PostGIS tests skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgis_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL + PostGIS server for the whole session (see ``tests/postgis_cluster.py``)."""
+    reason = why_unavailable()
+    if reason:
+        _unavailable(reason)
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgis_url(postgis_cluster: Cluster) -> str:
+    """A fresh, empty database with PostGIS (the store's migrations have not run yet)."""
+    return postgis_cluster.new_database()
+
+
+@pytest.fixture
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Store]]:
+    """``make_store("gpkg" | "postgis")``: a new empty store of that kind, closed after the test."""
+    opened: list[Store] = []
+
+    def make(kind: str) -> Store:
+        if kind == "gpkg":
+            store: Store = GeoPackageStore(tmp_path / f"workspace-{len(opened)}")
+        else:
+            from layers.postgis_store import PostGISStore
+
+            store = PostGISStore(request.getfixturevalue("postgis_cluster").new_database(), pool_size=4)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, make_store: Callable[[str], Store]) -> Store:
+    """An empty store of each kind in turn (test modules may define their own ``store``)."""
+    return make_store(request.param)
+
+
+@pytest.fixture
+def both_stores(make_store: Callable[[str], Store]) -> tuple[Store, Store]:
+    """An empty GeoPackage store and an empty PostGIS store, to compare answers side by side."""
+    return make_store("gpkg"), make_store("postgis")
