@@ -355,13 +355,12 @@ def peak_in_child(fn: Callable[[], object]) -> tuple[float, float]:
     return peak, start
 
 
-def measured(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float, float]:
-    """Run fn; return its result, the peak RSS during it and the RSS before it (MB)."""
+def measured(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+    """Run fn; return its result and the CPU seconds it used (all threads of this process)."""
     gc.collect()
-    _reset_peak()
-    before = _rss_mb()
+    cpu = time.process_time()
     result = fn()
-    return result, _peak_mb(), before
+    return result, time.process_time() - cpu
 
 
 def compare(engine: dict[str, Any], baseline: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -429,17 +428,21 @@ def main(argv: list[str] | None = None) -> int:
 
     engine_runs: list[dict[str, float]] = []
     base_runs: list[float] = []
+    cpu: dict[str, list[float]] = {"engine": [], "baseline": []}
     engine: dict[str, Any] = {}
     baseline: dict[str, Any] = {}
     for i in range(max(1, args.repeat)):
-        engine, _, _ = measured(lambda: run_engine(region, rules))
+        engine, engine_cpu = measured(lambda: run_engine(region, rules))
         engine_runs.append(engine["times"])
-        line = f"  run {i + 1}: engine {engine['times']['total']:.2f} s"
+        cpu["engine"].append(engine_cpu)
+        line = f"  run {i + 1}: engine {engine['times']['total']:.2f} s (cpu {engine_cpu:.2f} s)"
         if not args.skip_baseline:
-            baseline, _, _ = measured(lambda: run_baseline(region, rules))
+            baseline, base_cpu = measured(lambda: run_baseline(region, rules))
             base_runs.append(baseline["times"]["total"])
-            line += f", baseline {base_runs[-1]:.2f} s"
-        print(line)
+            cpu["baseline"].append(base_cpu)
+            line += (f", baseline {base_runs[-1]:.2f} s (cpu {base_cpu:.2f} s), "
+                     f"ratio {engine['times']['total'] / base_runs[-1]:.2f}")
+        print(line, f"load {os.getloadavg()[0]:.1f}")
 
     stages = engine_runs[0].keys()
     best = {k: min(r[k] for r in engine_runs) for k in stages}
@@ -487,6 +490,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  baseline                        {b_best:.2f} / {b_median:.2f} s")
     print(f"  ratio full/baseline {best['total'] / b_best:.2f} / {median['total'] / b_median:.2f}; "
           f"findings/baseline {findings_best / b_best:.2f} / {findings_median / b_median:.2f} (target <= 0.50)")
+    paired = [e["total"] / b for e, b in zip(engine_runs, base_runs, strict=True)]
+    print(f"  ratio of alternating runs (same load): median {np.median(paired):.2f}, "
+          f"range {min(paired):.2f}-{max(paired):.2f}")
+    print(f"  CPU seconds (all threads; load-independent work): engine {min(cpu['engine']):.2f}, "
+          f"baseline {min(cpu['baseline']):.2f}, ratio {min(cpu['engine']) / min(cpu['baseline']):.2f}")
     print(f"  full region under 10 s: {'yes' if median['total'] < 10 else 'NO'}")
     return 0 if worst <= 1e-4 else 1
 
