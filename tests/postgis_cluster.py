@@ -156,7 +156,7 @@ class Cluster:
         for attempt in range(20):  # the template must have no other session while it is copied
             try:
                 with psycopg.connect(self.admin_url, autocommit=True) as conn:
-                    conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+                    conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
                 break
             except psycopg.errors.ObjectInUse:
                 time.sleep(0.05 * (attempt + 1))
