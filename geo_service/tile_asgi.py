@@ -1,21 +1,25 @@
-"""Tile responses, and the ASGI fast path that answers cached tiles below the FastAPI router.
+"""Tile responses, and the ASGI fast path that answers tile requests below the FastAPI router.
 
 A cached tile through a FastAPI route costs ~0.14 ms of CPU (routing, dependency resolution, a thread
 hop); answered here it costs a path split, one ``PRAGMA data_version`` (``Store.current_versions``) and
-a dict lookup (PERFORMANCE.md). Everything else — misses, errors, validation, HEAD — falls through to the
-router, which renders, caches and answers with the same headers (``tile_response_parts``), so a tile
-looks the same whichever way it was served; ``X-Tile-Cache`` says which (``hit`` here, ``miss`` there).
+a dict lookup (PERFORMANCE.md). A miss is rendered here too, on a small thread pool, which saves the
+same overhead again on every cold tile. Errors, validation, HEAD and unknown parameters fall through to
+the router, which answers with the same headers (``tile_response_parts``) and the API's JSON errors, so a
+tile looks the same whichever way it was served; ``X-Tile-Cache`` says whether it was cached.
 
 Empty tiles are ``204 No Content`` (with an ETag) everywhere.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl
 
 from geo_service.settings import Settings
+from layers.errors import LayerError
 from layers.store import Store
 from maps.tile_cache import TileCache, TileEntry, TileKey
 from maps.tiles import MVT, TMS_ID, TileService, parse_collections, parse_properties
@@ -27,6 +31,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_CACHE_CONTROL = "public, no-cache"
+RENDER_THREADS = 4  # per process
 _MVT = MVT.encode()
 _SEGMENT = f"tiles/{TMS_ID}"
 
@@ -106,53 +111,46 @@ def _cache_control(state: Any) -> str:
 
 
 class TileFastPath:
-    """ASGI middleware: answers GET requests for cached tiles itself; everything else goes to ``app``.
+    """ASGI middleware answering tile GETs below the FastAPI router; everything else goes to ``app``.
 
-    It finds the ``TileService`` on ``app.state.tiles`` (made in the lifespan); before the lifespan has run,
-    or for anything it does not recognise, it steps aside.
+    Hits are answered on the event loop. Misses are rendered on a small thread pool of its own (the work is
+    numpy, GEOS and SQLite, which release the GIL in their loops; a few threads per process keep the cores
+    busy without the contention of FastAPI's 40). Anything it cannot answer cleanly — an unknown layer, a
+    tile outside the grid, an unknown property, another query parameter, HEAD — goes to the router, which
+    answers with the JSON errors of the rest of the API. The ``TileService`` is ``app.state.tiles`` (made in
+    the lifespan); before the lifespan has run, it steps aside.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, render_threads: int = RENDER_THREADS) -> None:
         self.app = app
+        self.render_threads = render_threads
+        self._pool: ThreadPoolExecutor | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] == "GET" and _SEGMENT in scope["path"]
-                and await self._try_cached(scope, send)):
+                and await self._try(scope, send)):
             return
         await self.app(scope, receive, send)
 
-    async def _try_cached(self, scope: Scope, send: Send) -> bool:
-        path = scope["path"]
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root):]
-        parsed = parse_tile_path(path)
-        if parsed is None:
+    async def _try(self, scope: Scope, send: Send) -> bool:
+        request = _parse_request(scope)
+        if request is None:
             return False
-        ids, z, x, y = parsed
-        properties = None
-        query = scope.get("query_string", b"")
-        if query:
-            params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-            if len(params) != 1:
-                return False
-            name, value = params[0]
-            if ids is None and name == "collections":
-                ids = parse_collections(value)
-            elif ids is not None and name == "properties":
-                properties = parse_properties(value)
-            else:
-                return False
-        if not ids:
-            return False
-        app = scope.get("app")
-        state = getattr(app, "state", None)
+        ids, single, z, x, y, properties = request
+        state = getattr(scope.get("app"), "state", None)
         tiles: TileService | None = getattr(state, "tiles", None)
         if tiles is None:
             return False
         found = tiles.cached(ids, z, x, y, properties)
+        source = "hit"
         if found is None:
-            return False
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.render_threads, thread_name_prefix="tile-render")
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(self._pool, _render, tiles, ids, single, z, x, y, properties)
+            if found is None:
+                return False
+            source = "miss"
         key, entry = found
         accept_encoding = if_none_match = None
         for name, value in scope["headers"]:
@@ -160,9 +158,49 @@ class TileFastPath:
                 accept_encoding = value.decode("latin-1")
             elif name == b"if-none-match":
                 if_none_match = value.decode("latin-1")
-        status, headers, body = tile_response_parts(
-            tiles.cache, key, entry, accept_encoding, if_none_match,
-            _cache_control(state), "hit")
+        status, headers, body = tile_response_parts(tiles.cache, key, entry, accept_encoding, if_none_match,
+                                                    _cache_control(state), source)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
+
+
+def _parse_request(scope: Scope) -> tuple[tuple[str, ...], bool, int, int, int, tuple[str, ...] | None] | None:
+    """(collection ids, single-collection route?, z, x, y, properties) of a tile GET, or None to step aside."""
+    path = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    parsed = parse_tile_path(path)
+    if parsed is None:
+        return None
+    ids, z, x, y = parsed
+    single = ids is not None
+    properties = None
+    query = scope.get("query_string", b"")
+    if query:
+        params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        if len(params) != 1:
+            return None
+        name, value = params[0]
+        if not single and name == "collections" and value.strip(" ,"):
+            ids = parse_collections(value)
+        elif single and name == "properties":
+            properties = parse_properties(value)
+        else:
+            return None
+    if not ids:
+        return None
+    return ids, single, z, x, y, properties
+
+
+def _render(tiles: TileService, ids: tuple[str, ...], single: bool, z: int, x: int, y: int,
+            properties: tuple[str, ...] | None) -> tuple[TileKey, TileEntry] | None:
+    """Render (through the cache) on a worker thread; None when the request is in error (the router says why)."""
+    try:
+        layers = [tiles.store.get_layer(layer_id) for layer_id in ids]
+        if single:
+            return tiles.layer_tile(layers[0], z, x, y, properties)
+        return tiles.tile(layers, z, x, y)
+    except LayerError:
+        return None

@@ -102,8 +102,9 @@ class Store(Protocol):
         ...
 
     def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
-             properties: list[str]) -> FeatureColumns:
-        """Features whose envelope meets ``bbox`` (spatial index only, no exact test: tile clipping follows)."""
+             properties: list[str], limit: int | None = None) -> FeatureColumns:
+        """Features whose envelope meets ``bbox`` (spatial index only, no exact test: tile clipping follows),
+        in fid order; with ``limit``, only that many: those with the largest envelopes."""
         ...
 
 

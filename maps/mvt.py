@@ -123,8 +123,39 @@ def _dedupe(q: np.ndarray, seg: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _quantise(coords: np.ndarray) -> np.ndarray:
-    return np.rint(coords).astype(np.int64)
+def _thin(q: np.ndarray, which: np.ndarray, n_paths: int, threshold: float, closed: bool
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Drop vertices that make a triangle of at most ``threshold`` units² with their two neighbours.
+
+    A vectorised one-step Visvalingam: two passes (even, then odd positions along each path) so that no two
+    neighbours go at once. Line ends stay; rings keep at least three vertices per pass.
+    """
+    for parity in (0, 1):
+        n = np.bincount(which, minlength=n_paths)
+        offsets = _segment_offsets(n)
+        i = np.arange(len(q))
+        start, count = offsets[:-1][which], n[which]
+        pos = i - start
+        if closed:
+            prev = np.where(pos == 0, start + count - 1, i - 1)
+            nxt = np.where(pos == count - 1, start, i + 1)
+            candidate = (pos % 2 == parity) & (count >= 6) & ~((pos == count - 1) & (count % 2 == 1))
+        else:
+            prev, nxt = np.maximum(i - 1, 0), np.minimum(i + 1, len(q) - 1)
+            candidate = (pos % 2 == parity) & (pos > 0) & (pos < count - 1)
+        a, b = q[prev] - q, q[nxt] - q
+        area2 = np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+        drop = candidate & (area2 <= 2 * threshold)
+        if drop.any():
+            q, which = q[~drop], which[~drop]
+    return q, which
+
+
+def _quantise(coords: np.ndarray, quantum: int) -> np.ndarray:
+    """Snap to the integer grid, or to every ``quantum``-th line of it (a coarser grid generalises)."""
+    if quantum == 1:
+        return np.rint(coords).astype(np.int64)
+    return np.rint(coords / quantum).astype(np.int64) * quantum
 
 
 def _ragged(geoms: np.ndarray, depth: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -144,12 +175,13 @@ def _owner(offsets: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
 
 
-def _point_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray) -> _Commands | None:
+def _point_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray, quantum: int,
+                    thin: float) -> _Commands | None:
     coords, (geom_off,) = _ragged(geoms, 1)
     ok = ~np.isnan(coords).any(axis=1)  # empty points come back as NaN
     if not ok.any():
         return None
-    q = _quantise(coords[ok])
+    q = _quantise(coords[ok], quantum)
     feat = feature[_owner(geom_off)[ok]]
     feats, n = np.unique(feat, return_counts=True)
     # one MoveTo(n) then n pairs per feature: 1 + 2n integers
@@ -165,14 +197,17 @@ def _point_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray) -
     return _Commands(feats, stream, counts)
 
 
-def _line_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray) -> _Commands | None:
+def _line_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray, quantum: int,
+                   thin: float) -> _Commands | None:
     coords, (part_off, geom_off) = _ragged(geoms, 2)
     if not len(coords):
         return None
     which = _owner(part_off)
-    q = _quantise(coords)
+    q = _quantise(coords, quantum)
     keep = _dedupe(q, which)
     q, which = q[keep], which[keep]
+    if thin > 0:
+        q, which = _thin(q, which, len(part_off) - 1, thin, closed=False)
     n = np.bincount(which, minlength=len(part_off) - 1)
     ok = n >= 2
     if not ok.any():
@@ -184,23 +219,39 @@ def _line_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray) ->
     return _path_commands(q, np.repeat(part_feat, n), n, part_feat, close=False)
 
 
-def _polygon_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray) -> _Commands | None:
-    if (types == 3).all() and not shapely.get_num_interior_rings(geoms).any():
-        # the common case (parcels, zones): one ring per geometry, no offsets to build
-        coords, which = shapely.get_coordinates(geoms, return_index=True)
-        n_rings = len(geoms)
-        ring_off = _segment_offsets(shapely.get_num_coordinates(geoms))
-        ring_of = poly_of = np.arange(n_rings)
-        poly_off = np.arange(n_rings + 1)
-    else:
-        coords, (ring_off, poly_off, geom_off) = _ragged(geoms, 3)
-        n_rings = len(ring_off) - 1
-        which = _owner(ring_off)  # ring of each point
-        ring_of = _owner(poly_off)  # polygon of each ring
-        poly_of = _owner(geom_off)  # geometry of each polygon
+def _polygon_structure(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates, ring offsets, polygon of each ring, ring offsets of polygons, feature of each polygon.
+
+    Plain polygons without holes (parcels, zones: nearly all) need no offsets beyond their vertex counts;
+    only the rest (multi-polygons, holes, clipped pieces) go through ``shapely.to_ragged_array``.
+    """
+    simple = (types == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    parts = []
+    if simple.any():
+        g = geoms[simple] if not simple.all() else geoms
+        n = len(g)
+        parts.append((shapely.get_coordinates(g), _segment_offsets(shapely.get_num_coordinates(g)),
+                      np.arange(n), np.arange(n + 1), feature[simple]))
+    if not simple.all():
+        coords, (ring_off, poly_off, geom_off) = _ragged(geoms[~simple], 3)
+        parts.append((coords, ring_off, _owner(poly_off), poly_off, feature[~simple][_owner(geom_off)]))
+    if len(parts) == 1:
+        return parts[0]
+    (c1, r1, o1, p1, f1), (c2, r2, o2, p2, f2) = parts
+    n_rings1, n_polys1 = len(r1) - 1, len(p1) - 1
+    return (np.concatenate([c1, c2]), np.concatenate([r1[:-1], r2 + len(c1)]), np.concatenate([o1, o2 + n_polys1]),
+            np.concatenate([p1[:-1], p2 + n_rings1]), np.concatenate([f1, f2]))
+
+
+def _polygon_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray, quantum: int,
+                      thin: float) -> _Commands | None:
+    coords, ring_off, ring_of, poly_off, poly_feature = _polygon_structure(geoms, feature, types)
     if not len(coords):
         return None
-    q = _quantise(coords)
+    n_rings = len(ring_off) - 1
+    which = _owner(ring_off)  # ring of each point
+    q = _quantise(coords, quantum)
     # drop the closing point of every ring (ClosePath implies it), then repeated points
     keep = _dedupe(q, which)
     keep[ring_off[1:][np.diff(ring_off) > 0] - 1] = False
@@ -215,6 +266,10 @@ def _polygon_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray)
         drop = np.ones(len(q), dtype=bool)
         drop[last_idx[same]] = False
         q, which = q[drop], which[drop]
+        n = np.bincount(which, minlength=n_rings)
+        offsets = _segment_offsets(n)
+    if thin > 0 and len(q):
+        q, which = _thin(q, which, n_rings, thin, closed=True)
         n = np.bincount(which, minlength=n_rings)
         offsets = _segment_offsets(n)
     if not len(q):
@@ -243,13 +298,19 @@ def _polygon_commands(geoms: np.ndarray, feature: np.ndarray, types: np.ndarray)
         q = q[idx]
     q = q[pts_ok]
     n = n[valid]
-    ring_feat = feature[poly_of[ring_of[valid]]]
+    ring_feat = poly_feature[ring_of[valid]]
     return _path_commands(q, np.repeat(ring_feat, n), n, ring_feat, close=True)
 
 
 def _path_commands(q: np.ndarray, feat_of_point: np.ndarray, n: np.ndarray, path_feat: np.ndarray,
                    close: bool) -> _Commands:
     """MoveTo + LineTo(n-1) (+ ClosePath) for each path of ``n`` points, grouped by feature."""
+    if len(path_feat) > 1 and (path_feat[1:] < path_feat[:-1]).any():  # paths of a feature must be together
+        order = np.argsort(path_feat, kind="stable")
+        n_sorted = n[order]
+        take = np.repeat(_segment_offsets(n)[:-1][order] - _segment_offsets(n_sorted)[:-1], n_sorted) + \
+            np.arange(len(q))
+        q, feat_of_point, n, path_feat = q[take], feat_of_point[take], n_sorted, path_feat[order]
     per_path = 2 * n + 2 + (1 if close else 0)
     offsets = _segment_offsets(per_path)
     stream = np.empty(int(offsets[-1]), dtype=U64)
@@ -279,10 +340,13 @@ def _explode_collections(geoms: np.ndarray, feature: np.ndarray) -> tuple[np.nda
     return parts[keep], feature[of[keep]]
 
 
-def geometry_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def geometry_commands(geoms: np.ndarray, quantum: int = 1, thin: float = 0.0
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Encode tile-space geometries: (feature indices kept, MVT type, command stream, integers per feature).
 
-    Features whose geometry vanishes on the integer grid (empty, collapsed rings, one-point lines) are left out.
+    Coordinates snap to a grid of ``quantum`` tile units; with ``thin`` > 0, vertices making a triangle of
+    at most ``thin`` units² with their neighbours are dropped (``_thin``). Features whose geometry vanishes
+    (empty, collapsed rings, one-point lines) are left out.
     """
     geoms = np.asarray(geoms, dtype=object)
     types = shapely.get_type_id(geoms)
@@ -306,10 +370,10 @@ def geometry_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
         if not present[fam]:
             continue
         if present[fam] == len(geoms):
-            cmds = builder(geoms, feature, types)
+            cmds = builder(geoms, feature, types, quantum, thin)
         else:
             sel = family == fam
-            cmds = builder(geoms[sel], feature[sel], types[sel])
+            cmds = builder(geoms[sel], feature[sel], types[sel], quantum, thin)
         if cmds is not None and len(cmds.feature):
             results.append((fam, cmds))
     if not results:
@@ -400,14 +464,17 @@ def attribute_tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
 
 # -- layer ---------------------------------------------------------------------------------------
 def encode_layer(name: str, geoms: np.ndarray, ids: np.ndarray | None = None,
-                 columns: Mapping[str, Sequence[Any]] | None = None, extent: int = EXTENT) -> bytes:
+                 columns: Mapping[str, Sequence[Any]] | None = None, extent: int = EXTENT, quantum: int = 1,
+                 thin: float = 0.0) -> bytes:
     """A ``Tile`` message with one layer ``name``; ``geoms`` are in tile coordinates (y down, 0..extent).
 
     ``ids`` (non-negative integers) become feature ids; ``columns`` map attribute names to one value per
-    geometry (``None``/NaN leave the attribute out for that feature). Returns ``b""`` when no feature is
-    left after quantisation: an empty tile.
+    geometry (``None``/NaN leave the attribute out for that feature). Coordinates snap to a grid of
+    ``quantum`` units (1: the tile's own grid; 2, 4, …: coarser) and, with ``thin`` > 0, vertices adding
+    less than ``thin`` units² to their outline are dropped: both generalise dense low-zoom tiles.
+    Returns ``b""`` when no feature is left after quantisation: an empty tile.
     """
-    feats, types, stream, counts = geometry_commands(geoms)
+    feats, types, stream, counts = geometry_commands(geoms, quantum, thin)
     if not len(feats):
         return b""
     keys, values, tags, tag_counts = attribute_tags(columns or {}, feats)

@@ -1,7 +1,8 @@
 """Vector tiles (MVT) on the WebMercatorQuad grid, and their TileJSON documents.
 
-Cache hits never reach these handlers: ``geo_service.tile_asgi.TileFastPath`` answers them below the
-router. These handlers validate, render (through the ``TileService`` cache) and answer misses and errors.
+Plain tile requests never reach these handlers: ``geo_service.tile_asgi.TileFastPath`` answers them below
+the router. These handlers answer the rest — errors (with the API's JSON bodies) and requests with other
+query parameters — through the same ``TileService`` cache and with the same headers.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ def get_tiles(request: Request) -> TileService:
 TilesDep = Annotated[TileService, Depends(get_tiles)]
 
 
-def _respond(request: Request, tiles: TileService, key: TileKey, entry: TileEntry) -> Response:
+def _respond(request: Request, tiles: TileService, key: TileKey, entry: TileEntry, source: str) -> Response:
     status, headers, body = tile_response_parts(
         tiles.cache, key, entry, request.headers.get("accept-encoding"), request.headers.get("if-none-match"),
-        request.app.state.settings.tile_cache_control, "miss")
+        request.app.state.settings.tile_cache_control, source)
     response = Response(body, status_code=status)
     response.raw_headers = headers
     return response
@@ -55,8 +56,10 @@ def collection_tile(
                                                          "(default all; empty: none)")] = None,
 ) -> Response:
     """The collection's current version as MVT: one layer named after the collection, feature ids kept."""
-    key, entry = tiles.layer_tile(layer, z, x, y, parse_properties(properties))
-    return _respond(request, tiles, key, entry)
+    selected = parse_properties(properties)
+    cached = tiles.cache.get(TileKey(((layer.id, layer.current.version),), z, x, y, selected))
+    key, entry = tiles.layer_tile(layer, z, x, y, selected)
+    return _respond(request, tiles, key, entry, "miss" if cached is None else "hit")
 
 
 @router.get(f"/tiles/{TMS_ID}/{{z}}/{{x}}/{{y}}", summary="A vector tile of several collections",
@@ -72,8 +75,9 @@ def tile(
 ) -> Response:
     """One tile with a layer per collection (all attributes), in the order given."""
     layers = [store.get_layer(layer_id) for layer_id in parse_collections(collections)]
+    cached = tiles.cache.get(TileKey(tuple((layer.id, layer.current.version) for layer in layers), z, x, y))
     key, entry = tiles.tile(layers, z, x, y)
-    return _respond(request, tiles, key, entry)
+    return _respond(request, tiles, key, entry, "miss" if cached is None else "hit")
 
 
 @router.get(f"/collections/{{collectionId}}/tiles/{TMS_ID}/tilejson.json", summary="TileJSON of a collection")

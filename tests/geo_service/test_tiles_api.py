@@ -167,10 +167,26 @@ def test_etag_cache_control_304_and_fast_path(client: TestClient) -> None:
         assert not_modified.status_code == 304 and not_modified.content == b""
         assert not_modified.headers["etag"] == etag
     assert client.get(url(z, x, y), headers={"If-None-Match": '"other"'}).status_code == 200
-    # a miss answered by the router honours If-None-Match as well
+    # a miss honours If-None-Match as well
     fresh = client.get(url(z, x, y), params={"properties": "navn"})
     again = client.get(url(z, x, y), params={"properties": "navn"}, headers={"If-None-Match": fresh.headers["etag"]})
     assert again.status_code == 304
+
+
+def test_router_answers_like_the_fast_path(client: TestClient) -> None:
+    """A request the fast path leaves to FastAPI (another query parameter) gets the same tile and headers."""
+    z, x, y = grid_tile()
+    routed = client.get(url(z, x, y), params={"properties": "navn", "f": "mvt"})
+    assert routed.headers["x-tile-cache"] == "miss"
+    fast = client.get(url(z, x, y), params={"properties": "navn"})
+    assert fast.headers["x-tile-cache"] == "hit"  # cached by the router's request
+    assert fast.content == routed.content and fast.headers["etag"] == routed.headers["etag"]
+    for header in ("content-type", "cache-control", "vary"):
+        assert fast.headers[header] == routed.headers[header]
+    again = client.get(url(z, x, y), params={"properties": "navn", "f": "mvt"})
+    assert again.headers["x-tile-cache"] == "hit"
+    multi = client.get(f"/tiles/WebMercatorQuad/{z}/{x}/{y}", params={"collections": "jorder", "f": "mvt"})
+    assert multi.status_code == 200 and list(decode(multi.content)) == ["jorder"]
 
 
 def test_gzip_when_asked(client: TestClient) -> None:

@@ -247,6 +247,14 @@ def test_sub_pixel_features_are_dropped_at_low_zoom(store: GeoPackageStore) -> N
     assert 5 in ids
 
 
+def test_scan_limit_keeps_the_largest_envelopes(store: GeoPackageStore) -> None:
+    record = store.get_layer("jorder").current
+    everything = store.scan(record, (X0 - 1000, Y0 - 1000, X0 + 2000, Y0 + 2000), ["navn"])
+    assert everything.ids.tolist() == [1, 2, 3, 4, 5]
+    largest = store.scan(record, (X0 - 1000, Y0 - 1000, X0 + 2000, Y0 + 2000), ["navn"], limit=4)
+    assert largest.ids.tolist() == [1, 2, 3, 4] and largest.columns["navn"] == ["a", "b", "c", "d"]
+
+
 def test_unknown_property_is_refused(store: GeoPackageStore) -> None:
     record = store.get_layer("jorder").current
     with pytest.raises(InvalidQuery) as caught:
