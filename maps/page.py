@@ -56,7 +56,7 @@ class PageOptions:
 def new_map(bounds: tuple[float, float, float, float], options: PageOptions) -> folium.Map:
     """A map fitted to working-CRS ``bounds``, with a scale bar, canvas rendering and the basemap if any."""
     m = folium.Map(location=centre_latlon(bounds), zoom_start=9, tiles=None, control_scale=True,
-                   prefer_canvas=True, zoom_snap=0.25)
+                   prefer_canvas=True, zoom_snap=0.25, fade_animation=False)  # tiles show when drawn
     if options.basemap_url:
         folium.TileLayer(options.basemap_url, attr=html.escape(options.basemap_attribution), name="Basemap",
                          max_zoom=19, max_native_zoom=18, overlay=False, control=False).add_to(m)

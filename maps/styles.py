@@ -74,7 +74,7 @@ def risk_style(risk: str) -> Style:
 def zone_style(theme: str, rule_id: str | None = None) -> Style:
     """A constraint zone (buffer) of a theme (or of one rule): a translucent fill with a solid edge."""
     colour = RULE_ZONE_COLOUR.get(rule_id or "", ZONE_COLOUR.get(theme, "#636363"))
-    return {"color": colour, "weight": 1.0, "opacity": 0.9, "fillColor": colour, "fillOpacity": 0.3}
+    return {"color": colour, "weight": 1.0, "opacity": 0.9, "fill": True, "fillColor": colour, "fillOpacity": 0.3}
 
 
 def preview_style(kind: str, geometry_type: str) -> Style:
@@ -85,7 +85,8 @@ def preview_style(kind: str, geometry_type: str) -> Style:
         return {"radius": 5, "color": "#ffffff", "weight": 1, "fillColor": colour, "fillOpacity": 0.9}
     if "Line" in geometry_type:
         return {"color": colour, "weight": 2.0, "opacity": 0.9}
-    return {"color": colour, "weight": 1.0, "opacity": 0.9, "fillColor": colour, "fillOpacity": 0.35}
+    # "fill" is explicit: vector-tile polygons start from L.Path's defaults, which do not fill
+    return {"color": colour, "weight": 1.0, "opacity": 0.9, "fill": True, "fillColor": colour, "fillOpacity": 0.35}
 
 
 def zoning_colours() -> dict[str, str]:

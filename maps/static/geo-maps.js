@@ -151,6 +151,7 @@
 
   var GeoMaps = {
     state: state,
+    layers: {},  // by key, for scripts and tests: the Leaflet layer each GeoMaps.* call made
     popups: popups,
     fmt: fmt,
     esc: esc,
@@ -184,6 +185,7 @@
       });
       layer.on('add', function () { info.visible = true; });
       layer.on('remove', function () { info.visible = false; });
+      GeoMaps.layers[name] = layer;
       if (!opts.points) { return layer; }
       // Small polygons vanish at region zoom: below `belowZoom` each one is also drawn as a dot.
       var dots = L.layerGroup();
@@ -216,6 +218,7 @@
       group.on('remove', function () { info.visible = false; if (boundMap) { boundMap.off('zoomend', sync); } });
       group.polygons = layer;
       group.dots = dots;
+      GeoMaps.layers[name] = group;
       return group;
     },
 
@@ -250,6 +253,7 @@
           .setContent(renderer(e.layer.properties || {})).openOn(layer._map);
       });
       tileLayers.push(layer);
+      GeoMaps.layers[name] = layer;
       return layer;
     },
 

@@ -1,0 +1,392 @@
+"""The maps in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+Each page is loaded from a live ``geo-service serve`` (or from disk, for the export) on the full demo
+workspace with the basemap switched off, and must load with zero console errors, zero failed requests and
+zero requests to anything but the loopback server. The expected features and tiles are checked from the
+page (``GeoMaps.state``) and by counting pixels of the layer colours in a screenshot; popups are opened by
+real mouse clicks and the layer control by clicking its checkboxes. Screenshots go to ``test-artifacts/``;
+the time to the first full render of each map is printed and written to ``test-artifacts/render-times.json``.
+
+Without Chromium or Playwright these tests skip locally and fail in CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+import shapely
+
+from constraints.publish import BUSINESS_AREAS, OBJECTION_RISK
+from layers.crs import transformer
+from layers.gpkg_store import GeoPackageStore
+from maps.i18n import format_number
+from maps.investor import investor_sites
+from maps.styles import RISK_COLOUR, STATUS_COLOUR, ZONE_COLOUR
+
+CHROMIUM = Path(os.environ.get("GEO_SERVICE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+VIEWPORT = {"width": 1280, "height": 860}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+READY = "() => window.GeoMaps && GeoMaps.state.ready === true"
+RENDER_TIMES: dict[str, dict[str, float]] = {}
+
+
+def _require_browser() -> None:
+    reason = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "playwright is not installed (pip install -e '.[dev]')"
+    if reason is None and not CHROMIUM.exists():
+        reason = f"no Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does it)"
+    if reason is not None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"browser tests need Chromium in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "render-times.json").write_text(json.dumps(RENDER_TIMES, indent=2), encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``geo-service serve`` on the demo workspace in its own process, basemap off, no refresh loop."""
+    _require_browser()
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0"}
+    exe = Path(sys.executable).with_name("geo-service")
+    with log.open("wb") as sink:  # a file, not a pipe: tile access logs would fill a pipe and stall the server
+        proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workspace", str(demo_workspace),
+                                 "--no-seed-demo"], stdout=sink, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/conformance", timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"geo-service serve did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+class Watched:
+    """A page whose console errors, failed requests, HTTP errors and request hosts are recorded."""
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} HTTP {r.status}"))
+
+    def open(self, url: str) -> float:
+        """Navigate and wait for the first full render; the wall time in ms."""
+        start = time.perf_counter()
+        self.page.goto(url)
+        self.page.wait_for_function(READY, timeout=60_000)
+        return (time.perf_counter() - start) * 1000
+
+    def state(self) -> dict[str, Any]:
+        return self.page.evaluate("() => GeoMaps.state")
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.failed == [], self.failed
+        off = [u for u in self.requests
+               if urlparse(u).scheme not in ("file", "data", "blob") and urlparse(u).hostname not in LOOPBACK]
+        assert off == [], f"requests left the machine: {off[:5]}"
+
+    def shot(self, name: str) -> np.ndarray:
+        """Save a screenshot as test-artifacts/NAME.png and return its RGB pixels."""
+        from PIL import Image
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        data = self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
+
+    def click_latlon(self, lat: float, lon: float, zoom: float) -> str:
+        """Centre the map on a point, click it with the mouse and return the popup's text."""
+        self.page.evaluate("([lat, lon, z]) => { GeoMaps.map.setView([lat, lon], z, {animate: false}); }",
+                           [lat, lon, zoom])
+        self.page.wait_for_timeout(150)  # one paint of the canvas at the new view
+        x, y = self.page.evaluate("""([lat, lon]) => {
+            const p = GeoMaps.map.latLngToContainerPoint([lat, lon]);
+            const r = GeoMaps.map.getContainer().getBoundingClientRect();
+            return [r.left + p.x, r.top + p.y]; }""", [lat, lon])
+        self.page.mouse.click(x, y)
+        popup = self.page.wait_for_selector(".leaflet-popup-content", timeout=5_000)
+        self.page.wait_for_timeout(300)  # the popup's fade-in, for the screenshot
+        return popup.inner_text()
+
+    def toggle(self, label: str) -> None:
+        """Click the layer control's checkbox of the layer named ``label``."""
+        self.page.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input").click()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def pixels_near(img: np.ndarray, hex_colour: str, tolerance: int = 24) -> int:
+    """How many pixels are within ``tolerance`` (per channel) of a colour."""
+    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
+    return int((np.abs(img - rgb).max(axis=2) <= tolerance).sum())
+
+
+def blended(hex_colour: str, opacity: float, background: str = "#eef2ee") -> str:
+    """The colour a translucent fill shows over the page background."""
+    c = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    b = np.array([int(background[i:i + 2], 16) for i in (1, 3, 5)])
+    mix = np.round(opacity * c + (1 - opacity) * b).astype(int)
+    return "#" + "".join(f"{v:02x}" for v in mix)
+
+
+def latlon(geom: shapely.Geometry) -> tuple[float, float]:
+    """A point inside a working-CRS geometry as (lat, lon)."""
+    p = shapely.point_on_surface(geom)
+    lon, lat = transformer(25832, 4326).transform(p.x, p.y)
+    return lat, lon
+
+
+def _record(name: str, wall_ms: float, state: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    RENDER_TIMES[name] = {"wall_ms": round(wall_ms), "first_render_ms": state["firstRenderMs"]}
+    with capsys.disabled():
+        print(f"\n[time to first full render] {name}: {state['firstRenderMs']} ms from navigation start "
+              f"({wall_ms:.0f} ms wall, goto to ready)")
+
+
+# ------------------------------------------------------------------------------------------------ investor
+
+
+def test_investor_map(browser: Any, server: str, demo_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = GeoPackageStore(demo_workspace)
+    sites = investor_sites(store)
+    assert sites is not None
+    counts = sites["status"].value_counts().to_dict()
+    w = Watched(browser)
+    try:
+        wall = w.open(f"{server}/maps/investor")
+        state = w.state()
+        _record("investor (cold: page built by the server)", wall, state, capsys)
+        layers = state["layers"]
+        assert layers["sites-pre-approved"]["features"] == counts["pre-approved"] == layers["sites-pre-approved"]["dots"]
+        assert layers["sites-reserve"]["features"] == counts["reserve"]
+        assert layers["municipalities"]["features"] == 7
+        assert layers["roads"]["features"] > 0
+        assert w.page.locator("#gm-card h1").inner_text() == "Ledige næringsarealer i Kongsbergregionen"
+        assert "Ferdig regulert" in w.page.locator("#gm-legend").inner_text()
+
+        img = w.shot("investor-nb")
+        green = pixels_near(img, STATUS_COLOUR["pre-approved"])
+        blue = pixels_near(img, STATUS_COLOUR["reserve"])
+        assert green > 20 * counts["pre-approved"] // 10, green  # ≥ 2 px per site even where dots overlap
+        assert blue > 5 * counts["reserve"], blue
+
+        # The layer control switches the pre-approved sites off and on again.
+        w.toggle("Ferdig regulert næringsareal")
+        assert w.state()["layers"]["sites-pre-approved"]["visible"] is False
+        assert pixels_near(w.shot("investor-nb-pre-approved-off"), STATUS_COLOUR["pre-approved"]) < green // 10
+        w.toggle("Ferdig regulert næringsareal")
+        assert w.state()["layers"]["sites-pre-approved"]["visible"] is True
+
+        # A click on the largest pre-approved site opens its popup with its numbers.
+        site = sites[sites["status"] == "pre-approved"].sort_values("area_daa").iloc[-1]
+        text = w.click_latlon(*latlon(site.geometry), zoom=15)
+        w.shot("investor-nb-popup")
+        assert f"{format_number(site['area_daa'], 1, 'nb')} daa" in text
+        assert "Ferdig regulert" in text and site["kommunenavn"] in text
+        assert f"{format_number(site['road_km'], 1, 'nb')} km" in text or "m (" in text
+        assert site["centre_name"] in text and site["road_label"] in text
+        assert str(int(site["arealformal"])) in text
+        w.assert_clean()
+
+        warm = w.open(f"{server}/maps/investor")  # the page is cached now
+        _record("investor (warm: cached page)", warm, w.state(), capsys)
+        w.assert_clean()
+    finally:
+        w.close()
+
+
+def test_investor_map_in_english(browser: Any, server: str, demo_workspace: Path) -> None:
+    sites = investor_sites(GeoPackageStore(demo_workspace))
+    assert sites is not None
+    site = sites[sites["status"] == "reserve"].sort_values("area_daa").iloc[-1]
+    w = Watched(browser)
+    try:
+        w.open(f"{server}/maps/investor?lang=en")
+        assert w.page.locator("#gm-card h1").inner_text() == "Available business land in Kongsbergregionen"
+        assert w.page.locator(".leaflet-control-layers-overlays").inner_text().count("Land reserve") == 1
+        assert w.page.locator("#gm-lang").inner_text() == "Norsk"
+        text = w.click_latlon(*latlon(site.geometry), zoom=15)
+        w.shot("investor-en-popup")
+        assert "Land reserve" in text and "Area" in text
+        assert f"{format_number(site['area_daa'], 1, 'en')} daa" in text
+        w.page.locator("#gm-lang").click()  # back to bokmål
+        w.page.wait_for_function(READY, timeout=60_000)
+        assert w.page.locator("#gm-card h1").inner_text() == "Ledige næringsarealer i Kongsbergregionen"
+        w.assert_clean()
+    finally:
+        w.close()
+
+
+# ------------------------------------------------------------------------------------------------- planner
+
+
+def test_planner_map(browser: Any, server: str, demo_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = GeoPackageStore(demo_workspace)
+    risk = store.read_frame(store.get_layer(OBJECTION_RISK).current)
+    counts = risk["objection_risk"].value_counts().to_dict()
+    w = Watched(browser)
+    try:
+        wall = w.open(f"{server}/maps/planner")
+        state = w.state()
+        _record("planner (cold: page built by the server, AR5 tiles rendered)", wall, state, capsys)
+        layers = state["layers"]
+        for cls in ("RED", "YELLOW", "NOT_MAPPED", "GREEN"):
+            assert layers[f"risk-{cls}"]["features"] == counts[cls], cls
+        farmland = layers["tiles-ar5"]
+        assert farmland["tilesLoaded"] > 0 and farmland["tilesLoaded"] == farmland["tilesRequested"]
+        assert farmland["featuresDrawn"] > 0
+        assert layers["zone-watercourse-belt"]["features"] == 7  # one belt per municipality
+        assert layers["zone-heritage-automatic"]["visible"] and not layers["zone-road-main"]["visible"]
+
+        img = w.shot("planner-nb")
+        red = pixels_near(img, blended(RISK_COLOUR["RED"], 0.6), tolerance=30)
+        assert red > 200, red  # small zones at region scale; the town view below is the strong check
+        assert pixels_near(img, blended(ZONE_COLOUR["watercourse"], 0.3), tolerance=20) > 2_000
+
+        # Around Kongsberg town the RED zones fill the screen; the layer control switches them off and on.
+        w.page.evaluate("() => { GeoMaps.map.setView([59.67, 9.65], 13, {animate: false}); }")
+        w.page.wait_for_timeout(300)
+        town = pixels_near(w.shot("planner-nb-kongsberg"), blended(RISK_COLOUR["RED"], 0.6), tolerance=30)
+        assert town > 5_000, town
+        w.toggle("Høy risiko for innsigelse")
+        assert w.state()["layers"]["risk-RED"]["visible"] is False
+        off = pixels_near(w.shot("planner-nb-kongsberg-red-off"), blended(RISK_COLOUR["RED"], 0.6), tolerance=30)
+        assert off < town // 10, (town, off)
+        w.toggle("Høy risiko for innsigelse")
+        assert w.state()["layers"]["risk-RED"]["visible"] is True
+
+        # The largest RED zone: its popup lists each finding with authority and legal basis.
+        zone = risk[risk["objection_risk"] == "RED"].sort_values("area_m2").iloc[-1]
+        findings = [f for f in json.loads(zone["findings"]) if f["risk"] in ("RED", "YELLOW")]
+        text = w.click_latlon(*latlon(zone.geometry), zoom=15)
+        w.shot("planner-nb-popup")
+        assert "Rød – sannsynlig innsigelse" in text
+        assert f"{format_number(zone['area_daa'], 1, 'nb')} daa" in text
+        for f in findings:
+            assert f["authority"] in text and f["legal_basis"] in text, f["rule_id"]
+        items = w.page.locator(".leaflet-popup-content li.gm-finding")
+        assert items.count() == len(json.loads(zone["findings"]))
+        w.assert_clean()
+
+        warm = w.open(f"{server}/maps/planner")
+        _record("planner (warm: cached page and tiles)", warm, w.state(), capsys)
+        w.assert_clean()
+    finally:
+        w.close()
+
+
+# ------------------------------------------------------------------------------------------------- preview
+
+
+def test_layer_preview_inline_and_tiles(browser: Any, server: str, demo_workspace: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    store = GeoPackageStore(demo_workspace)
+    kommuner = store.read_frame(store.get_layer("kommuner").current)
+    w = Watched(browser)
+    try:
+        w.open(f"{server}/collections/kommuner/map")
+        assert w.state()["layers"]["layer"] == {"type": "geojson", "features": 7, "visible": True}
+        kongsberg = kommuner[kommuner["kommunenavn"] == "Kongsberg"].iloc[0]
+        text = w.click_latlon(*latlon(kongsberg.geometry), zoom=11)
+        assert "kommunenavn" in text and "Kongsberg" in text and "3303" in text
+        w.shot("preview-kommuner")
+
+        wall = w.open(f"{server}/collections/ar5/map?lang=en")  # 41 245 polygons: vector tiles
+        state = w.state()
+        _record("preview ar5 (41 245 polygons as vector tiles)", wall, state, capsys)
+        tiles = state["layers"]["layer"]
+        assert tiles["type"] == "tiles" and tiles["tilesLoaded"] >= 4 and tiles["featuresDrawn"] > 100
+        img = w.shot("preview-ar5")
+        assert pixels_near(img, blended("#bf8f00", 0.35), tolerance=25) > 1_000
+        assert "Layer preview: ar5" in w.page.locator("#gm-card h1").inner_text()
+        w.assert_clean()
+    finally:
+        w.close()
+
+
+# -------------------------------------------------------------------------------------------------- export
+
+
+def test_exported_maps_work_from_disk(browser: Any, demo_workspace: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    exe = Path(sys.executable).with_name("geo-service")
+    store = GeoPackageStore(demo_workspace)
+    areas = store.read_frame(store.get_layer(BUSINESS_AREAS).current)
+    w = Watched(browser)
+    try:
+        for name in ("investor", "planner"):
+            out = tmp_path / f"{name}.html"
+            subprocess.run([str(exe), "maps", "export", name, "-o", str(out), "-w", str(demo_workspace),
+                            "--no-basemap", "--no-refresh"], check=True, capture_output=True)
+            wall = w.open(out.as_uri())
+            state = w.state()
+            _record(f"{name} export (file://, everything inline)", wall, state, capsys)
+            assert [u for u in w.requests if u != out.as_uri()] == []  # nothing but the file itself
+            w.shot(f"export-{name}")
+            if name == "investor":
+                assert state["layers"]["sites-pre-approved"]["features"] == int((areas["status"] == "pre-approved").sum())
+                sites = investor_sites(store)
+                assert sites is not None
+                site = sites.sort_values("area_daa").iloc[-1]
+                text = w.click_latlon(*latlon(site.geometry), zoom=15)
+                assert f"{format_number(site['area_daa'], 1, 'nb')} daa" in text
+            else:
+                assert "tiles-ar5" not in state["layers"]
+                assert "vises bare i tjenesten" in w.page.locator("#gm-card").inner_text()
+            w.requests.clear()
+        w.assert_clean()
+    finally:
+        w.close()
