@@ -10,7 +10,7 @@ from typing import Any
 
 import geopandas as gpd
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import LineString, MultiLineString, Point, box
 
 from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
@@ -96,6 +96,12 @@ def test_version_tables_declare_type_srid_index_and_key(pg: Any, postgis_url: st
                              crs=25832)
     assert pg.publish("blandet", mixed, LayerMeta(LayerKind.other)).geometry_type == "MultiPolygon"
     assert set(pg.read_frame(pg.get_layer("blandet").current).geom_type) == {"MultiPolygon"}
+    lines = gpd.GeoDataFrame({"a": [1, 2]}, geometry=[
+        LineString([(0, 0), (1, 1)]), MultiLineString([[(2, 2), (3, 3)], [(4, 4), (5, 5)]])], crs=25832)
+    record = pg.publish("linjer", lines, LayerMeta(LayerKind.watercourse))
+    back = pg.read_frame(record)
+    assert record.geometry_type == "MultiLineString" and back.geometry.iloc[0].equals(
+        MultiLineString([[(0, 0), (1, 1)]]))
 
 
 def test_awkward_names_and_empty_layers(pg: Any) -> None:

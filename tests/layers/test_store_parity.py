@@ -145,23 +145,24 @@ def test_features_bbox_filters_and_pages(store: Store, data: Path) -> None:
 def test_types_and_nulls_round_trip(store: Store) -> None:
     frame = gpd.GeoDataFrame({
         "i": [1, 2, 3], "ni": pd.array([1, None, 3], dtype="Int64"), "f": [1.5, np.nan, -2.0],
-        "s": ["Åsen", None, ""], "b": [True, False, True],
+        "s": ["Åsen", None, ""], "b": [True, False, True], "nb": pd.array([None, False, True], dtype="boolean"),
         "t": pd.to_datetime(["2024-01-01T10:00:00", "2024-02-01T00:00:00.250", None], format="ISO8601"),
         "tz": pd.to_datetime(["2024-01-01T10:00:00Z", "2024-02-01T00:00:00+01:00", None], utc=True),
         "o": [{"a": 1}, None, "x"]},
         geometry=[shapely.Point(0, 0), shapely.Point(1, 1), shapely.Point(2, 2)], crs=25832)
     record = store.publish("typer", frame, LayerMeta(LayerKind.other, provenance={"n": 3, "why": ["test"]}))
-    assert record.fields == {"i": "int", "ni": "int", "f": "float", "s": "str", "b": "bool", "t": "datetime",
+    assert record.fields == {"i": "int", "ni": "int", "f": "float", "s": "str", "b": "bool", "nb": "bool", "t": "datetime",
                              "tz": "datetime", "o": "str"}
     assert record.provenance == {"n": 3, "why": ["test"]}
     page = store.query(record, None, {}, 10, 0)
     assert page.properties == [
-        {"i": 1, "ni": 1, "f": 1.5, "s": "Åsen", "b": True, "t": "2024-01-01T10:00:00",
+        {"i": 1, "ni": 1, "f": 1.5, "s": "Åsen", "b": True, "nb": None, "t": "2024-01-01T10:00:00",
          "tz": "2024-01-01T10:00:00Z", "o": "{'a': 1}"},
-        {"i": 2, "ni": None, "f": None, "s": None, "b": False, "t": "2024-02-01T00:00:00.250",
+        {"i": 2, "ni": None, "f": None, "s": None, "b": False, "nb": False, "t": "2024-02-01T00:00:00.250",
          "tz": "2024-01-31T23:00:00Z", "o": None},
-        {"i": 3, "ni": 3, "f": -2.0, "s": "", "b": True, "t": None, "tz": None, "o": "x"}]
+        {"i": 3, "ni": 3, "f": -2.0, "s": "", "b": True, "nb": True, "t": None, "tz": None, "o": "x"}]
     assert store.query(record, None, {"b": "false"}, 10, 0).ids.tolist() == [2]
+    assert store.query(record, None, {"nb": "true"}, 10, 0).ids.tolist() == [3]
     assert store.query(record, None, {"s": "Åsen"}, 10, 0).ids.tolist() == [1]
     assert store.query(record, None, {"t": "2024-02-01T00:00:00.250"}, 10, 0).ids.tolist() == [2]
     assert store.query(record, None, {"tz": "2024-01-01T10:00:00Z"}, 10, 0).ids.tolist() == [1]
