@@ -16,6 +16,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +30,7 @@ import shapely
 
 from constraints.index import ConstraintIndex
 from constraints.inputs import ConstraintLayer
-from constraints.publish import OBJECTION_RISK, current_inputs
+from constraints.publish import OBJECTION_RISK, Inputs, current_inputs
 from constraints.rules import Rule, RuleSet
 from layers.codes import arealformal_name
 from layers.crs import WORKING_EPSG
@@ -158,11 +161,35 @@ class _BufferUnion:
         return self._unions[width]
 
 
+_ZONES_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[Any, ...], list[ConstraintZones]]] = (
+    weakref.WeakKeyDictionary())
+_ZONES_LOCK = threading.Lock()
+
+
 def constraint_zones(store: Store, rules: RuleSet) -> list[ConstraintZones]:
-    """Buffers of every rule with a zone width, per municipality (see the module docstring)."""
+    """Buffers of every rule with a zone width, per municipality (see the module docstring).
+
+    The last few results are kept per store (weakly), input versions and rule set: both languages of a
+    page and every rebuild until the next publish reuse them (the unions are the expensive part).
+    """
+    inputs = current_inputs(store)
+    key = (tuple(sorted(inputs.versions().items())), rules.hash())
+    with _ZONES_LOCK:
+        cache = _ZONES_CACHE.setdefault(store, OrderedDict())
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    zones = _constraint_zones(store, rules, inputs)
+    with _ZONES_LOCK:
+        cache[key] = zones
+        while len(cache) > 4:
+            cache.popitem(last=False)
+    return zones
+
+
+def _constraint_zones(store: Store, rules: RuleSet, inputs: Inputs) -> list[ConstraintZones]:
     zone_rules = _zone_rules(rules)
     kinds = {r.kind for r in zone_rules} | {LayerKind.municipality}
-    inputs = current_inputs(store)
     layers = {r.id: ConstraintLayer(r.id, r.kind, store.read_frame(r.current), version=r.current.version)
               for r in inputs.constraints if r.kind in kinds}
     if not any(layer.kind != LayerKind.municipality for layer in layers.values()):
