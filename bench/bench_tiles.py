@@ -62,17 +62,18 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from layers.gpkg_store import GeoPackageStore  # noqa: E402
-from layers.kinds import LayerKind  # noqa: E402
-from layers.seed import publish_demo  # noqa: E402
-from layers.store import LayerMeta  # noqa: E402
-from maps.tiles import TMS  # noqa: E402
+from layers.gpkg_store import GeoPackageStore
+from layers.kinds import LayerKind
+from layers.seed import publish_demo
+from layers.store import LayerMeta
+from maps.tiles import TMS
 
 CRS = "EPSG:25832"
 EXTENT = (415_935.0, 6_585_656.0, 560_058.0, 6_708_484.0)
 KONGSBERG_LONLAT = (9.40, 59.55, 9.90, 59.78)  # west, south, east, north
 HOST = "127.0.0.1"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+POSTMASTER: list[int] = []  # the throwaway cluster's postmaster: its CPU counts for TiPG
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -164,6 +165,7 @@ def postgis(folder: Path) -> Iterator[str]:
     as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
                 f"\"-p {port} -k {folder} -c listen_addresses={HOST} -c shared_buffers=512MB -c fsync=off "
                 f"-c synchronous_commit=off -c max_connections=100\"", "start")
+    POSTMASTER.append(int((data / "postmaster.pid").read_text().split()[0]))
     try:
         yield f"postgresql://postgres@{HOST}:{port}/postgres"
     finally:
@@ -176,7 +178,7 @@ def load_postgis(url: str, schema: str, table: str, frame: gpd.GeoDataFrame) -> 
 
     kinds = {"i": "bigint", "u": "bigint", "f": "double precision", "b": "boolean"}
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    decl = ", ".join(f'"{c}" {kinds.get(frame[c].dtype.kind, "text")}' for c in columns)
+    decl = ", ".join(f'"{c}" {kinds.get(frame[c].dtype.kind, "text")}' for c in columns)  # Int64 is kind "i"
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -184,12 +186,11 @@ def load_postgis(url: str, schema: str, table: str, frame: gpd.GeoDataFrame) -> 
         db.execute(f'CREATE TABLE {schema}."{table}" (fid bigint PRIMARY KEY, {decl}, '
                    f"geom geometry(Geometry, 25832))")
         wkb = shapely.to_wkb(frame.geometry.values, hex=True)
-        values = [frame[c].tolist() for c in columns]
+        values = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in columns]
         with db.cursor().copy(f'COPY {schema}."{table}" (fid, {", ".join(chr(34) + c + chr(34) for c in columns)}, '
                               "geom) FROM STDIN") as copy:
             for i, fid in enumerate(frame.index.tolist()):
-                row = [fid, *(None if v[i] is None or (isinstance(v[i], float) and v[i] != v[i]) else v[i]
-                              for v in values), f"SRID=25832;{wkb[i]}"]
+                row = [fid, *(v[i] for v in values), f"SRID=25832;{wkb[i]}"]
                 copy.write_row(row)
         db.execute(f'CREATE INDEX ON {schema}."{table}" USING gist (geom)')
         db.execute(f'ANALYZE {schema}."{table}"')
@@ -223,9 +224,42 @@ async def app(scope, receive, send):
 '''
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CPU_ROOTS: dict[str, list[int]] = {}  # server url -> pids whose CPU time (and their children's) is the server's
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # fields from 3 (state) on
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user + system) of ``roots``, their live children and their reaped children."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields:
+                children[int(fields[1])].append(int(entry.name))
+    total, todo, seen = 0, list(roots), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        fields = _stat(pid)
+        if fields:
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+            todo.extend(children.get(pid, []))
+    return total / CLK_TCK
+
+
 @contextlib.contextmanager
 def server(name: str, python: str, target: list[str], env: dict[str, str], ready: str, workers: int,
-           cwd: Path) -> Iterator[str]:
+           cwd: Path, extra_cpu: list[int] | None = None) -> Iterator[str]:
     """A uvicorn server with ``workers`` workers on a free loopback port; yields its base URL when ready."""
     port = free_port()
     cmd = [python, "-m", "uvicorn", *target, "--host", HOST, "--port", str(port), "--workers", str(workers),
@@ -245,8 +279,10 @@ def server(name: str, python: str, target: list[str], env: dict[str, str], ready
                     raise RuntimeError(f"{name} did not start; see {log.name}") from None
                 time.sleep(0.2)
         time.sleep(1.0 if workers > 1 else 0.2)  # let every worker finish its startup
+        CPU_ROOTS[url] = [proc.pid, *(extra_cpu or [])]
         yield url
     finally:
+        CPU_ROOTS.pop(url, None)
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
@@ -326,6 +362,8 @@ def wrk(url: str, paths_file: Path, script: Path, connections: int, duration: in
         parts = line.split()
         if line.startswith("Requests/sec:"):
             result["rps"] = float(parts[1])
+        elif "requests in" in line:
+            result["requests"] = float(parts[0])
         elif len(parts) == 2 and parts[0] in ("50%", "99%"):
             result[f"p{parts[0][:-1]}"] = _ms(parts[1])
         elif line.strip().startswith("Non-2xx"):
@@ -358,6 +396,8 @@ class Row:
     warm_rps: float = float("nan")
     warm_p50: float = float("nan")
     warm_p99: float = float("nan")
+    cold_cpu: float = float("nan")  # server CPU ms per tile (TiPG: with PostgreSQL's)
+    warm_cpu: float = float("nan")
     features: int = 0
     sizes: dict[int, list[int]] = field(default_factory=dict)
 
@@ -379,14 +419,18 @@ def measure(row: Row, make: object, paths: list[str],
     paths_file = work / f"paths-{row.server}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     with make() as url:  # type: ignore[operator]
+        cpu0 = cpu_seconds(CPU_ROOTS[url])
         cold, elapsed = fetch_all(url, paths, args.connections)
+        row.cold_cpu = (cpu_seconds(CPU_ROOTS[url]) - cpu0) * 1e3 / len(paths)
         bad = [r[0] for r in cold if r[0] not in (200, 204)]
         if bad:
             print(f"  !! {row.server}: {len(bad)} responses not 200/204 (e.g. {bad[0]})")
         row.cold_tps = len(paths) / elapsed
         row.cold_p50, row.cold_p95 = pct([r[1] for r in cold], 50), pct([r[1] for r in cold], 95)
         wrk(url, paths_file, script, args.connections, args.warmup)  # every worker sees every tile
+        cpu0 = cpu_seconds(CPU_ROOTS[url])
         warm = wrk(url, paths_file, script, args.connections, args.duration)
+        row.warm_cpu = (cpu_seconds(CPU_ROOTS[url]) - cpu0) * 1e3 / max(warm.get("requests", 1), 1)
         row.warm_rps, row.warm_p50, row.warm_p99 = warm.get("rps", 0), warm.get("p50", 0), warm.get("p99", 0)
     for z, (_, _, body) in zip(zooms, cold, strict=True):
         row.sizes.setdefault(z, []).append(len(body))
@@ -472,7 +516,8 @@ def main() -> None:
                             "TIPG_CATALOG_TTL": "3600"}
 
                 def tipg(env: dict[str, str] = tipg_env) -> contextlib.AbstractContextManager[str]:
-                    return server("tipg", args.tipg_python, ["tipg.main:app"], env, "/healthz", args.workers, work)
+                    return server("tipg", args.tipg_python, ["tipg.main:app"], env, "/healthz", args.workers, work,
+                                  extra_cpu=POSTMASTER)
 
                 row = Row(ts.name, "TiPG", len(ts.tiles))
                 measure(row, tipg, tipg_paths, zooms, args, work, script)
@@ -488,9 +533,11 @@ def main() -> None:
                                                                         "PYTHONPATH": str(work)},
                         "/ping", args.workers, work) as url:
                 wrk(url, paths_file, script, args.connections, args.warmup)
+                cpu0 = cpu_seconds(CPU_ROOTS[url])
                 warm = wrk(url, paths_file, script, args.connections, args.duration)
+                cpu = (cpu_seconds(CPU_ROOTS[url]) - cpu0) * 1e3 / max(warm.get("requests", 1), 1)
             rows.append(Row(ts.name, "bare ASGI dict", len(ts.tiles), warm_rps=warm.get("rps", 0),
-                            warm_p50=warm.get("p50", 0), warm_p99=warm.get("p99", 0)))
+                            warm_p50=warm.get("p50", 0), warm_p99=warm.get("p99", 0), warm_cpu=cpu))
             print(f"  ceiling done: {warm.get('rps', 0):.0f} req/s")
     report(rows, args)
     if not args.keep:
@@ -499,17 +546,21 @@ def main() -> None:
 
 def report(rows: list[Row], args: argparse.Namespace) -> None:
     print(f"\nworkers {args.workers}, {args.connections} concurrent connections, wrk {args.duration} s "
-          f"(after {args.warmup} s warm-up); latencies in ms")
+          f"(after {args.warmup} s warm-up); latencies in ms; cpu: server CPU ms per tile (TiPG: uvicorn + "
+          f"PostgreSQL), robust to load from other processes; load average at the end "
+          f"{os.getloadavg()[0]:.1f}")
     header = (f"{'tile set':<26} {'server':<15} {'tiles':>5} {'seq p50':>8} {'seq p95':>8} {'cold t/s':>9} "
-              f"{'cold p50':>9} {'cold p95':>9} {'warm r/s':>9} {'warm p50':>9} {'warm p99':>9} {'features':>9}")
+              f"{'cold p50':>9} {'cold p95':>9} {'cold cpu':>9} {'warm r/s':>9} {'warm p50':>9} {'warm p99':>9} "
+              f"{'warm cpu':>9} {'features':>9}")
     print(header)
     print("-" * len(header))
     for r in rows:
         def f(v: float, d: int = 1) -> str:
             return "-" if v != v else f"{v:.{d}f}"
         print(f"{r.tileset:<26} {r.server:<15} {r.tiles:>5} {f(r.seq_p50, 2):>8} {f(r.seq_p95, 2):>8} "
-              f"{f(r.cold_tps, 0):>9} {f(r.cold_p50, 2):>9} {f(r.cold_p95, 2):>9} {f(r.warm_rps, 0):>9} "
-              f"{f(r.warm_p50, 2):>9} {f(r.warm_p99, 2):>9} {r.features if r.features else '-':>9}")
+              f"{f(r.cold_tps, 0):>9} {f(r.cold_p50, 2):>9} {f(r.cold_p95, 2):>9} {f(r.cold_cpu, 2):>9} "
+              f"{f(r.warm_rps, 0):>9} {f(r.warm_p50, 2):>9} {f(r.warm_p99, 2):>9} {f(r.warm_cpu, 3):>9} "
+              f"{r.features if r.features else '-':>9}")
     print("\nratios (geo-service / TiPG; geo-service / ceiling)")
     by = defaultdict(dict)
     for r in rows:
@@ -520,6 +571,7 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
         if ours and tipg:
             parts.append(f"cold throughput x{ours.cold_tps / tipg.cold_tps:.2f}, cold p50 x{ours.cold_p50 / tipg.cold_p50:.2f}"
                          f" (lower is better), sequential p50 x{ours.seq_p50 / tipg.seq_p50:.2f}, "
+                         f"cold CPU per tile x{ours.cold_cpu / tipg.cold_cpu:.2f}, "
                          f"warm x{ours.warm_rps / tipg.warm_rps:.1f}")
         if ours and ceiling:
             parts.append(f"warm vs ceiling {ours.warm_rps / ceiling.warm_rps:.0%}")
