@@ -77,9 +77,14 @@ def free_port() -> int:
 
 
 class Cluster:
-    """One PostgreSQL server with a template database that has PostGIS; ``new_database()`` clones it."""
+    """One PostgreSQL server with a template database that has PostGIS; ``new_database()`` clones it.
 
-    def __init__(self) -> None:
+    ``settings`` are server settings (``shared_buffers="512MB"``) on top of the no-durability defaults.
+    """
+
+    def __init__(self, **settings: str) -> None:
+        self.settings = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                         "max_connections": "200", "shared_buffers": "128MB", **settings}
         self.folder: Path | None = None
         self.admin_url = ""
         self._pg_ctl: list[str] = []
@@ -113,9 +118,8 @@ class Cluster:
         run = {"check": True, "capture_output": True, "text": True}
         subprocess.run(self._as_server_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
                                              "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]), **run)
-        options = (f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-                   "-c shared_buffers=128MB")
+        options = f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1 " + " ".join(
+            f"-c {k}={v}" for k, v in self.settings.items())
         self._pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log")]
         try:
             subprocess.run(self._as_server_user([*self._pg_ctl, "-o", options, "-w", "-t", "60", "start"]), **run)
