@@ -20,7 +20,7 @@ COPY constraints ./constraints
 COPY maps ./maps
 COPY geo_service ./geo_service
 COPY --from=map-assets /build/maps/node_modules ./maps/node_modules
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir ".[postgis]" \
  && useradd --system --uid 10001 --home-dir /data --create-home geo \
  && mkdir -p /data/workspace && chown -R geo /data
 

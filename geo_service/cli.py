@@ -168,11 +168,26 @@ def serve(
             out.print("empty workspace: publishing the synthetic demo layers …")
             publish_demo(store)
         refresh_and_report(store, settings)
+        close = getattr(store, "close", None)  # PostGIS: the workers open their own pools
+        if close is not None:
+            close()
     os.environ["GEO_SERVICE_WORKSPACE"] = str(settings.workspace.resolve())
     os.environ["GEO_SERVICE_SEED_DEMO"] = "false"  # seeded above, once, not by each worker
-    out.print(f"serving {settings.workspace.resolve()} at http://{host}:{port}/")
+    source = _without_password(settings.database_url) if settings.database_url else settings.workspace.resolve()
+    out.print(f"serving {source} at http://{host}:{port}/")
     uvicorn.run("geo_service.main:app_factory", factory=True, host=host, port=port, workers=workers,
                 log_level="info")
+
+
+def _without_password(url: str) -> str:
+    """A database URL fit to print: the password (if any) replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,6 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.analysis.start()
         yield
         app.state.analysis.stop()
+        close = getattr(store, "close", None)  # PostGIS: the connection pool
+        if close is not None:
+            close()
 
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
