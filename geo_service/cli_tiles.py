@@ -12,8 +12,11 @@ from geo_service.settings import Settings
 from geo_service.stores import open_store
 from layers.errors import LayerError
 from maps.export import DEFAULT_MAXZOOM, DEFAULT_MINZOOM, Engine, export_tiles
+from maps.tile_cache import TileCache
+from maps.tiles import TileService, seed
 
-tiles_app = typer.Typer(help="Vector tiles: export a layer as a PMTiles or MBTiles archive.", no_args_is_help=True)
+tiles_app = typer.Typer(help="Vector tiles: export a layer as a PMTiles or MBTiles archive, seed the tile cache.",
+                        no_args_is_help=True)
 
 _out = Console()
 _err = Console(stderr=True)
@@ -44,6 +47,34 @@ def tiles_export(
     _out.print(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB): layer {report.layer_id} version "
                f"{report.version}, {report.features} features, zoom {report.minzoom}-{report.maxzoom}, "
                f"{report.engine}", markup=False, highlight=False, soft_wrap=True)
+
+
+@tiles_app.command("seed")
+def tiles_seed(
+    layer_id: Annotated[str, typer.Argument(help="collection id")],
+    maxzoom: Annotated[int, typer.Option(help="highest zoom level to render")] = 10,
+    minzoom: Annotated[int, typer.Option(help="lowest zoom level to render")] = 0,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", envvar="GEO_SERVICE_TILE_CACHE_DIR",
+                                                   help="the disk tier of the tile cache the servers use")] = None,
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", envvar="GEO_SERVICE_WORKSPACE",
+                                                   help="workspace folder (default ./workspace)")] = None,
+) -> None:
+    """Pre-render a layer's low zooms into the disk tier of the tile cache (after a publish, say)."""
+    if cache_dir is None:
+        _err.print("error: --cache-dir or GEO_SERVICE_TILE_CACHE_DIR names the disk tier to fill", markup=False)
+        raise typer.Exit(2)
+    try:
+        settings = Settings(workspace=workspace) if workspace is not None else Settings()
+        store = open_store(settings)
+        layer = store.get_layer(layer_id)
+        report = seed(TileService(store, TileCache(max_bytes=0, disk_dir=cache_dir)), layer,
+                      range(minzoom, maxzoom + 1))
+    except LayerError as exc:
+        _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    _out.print(f"seeded {report.tiles} tiles of {layer.id} version {layer.current.version} (zoom {minzoom}-{maxzoom}, "
+               f"{report.non_empty} with features, {report.bytes / 1e6:.1f} MB) into {cache_dir}",
+               markup=False, highlight=False, soft_wrap=True)
 
 
 def _engine(value: str) -> Engine:

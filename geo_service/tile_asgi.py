@@ -141,7 +141,8 @@ class TileFastPath:
         tiles: TileService | None = getattr(state, "tiles", None)
         if tiles is None:
             return False
-        found = tiles.cached(ids, z, x, y, properties)
+        fresh = getattr(tiles.store, "current_versions_async", None)  # PostGIS: without blocking the loop
+        found = tiles.cached(ids, z, x, y, properties, await fresh() if fresh is not None else None)
         source = "hit"
         if found is None:
             if self._pool is None:

@@ -25,7 +25,8 @@ grid of a few units of 4096 stays below a pixel on screen and costs nothing, unl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -53,6 +54,7 @@ MIN_LENGTH = 2.0  # tile units
 MAX_LEVEL = 5  # generalisation levels before features are dropped to hold the budget
 MAX_FEATURES = 10_000  # per layer and tile: those with the largest envelopes (TiPG's cap too, unordered there)
 SAMPLE = 1_000  # features encoded to choose the generalisation of a dense tile
+RENDER_WAIT_SECONDS = 30.0  # how long a request waits for another thread rendering the same tile
 POLYNOMIAL_MIN_ZOOM = 8
 _CONTROL = 7  # control points per side
 _UNIT_X, _UNIT_Y = (a.ravel() for a in np.meshgrid(np.linspace(0, 1, _CONTROL), np.linspace(0, 1, _CONTROL)))
@@ -340,15 +342,19 @@ class TileService:
     def __init__(self, store: Store, cache: TileCache) -> None:
         self.store = store
         self.cache = cache
+        self._rendering: dict[TileKey, threading.Event] = {}  # single flight: one render per key at a time
+        self._rendering_lock = threading.Lock()
 
     def cached(self, layer_ids: Sequence[str], z: int, x: int, y: int,
-               properties: tuple[str, ...] | None = None) -> tuple[TileKey, TileEntry] | None:
+               properties: tuple[str, ...] | None = None,
+               versions: Mapping[str, int] | None = None) -> tuple[TileKey, TileEntry] | None:
         """A memory hit for the *current* versions of ``layer_ids``, or None (unknown layer or not cached).
 
         This is the ASGI fast path's whole lookup: one cheap catalog check (``Store.current_versions``) and
         one dict lookup. Only valid tiles are ever cached, so a hit needs no further validation.
         """
-        versions = self.store.current_versions()
+        if versions is None:  # else read just now by the caller (PostGIS: ``current_versions_async``)
+            versions = self.store.current_versions()
         try:
             layers = tuple((layer_id, versions[layer_id]) for layer_id in layer_ids)
         except KeyError:
@@ -367,12 +373,26 @@ class TileService:
         entry = self.cache.get(key)
         if entry is not None:
             return key, entry
-        path = self.cache.disk_path(layer.id, record.version, record.location, z, x, y, properties)
-        data = self.cache.read_disk(path)
-        if data is None:
-            data = render_layer(self.store, record, z, x, y, names, name=layer.id)
-            self.cache.write_disk(path, data)
-        return key, self.cache.put(key, TileEntry(data))
+        with self._rendering_lock:
+            busy = self._rendering.get(key)
+            if busy is None:
+                self._rendering[key] = threading.Event()
+        if busy is not None:  # another thread is making this very tile: wait for it rather than redo it
+            busy.wait(RENDER_WAIT_SECONDS)
+            entry = self.cache.get(key)
+            if entry is not None:
+                return key, entry
+        try:
+            path = self.cache.disk_path(layer.id, record.version, record.location, z, x, y, properties)
+            data = self.cache.read_disk(path)
+            if data is None:
+                data = render_layer(self.store, record, z, x, y, names, name=layer.id)
+                self.cache.write_disk(path, data)
+            return key, self.cache.put(key, TileEntry(data))
+        finally:
+            if busy is None:
+                with self._rendering_lock:
+                    self._rendering.pop(key).set()
 
     def tile(self, layers: Sequence[LayerRecord], z: int, x: int, y: int) -> tuple[TileKey, TileEntry]:
         """Several layers in one tile (each a layer named after its collection, all attributes)."""
@@ -384,6 +404,28 @@ class TileService:
         # a multi-layer tile is its single-layer tiles one after the other (Tile.layers is a repeated field)
         data = b"".join(self.layer_tile(layer, z, x, y)[1].data for layer in layers)
         return key, self.cache.put(key, TileEntry(data))
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What ``seed`` rendered."""
+
+    tiles: int
+    non_empty: int
+    bytes: int
+
+
+def seed(service: TileService, layer: LayerRecord, zooms: Sequence[int]) -> SeedReport:
+    """Render every tile of ``layer``'s current version at ``zooms`` over its extent through ``service``
+    (with a disk tier, this pre-renders the costly low zooms once for every worker and restart)."""
+    west, south, east, north = bounds_to_crs84(layer.current.bbox)
+    tiles = non_empty = size = 0
+    for t in TMS.tiles(west, south, east, north, list(zooms)):
+        _, entry = service.layer_tile(layer, t.z, t.x, t.y)
+        tiles += 1
+        non_empty += bool(entry.data)
+        size += len(entry.data)
+    return SeedReport(tiles, non_empty, size)
 
 
 def tilejson(layers: Sequence[LayerRecord], tiles_url: str, name: str = "") -> dict[str, Any]:

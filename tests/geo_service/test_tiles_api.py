@@ -5,6 +5,7 @@ mapbox-vector-tile."""
 from __future__ import annotations
 
 import gzip
+import re
 import urllib.request
 from pathlib import Path
 
@@ -258,3 +259,36 @@ def test_tiles_from_a_real_server(live_server: str) -> None:
     assert [a[0] for a in answers] == ["miss", "hit"]
     assert answers[0][1] == MVT and answers[0][2] == answers[1][2]
     assert len(decode(answers[1][2])["jorder"]["features"]) == 100
+
+
+def test_cli_seed_fills_the_disk_tier_and_export_writes_an_archive(workspace: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from geo_service.cli import app
+    from maps.export import archive_info
+
+    runner = CliRunner()
+    seeded = runner.invoke(app, ["tiles", "seed", "jorder", "--maxzoom", "12", "--cache-dir", str(tmp_path / "tiles"),
+                                 "-w", str(workspace)])
+    assert seeded.exit_code == 0, seeded.output
+    count = int(re.search(r"seeded (\d+) tiles of jorder version 1", seeded.output).group(1))  # type: ignore[union-attr]
+    assert count >= 13 and len(list((tmp_path / "tiles").rglob("*.mvt"))) == count  # at least a tile per zoom
+
+    def no_rendering(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("rendered although the tile was seeded")
+
+    monkeypatch.setattr("maps.tiles.render_layer", no_rendering)
+    settings = Settings(workspace=workspace, seed_demo=False, tile_cache_dir=tmp_path / "tiles")
+    with TestClient(create_app(settings)) as client:
+        z, x, y = grid_tile()
+        assert len(decode(client.get(url(z, x, y)).content)["jorder"]["features"]) == 100
+    monkeypatch.undo()
+
+    archive = tmp_path / "jorder.pmtiles"
+    exported = runner.invoke(app, ["tiles", "export", "jorder", "-o", str(archive), "--minzoom", "10", "--maxzoom", "13",
+                                   "-w", str(workspace)])
+    assert exported.exit_code == 0, exported.output
+    assert archive_info(archive).layers == ["jorder"]
+    refused = runner.invoke(app, ["tiles", "export", "jorder", "-o", str(tmp_path / "jorder.zip"), "-w", str(workspace)])
+    assert refused.exit_code == 2 and ".pmtiles or .mbtiles" in refused.output

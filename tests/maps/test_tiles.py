@@ -362,6 +362,34 @@ def test_service_uses_the_disk_tier_across_restarts(store: GeoPackageStore, tmp_
     assert second.cached(["jorder"], 14, tx, ty) is not None
 
 
+def test_concurrent_requests_for_one_tile_render_it_once(store: GeoPackageStore,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    import maps.tiles
+
+    real, calls = maps.tiles.render_layer, []
+
+    def slow(*args: object, **kwargs: object) -> bytes:
+        calls.append(1)
+        time.sleep(0.2)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("maps.tiles.render_layer", slow)
+    service = TileService(store, TileCache())
+    layer = store.get_layer("jorder")
+    tx, ty = tile_of(X0, Y0, 14)
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda: results.append(service.layer_tile(layer, 14, tx, ty)[1].data))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(results) == 4 and len(set(results)) == 1 and results[0]
+
+
 def test_service_serves_the_new_version_after_publish_and_rollback(store: GeoPackageStore) -> None:
     service = TileService(store, TileCache())
     tx, ty = tile_of(X0, Y0, 14)
