@@ -24,6 +24,7 @@ database, so a publish by any process is seen by all on their next request. The 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import threading
@@ -38,7 +39,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from psycopg import Connection, sql
+from psycopg import AsyncConnection, Connection, sql
 from psycopg_pool import ConnectionPool
 
 from layers import pg_copy
@@ -87,13 +88,16 @@ class PostGISStore:
             kwargs={"autocommit": True, "options": "-c TimeZone=UTC", "application_name": "geo-service"})
         self._aware: dict[str, frozenset[str]] = {}  # table -> its timestamptz columns (tables never change)
         self._aware_lock = threading.Lock()
+        self._gate: _VersionGate | None = None
         if migrate_schema:
             with self._connection() as conn:
                 migrate(conn)
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the event loop's catalog connection)."""
         self._pool.close()
+        if self._gate is not None:
+            self._gate.close()
 
     def __enter__(self) -> PostGISStore:
         return self
@@ -123,6 +127,18 @@ class PostGISStore:
         """``{layer id: current version}``, read from the database on every call (one small query)."""
         with self._connection() as conn:
             return dict(conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers").fetchall())
+
+    async def current_versions_async(self) -> dict[str, int]:
+        """``current_versions`` for code on an event loop (the ASGI tile fast path), without blocking it.
+
+        Concurrent callers share queries but never get a stale answer: each is answered by a query that
+        started after it asked (``_VersionGate``), so under load one round trip serves many cache hits.
+        """
+        loop = asyncio.get_running_loop()
+        gate = self._gate
+        if gate is None or gate.loop is not loop:
+            gate = self._gate = _VersionGate(self.url, loop)
+        return await gate.get()
 
     def versions(self, layer_id: str) -> list[VersionRecord]:
         with self._connection() as conn:
@@ -334,6 +350,63 @@ class PostGISStore:
             with self._aware_lock:
                 self._aware[record.location] = found
         return found
+
+
+class _VersionGate:
+    """Current layer versions for many concurrent requests from few queries, on one event loop.
+
+    A caller that arrives while no query is running starts one; a caller that arrives while a query is
+    running waits for the *next* one, started as soon as the running one ends. So every answer comes from
+    a query that began after its caller asked (a publish committed before the request is always seen),
+    and under load one round trip answers every request that arrived during the previous one.
+    """
+
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.url = url
+        self.loop = loop
+        self._conn: AsyncConnection | None = None
+        self._running = False
+        self._next: asyncio.Future[dict[str, int]] | None = None
+
+    async def get(self) -> dict[str, int]:
+        if self._running:
+            if self._next is None:
+                self._next = self.loop.create_future()
+            future = self._next
+        else:
+            future = self.loop.create_future()
+            self._start(future)
+        return await asyncio.shield(future)
+
+    def _start(self, future: asyncio.Future[dict[str, int]]) -> None:
+        self._running = True
+        self.loop.create_task(self._query(future))
+
+    async def _query(self, future: asyncio.Future[dict[str, int]]) -> None:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = await AsyncConnection.connect(self.url, autocommit=True, options="-c TimeZone=UTC",
+                                                           application_name="geo-service")
+            cursor = await self._conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers")
+            result = dict(await cursor.fetchall())
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            if self._conn is not None and self._conn.broken:
+                self._conn = None
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
+        finally:
+            self._running = False
+            waiting, self._next = self._next, None
+            if waiting is not None:
+                self._start(waiting)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            conn.pgconn.finish()  # synchronous: the loop may be gone already
 
 
 # -- names ----------------------------------------------------------------------------------------

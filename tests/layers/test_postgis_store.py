@@ -4,6 +4,7 @@ concurrent publishes. Runs on the throwaway cluster of ``tests/conftest.py``."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -135,6 +136,26 @@ def test_two_processes_see_each_others_publishes(pg: Any, postgis_url: str) -> N
         assert record.version == 1 and other.query(record, None, {}, 100, 0).properties[0]["tag"] == 1
     finally:
         other.close()
+
+
+def test_event_loop_reads_share_queries_and_are_never_stale(pg: Any) -> None:
+    pg.publish("jorder", _grid(3, tag=1), LayerMeta(LayerKind.farmland))
+    started: list[int] = []
+
+    async def main() -> None:
+        first = await pg.current_versions_async()  # opens the loop's connection
+        gate = pg._gate
+        start = gate._start
+        gate._start = lambda future: (started.append(1), start(future))
+        answers = await asyncio.gather(*(pg.current_versions_async() for _ in range(50)))
+        assert first == {"jorder": 1} and all(a == {"jorder": 1} for a in answers)
+        assert len(started) == 2  # one query for the first caller, one for the 49 that came while it ran
+        pg.publish("jorder", _grid(4, tag=2), LayerMeta(LayerKind.farmland))  # committed before the next read
+        assert await pg.current_versions_async() == {"jorder": 2}
+        pg.rollback("jorder", 1)
+        assert (await asyncio.gather(pg.current_versions_async(), pg.current_versions_async())) == [{"jorder": 1}] * 2
+
+    asyncio.run(main())
 
 
 def test_concurrent_publishes_get_distinct_versions(pg: Any) -> None:
