@@ -14,8 +14,9 @@ Measured:
     index, ANALYZE, catalog) into PostGIS, and into the GeoPackage workspace for reference;
 * features: ``items?bbox=<1-3 km box>&limit=100`` over 200 random boxes (CRS84) on farmland, with
   ``wrk -t2 -c<connections> -d<duration>`` after a warm-up run: req/s, p50, p99;
-* tiles: farmland z10-z14 over Kongsberg: cold (fresh server, each tile once, one client) p50/p95, then warm
-  (wrk over the list after a pass that fills the cache) req/s.
+* tiles: farmland z10-z14 over Kongsberg: cold (fresh server, each tile once, one client) p50/p95, cold
+  throughput (another fresh server, ``--connections`` clients), then warm (wrk over the list after passes that
+  fill the cache) req/s.
 
 Servers run with ``--workers`` uvicorn workers (uvloop + httptools); TiPG in its own venv:
 
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -243,6 +245,36 @@ def sequential(port: int, paths: list[str]) -> tuple[list[float], list[int], lis
     return times, statuses, bodies
 
 
+def concurrent(port: int, paths: list[str], clients: int) -> tuple[float, list[float], list[int]]:
+    """Each path once over ``clients`` keep-alive connections (threads): requests/s, seconds, statuses."""
+    todo = iter(enumerate(paths))
+    lock = threading.Lock()
+    times = [0.0] * len(paths)
+    statuses = [0] * len(paths)
+
+    def client() -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=60)
+        while True:
+            with lock:
+                item = next(todo, None)
+            if item is None:
+                return
+            i, path = item
+            t0 = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            times[i], statuses[i] = time.perf_counter() - t0, response.status
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(paths) / (time.perf_counter() - t0), times, statuses
+
+
 def pct(seconds: list[float], q: float) -> float:
     return float(np.percentile(np.array(seconds) * 1e3, q))
 
@@ -321,16 +353,20 @@ def run(args: argparse.Namespace, work: Path, cluster: Cluster, use_tipg: bool) 
         item_paths = [f"{base}/items?bbox={b}&limit=100" for b in boxes]
         tile_paths = [f"{base}/tiles/WebMercatorQuad/{z}/{x}/{y}" for z, x, y in tiles]
         row: dict[str, float] = {}
-        with start() as port:  # cold tiles need a fresh server: tiles first
+        with start() as port:  # cold tiles need a fresh server: one for one client, one for many
             times, statuses, _ = sequential(port, tile_paths)
             row["tile_cold_p50"], row["tile_cold_p95"] = pct(times, 50), pct(times, 95)
             row["tile_bad"] = sum(s not in (200, 204) for s in statuses)
+        with start() as port:
+            rate, times, statuses = concurrent(port, tile_paths, args.connections)
+            row["tile_cold_tps"], row["tile_cold_conc_p50"] = rate, pct(times, 50)
+            row["tile_bad"] += sum(s not in (200, 204) for s in statuses)
             sequential(port, tile_paths)  # every tile once more: the other worker's cache too (most of it)
             wrk(port, tile_paths, work, args.connections, args.warmup)
             warm = wrk(port, tile_paths, work, args.connections, args.duration)
             row["tile_warm_rps"], row["tile_warm_p50"], row["tile_non2xx"] = warm["rps"], warm["p50"], warm["non2xx"]
-            print(f"  tiles: cold p50 {row['tile_cold_p50']:.1f} ms, p95 {row['tile_cold_p95']:.1f} ms; "
-                  f"warm {warm['rps']:.0f} req/s")
+            print(f"  tiles: cold p50 {row['tile_cold_p50']:.1f} ms, p95 {row['tile_cold_p95']:.1f} ms, "
+                  f"{row['tile_cold_tps']:.0f} tiles/s with {args.connections} clients; warm {warm['rps']:.0f} req/s")
             _, statuses, bodies = sequential(port, item_paths[:20])
             counts[name] = [json.loads(b).get("numberMatched", -1) if s == 200 else -s
                             for s, b in zip(statuses, bodies, strict=True)]
@@ -357,7 +393,7 @@ def report(args: argparse.Namespace, ingest_times: dict[str, float], results: di
           f"{ours / ingest_times['floor (read + numpy COPY)']:.2f}")
 
     header = (f"{'server':<26} {'items r/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'tile cold p50':>13} "
-              f"{'p95':>7} {'tile warm r/s':>13} {'errors':>6}")
+              f"{'p95':>7} {'cold t/s':>8} {'tile warm r/s':>13} {'errors':>6}")
     print(f"\nfeatures: items?bbox=<1-3 km>&limit=100 over 200 boxes; tiles: farmland z10-z14 over Kongsberg "
           f"({n_tiles} tiles)")
     print(header)
@@ -365,7 +401,8 @@ def report(args: argparse.Namespace, ingest_times: dict[str, float], results: di
     for name, r in results.items():
         errors = int(r["tile_bad"] + r["tile_non2xx"] + r["items_non2xx"])
         print(f"{name:<26} {r['items_rps']:>9.0f} {r['items_p50']:>7.1f} {r['items_p99']:>7.1f} "
-              f"{r['tile_cold_p50']:>13.1f} {r['tile_cold_p95']:>7.1f} {r['tile_warm_rps']:>13.0f} {errors:>6}")
+              f"{r['tile_cold_p50']:>13.1f} {r['tile_cold_p95']:>7.1f} {r['tile_cold_tps']:>8.0f} "
+              f"{r['tile_warm_rps']:>13.0f} {errors:>6}")
     names = list(results)
     tipg = next((n for n in names if n.startswith("TiPG")), None)
     if tipg:
@@ -375,8 +412,8 @@ def report(args: argparse.Namespace, ingest_times: dict[str, float], results: di
                 continue
             r, t = results[name], results[tipg]
             print(f"  {name:<24} features {r['items_rps'] / t['items_rps']:.2f}x (target >= 1.5); tiles cold p50 "
-                  f"{t['tile_cold_p50'] / r['tile_cold_p50']:.2f}x faster, p95 {t['tile_cold_p95'] / r['tile_cold_p95']:.2f}x;"
-                  f" warm {r['tile_warm_rps'] / t['tile_warm_rps']:.2f}x")
+                  f"{t['tile_cold_p50'] / r['tile_cold_p50']:.2f}x faster, p95 {t['tile_cold_p95'] / r['tile_cold_p95']:.2f}x,"
+                  f" cold throughput {r['tile_cold_tps'] / t['tile_cold_tps']:.2f}x; warm {r['tile_warm_rps'] / t['tile_warm_rps']:.2f}x")
     print("\nnumberMatched of the first 20 boxes (must agree)")
     for name, values in counts.items():
         print(f"  {name:<26} {values}")

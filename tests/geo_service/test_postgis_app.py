@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -98,6 +99,23 @@ def test_http_answers_match_the_geopackage(client: TestClient, pg_client: TestCl
             fb = {f["id"]: f["properties"] for f in tb[layer]["features"]}
             assert fa == fb and len(fa) > 0
     assert pg_client.get(f"/collections/jorder/tiles/WebMercatorQuad/{z}/{x}/{y}").headers["x-tile-cache"] == "hit"
+
+
+def test_cli_on_postgis(postgis_url: str, tmp_path: Path) -> None:
+    """``geo-service layers add|list|versions|rollback`` with GEO_SERVICE_DATABASE_URL: no workspace is made."""
+    from tests.geo_service.test_cli import plan_25833, run
+
+    source = plan_25833(tmp_path / "plan.gpkg", n=3)
+    env = {"GEO_SERVICE_DATABASE_URL": postgis_url}
+    for _ in range(2):
+        added = run("layers", "add", source, "--id", "plan", "--kind", "other", cwd=tmp_path, env=env)
+        assert added.returncode == 0, added.stderr
+    assert "published plan version 2" in added.stdout and "repaired 1 invalid" in added.stdout
+    listed = run("layers", "list", cwd=tmp_path, env=env)
+    assert re.search(r"plan\s+.*other\s+.*2\s+.*3", listed.stdout), listed.stdout
+    back = run("layers", "rollback", "plan", "1", cwd=tmp_path, env=env)
+    assert back.returncode == 0 and "plan now serves version 1 (3 features)" in back.stdout
+    assert not (tmp_path / "workspace").exists()
 
 
 # -- several processes ---------------------------------------------------------------------------------
