@@ -162,13 +162,15 @@ def _serve(url: str, tmp_path: Path) -> tuple[subprocess.Popen, int]:
 def _wait_ready(proc: subprocess.Popen, port: int) -> None:
     deadline = time.monotonic() + 60
     while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/conformance")
             if conn.getresponse().status == 200:
                 return
         except OSError:
             pass
+        finally:
+            conn.close()
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"geo-service serve did not start: {proc.stderr.read().decode()[-2000:]}")
@@ -236,6 +238,8 @@ def test_servers_stay_consistent_while_another_process_publishes(postgis_url: st
                     check_tile(conn)
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"client error: {exc!r}")
+            finally:
+                conn.close()
 
         threads = [threading.Thread(target=client, args=(port,)) for _, port in servers for _ in range(2)]
         for t in threads:
@@ -258,6 +262,7 @@ def test_servers_stay_consistent_while_another_process_publishes(postgis_url: st
             assert response.getheader("X-Layer-Version") == str(last)
             conn.request("GET", f"/collections/{LIVE}/tiles/WebMercatorQuad/{z}/{tx}/{ty}")
             features = decode(conn.getresponse().read())[LIVE]["features"]
+            conn.close()
             assert {f["properties"]["v"] for f in features} == {last} and len(features) == 3 + last
         assert problems == []
     finally:
@@ -268,3 +273,6 @@ def test_servers_stay_consistent_while_another_process_publishes(postgis_url: st
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
