@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +15,7 @@ from geo_service.settings import Settings
 from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
 from layers.store import LayerMeta
+from tests.servers import serve_workspace
 
 # Synthetic test data near Kongsberg town (EPSG:25832): a 10 x 10 grid of 100 m x 100 m fields.
 ORIGIN = (536_000.0, 6_614_000.0)
@@ -58,33 +54,8 @@ def client(workspace: Path) -> Iterator[TestClient]:
         yield c
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def live_server(workspace: Path) -> Iterator[str]:
-    """The service run by the real ``geo-service serve`` in its own process on a free loopback port.
-
-    A separate process, not a thread: GDAL clients (pyogrio) hold the GIL while they wait on HTTP.
-    """
-    port = _free_port()
-    exe = Path(sys.executable).with_name("geo-service")
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workspace", str(workspace),
-                             "--no-seed-demo"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/conformance", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"geo-service serve did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+def live_server(workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """The service run by the real ``geo-service serve`` in its own process on a free loopback port."""
+    with serve_workspace(workspace, tmp_path / "serve.log", timeout=30) as url:
+        yield url

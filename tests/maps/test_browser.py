@@ -15,11 +15,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from layers.gpkg_store import GeoPackageStore
 from maps.i18n import format_number
 from maps.investor import investor_sites
 from maps.styles import RISK_COLOUR, STATUS_COLOUR, ZONE_COLOUR
+from tests.servers import serve_workspace
 
 CHROMIUM = Path(os.environ.get("GEO_SERVICE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -73,37 +72,14 @@ def browser() -> Iterator[Any]:
     (ARTIFACTS / "render-times.json").write_text(json.dumps(RENDER_TIMES, indent=2), encoding="utf-8")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``geo-service serve`` on the demo workspace in its own process, basemap off, no refresh loop."""
     _require_browser()
-    port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0"}
-    exe = Path(sys.executable).with_name("geo-service")
-    with log.open("wb") as sink:  # a file, not a pipe: tile access logs would fill a pipe and stall the server
-        proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workspace", str(demo_workspace),
-                                 "--no-seed-demo"], stdout=sink, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/conformance", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"geo-service serve did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    env = {"GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0"}
+    with serve_workspace(demo_workspace, log, env) as url:
+        yield url
 
 
 class Watched:
