@@ -832,3 +832,19 @@ def arealformal_colour(code: int, arealbruksstatus: int | None = None) -> str | 
         if colour is not None:
             return colour
     return AREALFORMAL_COLOUR.get(code)
+
+
+# Kongsbergregionen (regionråd since 2005, DOMAIN.md): the seven core members with 2024 codes;
+# the 2020-2023 code is mapped to the same name so older plans still get a name.
+KONGSBERGREGIONEN: dict[str, str] = {
+    "3303": "Kongsberg",
+    "3334": "Flesberg",
+    "3336": "Rollag",
+    "3338": "Nore og Uvdal",
+    "4005": "Notodden",
+    "4024": "Hjartdal",
+    "4026": "Tinn",
+}
+FORMER_CODES: dict[str, str] = {
+    "3006": "3303", "3050": "3334", "3051": "3336", "3052": "3338", "3808": "4005", "3819": "4024", "3818": "4026",
+}
