@@ -6,20 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from geo_service.settings import Settings
+from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
 from geo_service.stores import open_store
-from layers.errors import LayerError
 from maps.export import DEFAULT_MAXZOOM, DEFAULT_MINZOOM, Engine, export_tiles
 from maps.tile_cache import TileCache
 from maps.tiles import TileService, seed
 
 tiles_app = typer.Typer(help="Vector tiles: export a layer as a PMTiles or MBTiles archive, seed the tile cache.",
                         no_args_is_help=True)
-
-_out = Console()
-_err = Console(stderr=True)
 
 
 @tiles_app.command("export")
@@ -30,21 +25,16 @@ def tiles_export(
     maxzoom: Annotated[int, typer.Option(help="highest zoom level")] = DEFAULT_MAXZOOM,
     engine: Annotated[str, typer.Option(help="auto (tippecanoe when installed, else GDAL), tippecanoe or gdal")]
     = "auto",
-    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", envvar="GEO_SERVICE_WORKSPACE",
-                                                   help="workspace folder (default ./workspace)")] = None,
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """Tile a layer's current version into a static archive for a CDN or object store."""
     if engine not in ("auto", "tippecanoe", "gdal"):
-        _err.print(f"error: --engine {engine!r}: use auto, tippecanoe or gdal", markup=False, highlight=False)
+        err.print(f"error: --engine {engine!r}: use auto, tippecanoe or gdal", markup=False, highlight=False)
         raise typer.Exit(2)
-    try:
-        settings = Settings(workspace=workspace) if workspace is not None else Settings()
-        store = open_store(settings)
+    with user_errors():
+        store = open_store(settings_for(workspace))
         report = export_tiles(store, store.get_layer(layer_id), output, minzoom, maxzoom, engine=_engine(engine))
-    except LayerError as exc:
-        _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    _out.print(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB): layer {report.layer_id} version "
+    out.print(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB): layer {report.layer_id} version "
                f"{report.version}, {report.features} features, zoom {report.minzoom}-{report.maxzoom}, "
                f"{report.engine}", markup=False, highlight=False, soft_wrap=True)
 
@@ -56,23 +46,18 @@ def tiles_seed(
     minzoom: Annotated[int, typer.Option(help="lowest zoom level to render")] = 0,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", envvar="GEO_SERVICE_TILE_CACHE_DIR",
                                                    help="the disk tier of the tile cache the servers use")] = None,
-    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", envvar="GEO_SERVICE_WORKSPACE",
-                                                   help="workspace folder (default ./workspace)")] = None,
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """Pre-render a layer's low zooms into the disk tier of the tile cache (after a publish, say)."""
     if cache_dir is None:
-        _err.print("error: --cache-dir or GEO_SERVICE_TILE_CACHE_DIR names the disk tier to fill", markup=False)
+        err.print("error: --cache-dir or GEO_SERVICE_TILE_CACHE_DIR names the disk tier to fill", markup=False)
         raise typer.Exit(2)
-    try:
-        settings = Settings(workspace=workspace) if workspace is not None else Settings()
-        store = open_store(settings)
+    with user_errors():
+        store = open_store(settings_for(workspace))
         layer = store.get_layer(layer_id)
         report = seed(TileService(store, TileCache(max_bytes=0, disk_dir=cache_dir)), layer,
                       range(minzoom, maxzoom + 1))
-    except LayerError as exc:
-        _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    _out.print(f"seeded {report.tiles} tiles of {layer.id} version {layer.current.version} (zoom {minzoom}-{maxzoom}, "
+    out.print(f"seeded {report.tiles} tiles of {layer.id} version {layer.current.version} (zoom {minzoom}-{maxzoom}, "
                f"{report.non_empty} with features, {report.bytes / 1e6:.1f} MB) into {cache_dir}",
                markup=False, highlight=False, soft_wrap=True)
 
