@@ -53,13 +53,13 @@ from pyproj import Transformer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from layers import pg_copy  # noqa: E402
-from layers.gpkg_store import GeoPackageStore  # noqa: E402
-from layers.ingest import ingest  # noqa: E402
-from layers.kinds import LayerKind  # noqa: E402
-from layers.postgis_store import PostGISStore  # noqa: E402
-from maps.tiles import TMS  # noqa: E402
-from tests.postgis_cluster import Cluster, free_port  # noqa: E402
+from layers import pg_copy
+from layers.gpkg_store import GeoPackageStore
+from layers.ingest import ingest
+from layers.kinds import LayerKind
+from layers.postgis_store import PostGISStore
+from maps.tiles import TMS
+from tests.postgis_cluster import Cluster, free_port
 
 HOST = "127.0.0.1"
 EXTENT = (415_935.0, 6_585_656.0, 560_058.0, 6_708_484.0)  # Kongsbergregionen, EPSG:25832

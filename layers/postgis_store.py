@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import geopandas as gpd
 import numpy as np
@@ -99,7 +99,7 @@ class PostGISStore:
         if self._gate is not None:
             self._gate.close()
 
-    def __enter__(self) -> PostGISStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -115,14 +115,14 @@ class Cluster:
             for path in (self.folder, socket_dir):
                 os.chown(path, user.pw_uid, user.pw_gid)
         port = free_port()
-        run = {"check": True, "capture_output": True, "text": True}
+        run = {"capture_output": True, "text": True}
         subprocess.run(self._as_server_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                                             "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]), **run)
+                                             "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]), check=True, **run)
         options = f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1 " + " ".join(
             f"-c {k}={v}" for k, v in self.settings.items())
         self._pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log")]
         try:
-            subprocess.run(self._as_server_user([*self._pg_ctl, "-o", options, "-w", "-t", "60", "start"]), **run)
+            subprocess.run(self._as_server_user([*self._pg_ctl, "-o", options, "-w", "-t", "60", "start"]), check=True, **run)
         except subprocess.CalledProcessError as exc:
             log = (self.folder / "server.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"throwaway PostgreSQL did not start: {exc.stderr}\n{log}") from exc

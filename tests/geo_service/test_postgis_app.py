@@ -71,8 +71,8 @@ def test_http_answers_match_the_geopackage(client: TestClient, pg_client: TestCl
         "/collections", "/collections/jorder", "/collections/jorder/queryables",
         "/collections/jorder/items", "/collections/jorder/items?limit=7&offset=20",
         f"/collections/jorder/items?bbox={lon0},{lat0},{lon1},{lat1}",
-        f"/collections/jorder/items?bbox={X0 + 150},{Y0 + 150},{X0 + 420},{Y0 + 330}"
-        "&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/25832&crs=http://www.opengis.net/def/crs/EPSG/0/25832",
+        (f"/collections/jorder/items?bbox={X0 + 150},{Y0 + 150},{X0 + 420},{Y0 + 330}"
+         "&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/25832&crs=http://www.opengis.net/def/crs/EPSG/0/25832"),
         "/collections/jorder/items?arealtype=22&limit=5&offset=3", "/collections/jorder/items/42",
         "/collections/kulturminner/items?vernetype=VED", "/collections/jorder/tiles/WebMercatorQuad/tilejson.json",
         # errors: the same status and body

@@ -271,14 +271,16 @@ def test_both_stores_give_the_same_answers(both_stores: tuple[Store, Store], dat
     for fid in (1, 100, 271):
         assert _page_tuple(gpkg.get_feature(a.current, fid)) == _page_tuple(pg.get_feature(b.current, fid))
 
-    errors = []
-    for store, record in ((gpkg, a.current), (pg, b.current)):
-        messages = []
-        for call in (lambda: store.get_feature(record, 999), lambda: store.get_layer("nope"),
-                     lambda: store.rollback("ar5", 5), lambda: store.query(record, None, {"x": 1}, 1, 0),
-                     lambda: store.query(record, None, {"arealtype": "x"}, 1, 0)):
-            with pytest.raises(Exception) as info:
-                call()
-            messages.append((type(info.value).__name__, str(info.value)))
-        errors.append(messages)
+    errors = [_error_messages(store, record) for store, record in ((gpkg, a.current), (pg, b.current))]
     assert errors[0] == errors[1]
+
+
+def _error_messages(store: Store, record: Any) -> list[tuple[str, str]]:
+    messages = []
+    for call in (lambda: store.get_feature(record, 999), lambda: store.get_layer("nope"),
+                 lambda: store.rollback("ar5", 5), lambda: store.query(record, None, {"x": 1}, 1, 0),
+                 lambda: store.query(record, None, {"arealtype": "x"}, 1, 0)):
+        with pytest.raises(Exception) as info:
+            call()
+        messages.append((type(info.value).__name__, str(info.value)))
+    return messages

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import mapbox_vector_tile
 import pytest
-import shapely
 from pyproj import Transformer
 from shapely.geometry import shape
 
@@ -88,7 +87,6 @@ def test_farmland_tiles_match(loaded: tuple[Store, Store], z: int) -> None:
 
 
 def test_tile_service_over_both_stores(loaded: tuple[Store, Store]) -> None:
-    gpkg, pg = loaded
     services = [TileService(store, TileCache(8 * 2**20)) for store in loaded]
     z, x, y = tile_at(KOMMUNE_POINT, 8)
     tiles = [service.layer_tile(store.get_layer("kommuner"), z, x, y)[1].data for service, store in
