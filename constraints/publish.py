@@ -111,9 +111,11 @@ def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> lis
     """Recompute and publish the derived collections if an input or the rules changed.
 
     Returns the versions published (empty when everything was up to date or there is no zoning).
-    One refresh runs at a time in a process; each collection is published atomically.
+    One refresh runs at a time across every process on the store (API workers, replicas, the CLI); the
+    staleness check is made inside the lock, so a waiting refresh finds the work done. Each collection is
+    published atomically.
     """
-    with _refresh_lock:
+    with _refresh_lock, store.exclusive("derived-layers"):
         inputs = current_inputs(store)
         if not inputs.zoning or not (force or is_stale(store, rules, inputs)):
             return []

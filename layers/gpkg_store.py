@@ -13,6 +13,7 @@ shapely only for features whose envelope crosses the bbox edge.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -136,6 +137,18 @@ class GeoPackageStore:
             db.execute("UPDATE layers SET current_version = ?, updated = ? WHERE id = ?",
                        (version, _now(), layer_id))
         return self.get_layer(layer_id)
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """An advisory file lock in the workspace, held by one process (and thread) at a time."""
+        folder = self.workspace / ".locks"
+        folder.mkdir(exist_ok=True)
+        with open(folder / f"{name}.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- publish -------------------------------------------------------------------------------
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,

@@ -55,6 +55,7 @@ from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, Ve
 LAYERS_SCHEMA = "geo_layers"
 GEOMETRY_COLUMN = "geom"
 _LOCK_CLASS = 0x67656F6C  # "geol": advisory locks of layer publishes/rollbacks (objid = hashtext(layer id))
+_NAMED_LOCK_CLASS = 0x67656F78  # "geox": named locks across replicas (exclusive(), e.g. derived refreshes)
 _COPY_CHUNK = 20_000  # rows per COPY message (and progress step)
 _WEB_MERCATOR_SIZE = 2 * 20037508.342789244
 _GEOMETRY_TYPES = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
@@ -104,6 +105,16 @@ class PostGISStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A session-level advisory lock, held on one pooled connection for the block, across replicas."""
+        with self._connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (_NAMED_LOCK_CLASS, name))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_NAMED_LOCK_CLASS, name))
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:

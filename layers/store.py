@@ -7,6 +7,7 @@ Every publish creates a new version; readers see the current version until a new
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -88,6 +89,10 @@ class Store(Protocol):
                 progress: Progress | None = None) -> VersionRecord: ...
 
     def rollback(self, layer_id: str, version: int) -> LayerRecord: ...
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Hold a lock named ``name`` across every process using this store (e.g. one derived refresh)."""
+        ...
 
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
               filters: dict[str, Any], limit: int, offset: int) -> FeaturePage: ...

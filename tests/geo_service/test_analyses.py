@@ -7,6 +7,8 @@ planstatus 3, 100 m x 100 m = 10 daa) well away from every constraint.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +98,18 @@ def test_new_input_version_makes_derived_stale_and_recomputes(store: GeoPackageS
     assert record.version == 2 and record.provenance["inputs"]["ar5"] == 2
     business = store.read_frame(record).set_index("zone_id")
     assert business.loc[1, "status"] == "reserve" and business.loc[1, "farmland_daa"] == pytest.approx(0.0)
+
+
+def test_concurrent_refreshes_publish_once(store: GeoPackageStore) -> None:
+    """Two processes refreshing at once (two API workers, or the CLI and a worker) publish one version."""
+    exe = Path(sys.executable).with_name("geo-service")
+    runs = [subprocess.Popen([str(exe), "analyse", "--workspace", str(store.workspace)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert [v.version for v in store.versions(BUSINESS_AREAS)] == [1]
+    assert [v.version for v in store.versions(OBJECTION_RISK)] == [1]
+    assert sum(out.count(b"recomputed business-areas") for out, _ in outputs) == 1
 
 
 def test_rule_file_change_makes_derived_stale(store: GeoPackageStore, tmp_path: Path) -> None:

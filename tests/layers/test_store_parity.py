@@ -284,3 +284,37 @@ def _error_messages(store: Store, record: Any) -> list[tuple[str, str]]:
             call()
         messages.append((type(info.value).__name__, str(info.value)))
     return messages
+
+
+def test_exclusive_lock_spans_store_instances(store: Store) -> None:
+    """A named lock held through one store instance blocks another instance (another process, replica)."""
+    import threading
+    import time
+
+    from layers.gpkg_store import GeoPackageStore
+
+    if isinstance(store, GeoPackageStore):
+        other: Any = GeoPackageStore(store.workspace)
+    else:
+        from layers.postgis_store import PostGISStore
+
+        other = PostGISStore(store.url, pool_size=2)
+    events: list[str] = []
+
+    def contender() -> None:
+        with other.exclusive("derived-layers"):
+            events.append("second holder")
+
+    try:
+        with store.exclusive("derived-layers"):
+            thread = threading.Thread(target=contender)
+            thread.start()
+            time.sleep(0.3)
+            events.append("first released")
+        thread.join(timeout=10)
+        assert events == ["first released", "second holder"]
+        with store.exclusive("another-name"), other.exclusive("derived-layers"):
+            pass  # different names do not block each other
+    finally:
+        if hasattr(other, "close"):
+            other.close()
