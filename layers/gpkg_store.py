@@ -35,7 +35,7 @@ from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionN
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.progress import NoProgress, Progress
-from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord
+from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord, feature_page
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -229,27 +229,15 @@ class GeoPackageStore:
         return page
 
     def _page(self, db: sqlite3.Connection, record: VersionRecord, fids: list[int], matched: int) -> FeaturePage:
-        if not fids:
-            return FeaturePage(np.array([], dtype=np.int64), np.array([], dtype=object), [], matched)
-        names = list(record.fields)
-        cols = "".join(f", t.{_quote(n)}" for n in names)
-        rows = []
+        cols = "".join(f", t.{_quote(n)}" for n in record.fields)
+        rows: list[tuple] = []
         for start in range(0, len(fids), 900):  # SQLite's bound-parameter limit
             chunk = fids[start:start + 900]
             marks = ",".join("?" * len(chunk))
             rows += db.execute(
                 f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {_quote(record.layer_id)} t "
                 f"WHERE t.fid IN ({marks}) ORDER BY t.fid", chunk).fetchall()
-        bools = [i for i, n in enumerate(names) if record.fields[n] == "bool"]
-        properties = []
-        for row in rows:
-            props = dict(zip(names, row[2:], strict=True))
-            for i in bools:
-                if props[names[i]] is not None:
-                    props[names[i]] = bool(props[names[i]])
-            properties.append(props)
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        return FeaturePage(ids, gpkg_blobs_to_geometries([r[1] for r in rows]), properties, matched)
+        return feature_page(record, rows, matched, gpkg_blobs_to_geometries, {"bool": bool})
 
     def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
              properties: list[str], limit: int | None = None) -> FeatureColumns:

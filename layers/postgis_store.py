@@ -50,7 +50,7 @@ from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.migrations import CATALOG_SCHEMA, migrate
 from layers.progress import NoProgress, Progress
-from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord
+from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord, feature_page
 
 LAYERS_SCHEMA = "geo_layers"
 GEOMETRY_COLUMN = "geom"
@@ -234,7 +234,7 @@ class PostGISStore:
                 rows = conn.cursor(binary=True).execute(
                     sql.SQL("SELECT {} FROM {} t ORDER BY t.fid LIMIT %s OFFSET %s").format(select, table),
                     (limit, offset)).fetchall()
-                return _page(record, rows, record.feature_count, aware)
+                return _page(record, rows, record.feature_count)
             rows = conn.cursor(binary=True).execute(sql.SQL(
                 "WITH m AS MATERIALIZED (SELECT t.fid FROM {table} t WHERE {where}) "
                 "SELECT {select}, (SELECT count(*) FROM m) FROM "
@@ -249,17 +249,16 @@ class PostGISStore:
             else:  # a page past the end: the count still has to be told
                 (matched,) = conn.execute(sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(table, where),
                                           params).fetchone()
-        return _page(record, rows, int(matched), aware)
+        return _page(record, rows, int(matched))
 
     def get_feature(self, record: VersionRecord, feature_id: int) -> FeaturePage:
         with self._connection() as conn:
-            aware = self._aware_columns(conn, record)
             rows = conn.cursor(binary=True).execute(
                 sql.SQL("SELECT {} FROM {} t WHERE t.fid = %s").format(
                     _select_columns(record, list(record.fields)), _table(record)), (feature_id,)).fetchall()
         if not rows:
             raise FeatureNotFound(f"layer {record.layer_id!r} (version {record.version}) has no feature {feature_id}")
-        return _page(record, rows, 1, aware)
+        return _page(record, rows, 1)
 
     def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
              properties: list[str], limit: int | None = None) -> FeatureColumns:
@@ -532,20 +531,8 @@ def _out_column(values: list[Any], kind: str, aware: bool) -> list[Any]:
     return values
 
 
-def _page(record: VersionRecord, rows: list[tuple], matched: int, aware: frozenset[str]) -> FeaturePage:
-    if not rows:
-        return FeaturePage(np.array([], dtype=np.int64), np.array([], dtype=object), [], matched)
-    names = list(record.fields)
-    times = [i for i, n in enumerate(names) if record.fields[n] == "datetime"]
-    properties = []
-    for row in rows:
-        props = dict(zip(names, row[2:], strict=True))
-        for i in times:
-            if props[names[i]] is not None:
-                props[names[i]] = _iso(props[names[i]])
-        properties.append(props)
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    return FeaturePage(ids, shapely.from_wkb([r[1] for r in rows]), properties, matched)
+def _page(record: VersionRecord, rows: list[tuple], matched: int) -> FeaturePage:
+    return feature_page(record, rows, matched, shapely.from_wkb, {"datetime": _iso})
 
 
 def _frame(record: VersionRecord, rows: list[tuple]) -> gpd.GeoDataFrame:

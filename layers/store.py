@@ -6,7 +6,7 @@ Every publish creates a new version; readers see the current version until a new
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,6 +65,29 @@ class FeaturePage:
     geometries: np.ndarray
     properties: list[dict[str, Any]]
     number_matched: int
+
+
+def feature_page(record: VersionRecord, rows: Sequence[Sequence[Any]], matched: int,
+                 decode: Callable[[list[Any]], np.ndarray],
+                 convert: dict[str, Callable[[Any], Any]] | None = None) -> FeaturePage:
+    """A page from store rows ``(fid, geometry, *properties in record.fields order)``.
+
+    ``decode`` turns the geometry column into shapely geometries; ``convert`` maps a field type to a function
+    applied to its non-null values (how each store's driver differs from plain JSON values).
+    """
+    if not rows:
+        return FeaturePage(np.array([], dtype=np.int64), np.array([], dtype=object), [], matched)
+    names = list(record.fields)
+    fixes = [(name, convert[kind]) for name, kind in record.fields.items() if convert and kind in convert]
+    properties = []
+    for row in rows:
+        props = dict(zip(names, row[2:], strict=True))
+        for name, fix in fixes:
+            if props[name] is not None:
+                props[name] = fix(props[name])
+        properties.append(props)
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    return FeaturePage(ids, decode([r[1] for r in rows]), properties, matched)
 
 
 @dataclass(frozen=True)
