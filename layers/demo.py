@@ -264,6 +264,7 @@ def build_demo_layers(seed: int = 2005) -> list[DemoLayer]:
     ar5 = _ar5_frame(region, rivers, lakes, rngs[4])
     kulturminner = _kulturminner_frame(region, ar5, arealplan, rngs[5])
     veg = _veg_frame(region, rngs[6])
+    flomsoner = _flomsoner_frame(region, rivers, rngs[7])
     return [
         _layer(
             "kommuner",
@@ -313,7 +314,41 @@ def build_demo_layers(seed: int = 2005) -> list[DemoLayer]:
             "geometry is generated, not NVDB data.",
             veg,
         ),
+        _layer(
+            "flomsoner",
+            "flood",
+            "Flomsoner – 200-årsflom (syntetisk)",
+            "NVE-style flood zones (200-year flood) along the main rivers where they pass towns and villages, "
+            "as a flomsonekart covers selected stretches only; widths are generated, not NVE data.",
+            flomsoner,
+        ),
     ]
+
+
+_FLOOD_REACH_KM = 4.0  # flood maps are made where a main river passes within this distance of a settlement
+
+
+def _flomsoner_frame(region: _Region, rivers: _Rivers, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """200-year flood zones: main-river reaches near settlements buffered 40–160 m (one polygon per reach)."""
+    reaches = rivers.reaches
+    mid = shapely.line_interpolate_point(reaches, 0.5, normalized=True)
+    near = region.nearest_settlement(shapely.get_x(mid), shapely.get_y(mid)) < _FLOOD_REACH_KM * 1000
+    chosen = np.flatnonzero(near)
+    width = rng.uniform(40.0, 160.0, size=len(chosen))
+    zones = shapely.buffer(reaches[chosen], width, quad_segs=4)
+    zones = shapely.intersection(zones, region.box)
+    keep = ~shapely.is_empty(zones)
+    chosen, zones = chosen[keep], zones[keep]
+    names = np.array([_RIVERS[i].navn for i in rivers.reach_river[chosen]], dtype=object)
+    return gpd.GeoDataFrame(
+        {
+            "elv": names,
+            "gjentaksintervall": np.full(len(chosen), 200, dtype=np.int64),
+            "flomsone_id": [f"FS-{i + 1:04d}" for i in range(len(chosen))],
+        },
+        geometry=zones,
+        crs=CRS,
+    )
 
 
 def _layer(layer_id: str, kind: str, title: str, what: str, frame: gpd.GeoDataFrame) -> DemoLayer:

@@ -27,6 +27,7 @@ KINDS = {
     "ar5": "farmland",
     "kulturminner": "heritage",
     "veg": "road",
+    "flomsoner": "flood",
 }
 RP_BUSINESS = (1300, 1310, 1340, 1341, 1342, 1350, 1390)
 
@@ -332,3 +333,16 @@ def test_roads(layers: dict[str, DemoLayer]) -> None:
     assert roads["vegnummer"].dtype.kind == "i"
     assert 134 in set(roads.loc[roads["vegkategori"] == "E", "vegnummer"])
     assert 40 in set(roads.loc[roads["vegkategori"] == "R", "vegnummer"])
+
+
+def test_flood_zones_follow_main_rivers_near_settlements(layers: dict[str, DemoLayer]) -> None:
+    flood = layers["flomsoner"].frame
+    assert len(flood) >= 20 and set(flood["gjentaksintervall"]) == {200}
+    assert flood.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    assert "Numedalslågen" in set(flood["elv"])
+    # flood maps are made where towns meet rivers, so building zones do lie in them
+    zoning = layers["arealplan"].frame
+    building = zoning[zoning["arealformal"].between(1000, 1999)]
+    hits = building.sjoin(flood[["geometry"]], predicate="intersects")
+    assert hits.index.nunique() >= 50
+    assert 10 < flood.area.sum() / 1e6 < 100  # km²: 3-6 km reaches buffered 40-160 m
