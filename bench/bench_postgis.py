@@ -60,6 +60,7 @@ from layers.kinds import LayerKind
 from layers.postgis_store import PostGISStore
 from maps.tiles import TMS
 from tests.postgis_cluster import Cluster, free_port
+from wrk_report import parse_wrk  # noqa: E402 - bench/ is on sys.path when run as a script
 
 HOST = "127.0.0.1"
 EXTENT = (415_935.0, 6_585_656.0, 560_058.0, 6_708_484.0)  # Kongsbergregionen, EPSG:25832
@@ -203,7 +204,7 @@ WRK_LUA = textwrap.dedent("""
 
 
 def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int) -> dict[str, float]:
-    """``wrk -t2`` cycling over ``paths``: req/s, p50 and p99 (ms), non-2xx count."""
+    """``wrk -t2`` cycling over ``paths``: req/s, p50 and p99 (ms), non-2xx count (``errors``)."""
     listing = work / f"paths-{port}.txt"
     listing.write_text("\n".join(paths) + "\n")
     script = work / "cycle.lua"
@@ -211,23 +212,7 @@ def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
                           f"http://{HOST}:{port}"], env={**os.environ, "PATH_LIST": str(listing)},
                          capture_output=True, text=True, check=True).stdout
-    result = {"rps": 0.0, "p50": float("nan"), "p99": float("nan"), "non2xx": 0.0}
-    for line in out.splitlines():
-        parts = line.split()
-        if line.startswith("Requests/sec:"):
-            result["rps"] = float(parts[1])
-        elif len(parts) == 2 and parts[0] in ("50%", "99%"):
-            result["p" + parts[0][:-1]] = _ms(parts[1])
-        elif line.strip().startswith("Non-2xx"):
-            result["non2xx"] = float(parts[-1])
-    return result
-
-
-def _ms(text: str) -> float:
-    for unit, factor in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * factor
-    return float(text)
+    return parse_wrk(out)
 
 
 def sequential(port: int, paths: list[str]) -> tuple[list[float], list[int], list[bytes]]:
@@ -364,7 +349,7 @@ def run(args: argparse.Namespace, work: Path, cluster: Cluster, use_tipg: bool) 
             sequential(port, tile_paths)  # every tile once more: the other worker's cache too (most of it)
             wrk(port, tile_paths, work, args.connections, args.warmup)
             warm = wrk(port, tile_paths, work, args.connections, args.duration)
-            row["tile_warm_rps"], row["tile_warm_p50"], row["tile_non2xx"] = warm["rps"], warm["p50"], warm["non2xx"]
+            row["tile_warm_rps"], row["tile_warm_p50"], row["tile_non2xx"] = warm["rps"], warm["p50"], warm["errors"]
             print(f"  tiles: cold p50 {row['tile_cold_p50']:.1f} ms, p95 {row['tile_cold_p95']:.1f} ms, "
                   f"{row['tile_cold_tps']:.0f} tiles/s with {args.connections} clients; warm {warm['rps']:.0f} req/s")
             _, statuses, bodies = sequential(port, item_paths[:20])
@@ -373,7 +358,7 @@ def run(args: argparse.Namespace, work: Path, cluster: Cluster, use_tipg: bool) 
             wrk(port, item_paths, work, args.connections, args.warmup)
             feats = wrk(port, item_paths, work, args.connections, args.duration)
             row["items_rps"], row["items_p50"], row["items_p99"], row["items_non2xx"] = (
-                feats["rps"], feats["p50"], feats["p99"], feats["non2xx"])
+                feats["rps"], feats["p50"], feats["p99"], feats["errors"])
             print(f"  features: {feats['rps']:.0f} req/s, p50 {feats['p50']:.1f} ms, p99 {feats['p99']:.1f} ms")
         results[name] = row
     report(args, ingest_times, results, counts, len(tiles), record.feature_count)

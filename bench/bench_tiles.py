@@ -64,6 +64,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from layers.gpkg_store import GeoPackageStore
+from wrk_report import parse_wrk  # noqa: E402 - bench/ is on sys.path when run as a script
 from layers.kinds import LayerKind
 from layers.seed import publish_demo
 from layers.store import LayerMeta
@@ -363,25 +364,7 @@ def wrk(url: str, paths_file: Path, script: Path, connections: int, duration: in
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
                          env={**os.environ, "TILE_LIST": str(paths_file)}, capture_output=True, text=True,
                          check=True).stdout
-    result: dict[str, float] = {"errors": 0.0}
-    for line in out.splitlines():
-        parts = line.split()
-        if line.startswith("Requests/sec:"):
-            result["rps"] = float(parts[1])
-        elif "requests in" in line:
-            result["requests"] = float(parts[0])
-        elif len(parts) == 2 and parts[0] in ("50%", "99%"):
-            result[f"p{parts[0][:-1]}"] = _ms(parts[1])
-        elif line.strip().startswith("Non-2xx"):
-            result["errors"] = float(parts[-1])
-    return result
-
-
-def _ms(text: str) -> float:
-    for unit, factor in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * factor
-    return float(text)
+    return parse_wrk(out)
 
 
 def pct(values: list[float], q: float) -> float:
