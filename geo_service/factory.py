@@ -7,12 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from geo_service.errors import install_error_handlers
 from geo_service.analysis_service import AnalysisService
+from geo_service.errors import install_error_handlers
 from geo_service.routers import analyses, collections, items, landing, maps, tiles
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
+from maps.pages import PageCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.tiles = open_tiles(settings, store)
         app.state.analysis = AnalysisService(store, settings)
+        app.state.map_pages = PageCache()
         app.state.analysis.start()
         yield
         app.state.analysis.stop()

@@ -29,10 +29,7 @@ ASSET_CACHE_CONTROL = "public, max-age=86400"
 
 
 def _cache(request: Request) -> PageCache:
-    cache = getattr(request.app.state, "map_pages", None)
-    if cache is None:
-        cache = request.app.state.map_pages = PageCache()
-    return cache
+    return request.app.state.map_pages  # made in the lifespan
 
 
 def _rules(request: Request) -> RuleSet:
