@@ -33,6 +33,7 @@ from constraints.overlay import rule_distances, zone_geometries, zone_municipali
 from constraints.region import kommunenavn
 from constraints.risk import Risk
 from constraints.rules import RuleSet
+from layers.kinds import LayerKind
 
 PRE_APPROVED, RESERVE, CONFLICT = "pre-approved", "reserve", "conflict"
 EXISTING, REGULATED, NOT_IN_FORCE, UNKNOWN = "existing", "regulated", "not-in-force", "unknown"
@@ -84,7 +85,7 @@ def business_areas(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
     provenance = findings.attrs.get("provenance") or index.provenance()
     findings = working_copy(findings)
     if built_up is not None:
-        check_crs(zoning, {"built_up": ConstraintLayer("built_up", "site", built_up)})
+        check_crs(zoning, {"built_up": ConstraintLayer("built_up", LayerKind.site, built_up)})
     cfg = rules.business
     groups = [rules.formal_groups[g] for g in cfg.formal_groups]
     pure = in_group(zoning, groups[0]) if groups else np.zeros(len(zoning), dtype=bool)

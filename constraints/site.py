@@ -132,8 +132,8 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
     themes = []
     for theme in dict.fromkeys(r.theme for r in results):
         group = [r for r in results if r.theme == theme]
-        risk = worst(r.risk for r in group)
-        themes.append(ThemeResult(theme=theme, status=risk.dok_status, risk=risk.value, rules=group))
+        theme_risk = worst(r.risk for r in group)
+        themes.append(ThemeResult(theme=theme, status=theme_risk.dok_status, risk=theme_risk.value, rules=group))
     overall = worst(t.risk for t in themes)
     names = index.municipalities.names() if index.municipalities is not None else {}
     return SiteReport(

@@ -90,8 +90,8 @@ def normalise(
     out = out.reset_index(drop=True)
     out = _canonical_fields(out, kind, report)
     report.features_out = len(out)
-    report.geometry_types = dict(Counter(shapely.get_type_id(out.geometry.values).tolist()))
-    report.geometry_types = {_TYPE_NAMES[k]: v for k, v in sorted(report.geometry_types.items())}
+    type_counts = Counter(shapely.get_type_id(out.geometry.values).tolist())
+    report.geometry_types = {_TYPE_NAMES[k]: n for k, n in sorted(type_counts.items())}
     return out, report
 
 

@@ -598,5 +598,6 @@ def _layer(row: tuple) -> LayerRecord:
 
 
 def _version(row: tuple) -> VersionRecord:
-    return VersionRecord(row[0], int(row[1]), row[2], int(row[3]), row[4], tuple(float(v) for v in row[5]),
+    minx, miny, maxx, maxy = (float(v) for v in row[5])
+    return VersionRecord(row[0], int(row[1]), row[2], int(row[3]), row[4], (minx, miny, maxx, maxy),
                          row[6], row[7], row[8])
