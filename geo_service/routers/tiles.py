@@ -57,7 +57,7 @@ def collection_tile(
 ) -> Response:
     """The collection's current version as MVT: one layer named after the collection, feature ids kept."""
     selected = parse_properties(properties)
-    cached = tiles.cache.get(TileKey(((layer.id, layer.current.version),), z, x, y, selected))
+    cached = tiles.cached([layer.id], z, x, y, selected, {layer.id: layer.current.version})
     key, entry = tiles.layer_tile(layer, z, x, y, selected)
     return _respond(request, tiles, key, entry, "miss" if cached is None else "hit")
 
@@ -75,7 +75,8 @@ def tile(
 ) -> Response:
     """One tile with a layer per collection (all attributes), in the order given."""
     layers = [store.get_layer(layer_id) for layer_id in parse_collections(collections)]
-    cached = tiles.cache.get(TileKey(tuple((layer.id, layer.current.version) for layer in layers), z, x, y))
+    cached = tiles.cached([layer.id for layer in layers], z, x, y, None,
+                          {layer.id: layer.current.version for layer in layers})
     key, entry = tiles.tile(layers, z, x, y)
     return _respond(request, tiles, key, entry, "miss" if cached is None else "hit")
 
