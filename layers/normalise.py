@@ -67,6 +67,7 @@ def normalise(
 ) -> tuple[gpd.GeoDataFrame, NormaliseReport]:
     """Return the layer in the working CRS, repaired, 2D, with canonical fields added."""
     report = NormaliseReport(features_in=len(frame))
+    report.warnings.extend(frame.attrs.get("reader_warnings", []))  # e.g. the SOSI reader's repairs and skips
     frame = _with_crs(frame, source_name, crs_override, report)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -107,6 +108,8 @@ def _with_crs(frame: gpd.GeoDataFrame, source_name: str, crs_override: str | int
             report.warnings.append(f"source CRS {frame.crs.to_string()} overridden by --crs {crs.to_string()}")
         report.crs_overridden = True
         frame = frame.set_crs(crs, allow_override=True)
+    if frame.crs is None and frame.attrs.get("missing_crs_reason"):
+        raise MissingCRS(str(frame.attrs["missing_crs_reason"]))
     if frame.crs is None:
         raise MissingCRS(f"{source_name}: no coordinate reference system (.prj missing or no srsName); "
                          "pass --crs EPSG:25832 (or the CRS the data was made in)")

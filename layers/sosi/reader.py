@@ -1,0 +1,414 @@
+"""Read one layer (one OBJTYPE) of a SOSI file into a GeoDataFrame, streaming.
+
+Pass 1 (``scan``) reads the header and counts features per OBJTYPE with one regular expression per
+chunk; pass 2 (``read``) parses only the chosen OBJTYPE fully, plus the coordinates of curves that
+``.FLATE`` features may reference. Coordinates are parsed per block by numpy, geometries are built with
+shapely's vectorised constructors at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers.errors import CorruptSource, LayerChoiceRequired, MissingCRS, NoFeatures
+from layers.sosi import geometry as geo
+from layers.sosi.attributes import AttributeBuilder
+from layers.sosi.encoding import Decoder, decoder_for
+from layers.sosi.header import Header, build_header
+from layers.sosi.koordsys import Koordsys, lookup
+from layers.sosi.lexer import chunks, group_of, records
+
+POINT_GROUPS = {"PUNKT", "SVERM"}
+CURVE_GROUPS = {"KURVE", "LINJE", "BUEP", "BUE", "SIRKEL", "SIRKELP", "KLOTOIDE", "TRASE"}
+AREA_GROUPS = {"FLATE"}
+FEATURE_GROUPS = POINT_GROUPS | CURVE_GROUPS | AREA_GROUPS
+SKIPPED_GROUPS = {"TEKST", "SYMBOL"}  # cartographic text and symbols: not data for analysis
+SILENT_GROUPS = {"HODE", "DEF", "OBJDEF", "SLUTT"}
+
+_SCAN = re.compile(r"^\.(?:([A-ZÆØÅa-zæøå]+)|\.OBJTYPE[ \t]+([^\s!]+))", re.MULTILINE)
+_LINE = re.compile(r"^(\.+)([^\s!]*)[ \t]*([^\n]*)", re.MULTILINE)
+_COORD_NAMES = {"NØ": 2, "NØH": 3}
+
+
+@dataclass
+class SosiScan:
+    """Pass 1: the header and what the file holds."""
+
+    path: Path
+    header: Header
+    koordsys: Koordsys | None
+    crs_problem: str | None
+    layers: dict[str, int]  # OBJTYPE (or group name when a feature has none) -> feature count
+    layer_groups: dict[str, set[str]]
+    skipped: Counter[str]
+    has_slutt: bool
+    codec: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SosiReport:
+    """What pass 2 did beyond reading: the reader's warnings go into the ingest report."""
+
+    features: int = 0
+    rings: geo.RingReport = field(default_factory=geo.RingReport)
+    arcs: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _open(path: Path, encoding: str | None, warnings: list[str]) -> Decoder:
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024)
+    if not head.lstrip(b"\xef\xbb\xbf \r\n\t!").startswith(b".HODE") and b"\n.HODE" not in head[:4096]:
+        raise CorruptSource(f"{path}: not a SOSI file (it does not start with .HODE); export it again as SOSI")
+    return decoder_for(head, str(path), encoding, warnings)
+
+
+def scan(path: str | Path, encoding: str | None = None) -> SosiScan:
+    """Pass 1: header, OBJTYPE counts, skipped groups, ``.SLUTT``."""
+    p = Path(path)
+    warnings: list[str] = []
+    decoder = _open(p, encoding, warnings)
+    header_values: dict[str, Any] | None = None
+    counts: Counter[tuple[str, str | None]] = Counter()
+    skipped: Counter[str] = Counter()
+    has_slutt = False
+    pending: str | None = None
+    for text in chunks(p, decoder):
+        if header_values is None:
+            header_values = _header_values(text)
+        for group, objtype in _SCAN.findall(text):
+            if group:
+                if pending is not None:
+                    counts[(pending, None)] += 1
+                group = group.upper()
+                pending = group if group in FEATURE_GROUPS else None
+                if group in SKIPPED_GROUPS or group not in FEATURE_GROUPS | SILENT_GROUPS:
+                    skipped[group] += 1
+                if group == "SLUTT":
+                    has_slutt = True
+            elif pending is not None:
+                counts[(pending, objtype)] += 1
+                pending = None
+    if pending is not None:
+        counts[(pending, None)] += 1
+    header = build_header(header_values or {}, str(p))
+    koordsys, problem = None, None
+    try:
+        koordsys = lookup(header.koordsys, str(p))
+    except MissingCRS as exc:
+        problem = str(exc)
+    layers: Counter[str] = Counter()
+    layer_groups: dict[str, set[str]] = {}
+    for (group, objtype), n in counts.items():
+        name = objtype or group
+        layers[name] += n
+        layer_groups.setdefault(name, set()).add(group)
+    if not has_slutt:
+        warnings.append("the file has no .SLUTT (it may be cut off); read what is there / filen mangler .SLUTT "
+                        "og kan være avkuttet")
+    return SosiScan(p, header, koordsys, problem, dict(sorted(layers.items())), layer_groups, skipped, has_slutt,
+                    decoder.codec, warnings)
+
+
+def _header_values(text: str) -> dict[str, Any]:
+    for record in records(text):
+        if group_of(record)[0] == "HODE":
+            builder = AttributeBuilder()
+            for m in _LINE.finditer(record):
+                level = len(m.group(1))
+                if level >= 2:
+                    builder.add(level, m.group(2), m.group(3))
+            return builder.values
+        break
+    return {}
+
+
+def choose(info: SosiScan, layer: str | None) -> str:
+    """The OBJTYPE to read; several and no ``--layer`` is an error listing them with counts."""
+    listed = ", ".join(f"{name} ({n})" for name, n in info.layers.items())
+    if layer is not None:
+        if layer not in info.layers:
+            raise LayerChoiceRequired(f"{info.path}: no OBJTYPE {layer!r}; the file holds: {listed or 'nothing'}")
+        return layer
+    if not info.layers:
+        raise NoFeatures(f"{info.path}: holds no features (only {', '.join(info.skipped) or 'a header'}); "
+                         "check the export")
+    if len(info.layers) > 1:
+        raise LayerChoiceRequired(f"{info.path}: holds {len(info.layers)} OBJTYPEs; choose one with --layer NAME "
+                                  f"from: {listed}")
+    return next(iter(info.layers))
+
+
+@dataclass
+class _Feature:
+    group: str
+    ident: int | None
+    attrs: dict[str, Any]
+    blocks: list[tuple[int, str]]
+    ref_text: str
+
+
+def _parse_record(record: str, full: bool) -> _Feature:
+    group, ident = group_of(record)
+    builder = AttributeBuilder() if full else None
+    blocks: list[tuple[int, str]] = []
+    ref_parts: list[str] = []
+    matches = list(_LINE.finditer(record))
+    for i, m in enumerate(matches[1:], start=1):
+        level, name, value = len(m.group(1)), m.group(2), m.group(3)
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(record)
+        body = record[m.end():end]
+        dim = _COORD_NAMES.get(name)
+        if dim is not None:
+            blocks.append((dim, value + body))
+        elif name == "REF":
+            ref_parts.append(value + body)
+        elif level == 2 and name == "OBJTYPE" and builder is None:
+            continue
+        elif builder is not None and level >= 2 and name != "KP":
+            builder.add(level, name, value)
+    return _Feature(group, ident, builder.values if builder is not None else {}, blocks, " ".join(ref_parts))
+
+
+class _Collector:
+    """Geometries of the chosen layer, built at the end with vectorised constructors."""
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+        self.attrs: list[dict[str, Any]] = []
+        self.coords: list[np.ndarray] = []  # points and lines, one array per feature
+        self.rings: list[list[np.ndarray] | None] = []  # polygons: rings (shell first), None otherwise
+
+
+def _coords(feature: _Feature, transform: geo.Transform, where: str) -> np.ndarray:
+    arrays = []
+    dims = {dim for dim, _ in feature.blocks}
+    for dim, text in feature.blocks:
+        try:
+            values = geo.parse_numbers(text)
+        except ValueError:
+            raise CorruptSource(f"{where}: coordinates that are not numbers after ..NØ; fix or export the file "
+                                "again") from None
+        if len(values) % dim:
+            raise CorruptSource(f"{where}: {len(values)} numbers after ..{'NØH' if dim == 3 else 'NØ'} is not a "
+                                f"whole number of points; fix or export the file again")
+        xy = transform.apply(values, dim)
+        arrays.append(xy if len(dims) == 1 else xy[:, :2])
+    if not arrays:
+        return np.empty((0, 2))
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _curve(feature: _Feature, xy: np.ndarray, tolerance: float, report: SosiReport, where: str) -> np.ndarray:
+    group = feature.group
+    if group in ("BUEP", "SIRKELP", "BUE", "SIRKEL"):
+        report.arcs += 1
+    if group == "BUEP" and len(xy) >= 3:
+        return geo.arc_through(xy[0], xy[1], xy[-1], tolerance)
+    if group == "SIRKELP" and len(xy) >= 3:
+        return geo.circle_through(xy[0], xy[1], xy[2], tolerance)
+    if group in ("BUE", "SIRKEL"):
+        radius = feature.attrs.get("RADIUS")
+        if not isinstance(radius, (int, float)):
+            raise CorruptSource(f"{where}: .{group} without a numeric ..RADIUS; fix the file")
+        radius = radius * _enhet_scale(feature)
+        if group == "SIRKEL":
+            return geo.circle_radius(xy[0], radius, tolerance)
+        if len(xy) >= 2:
+            return geo.arc_radius(xy[0], xy[-1], radius, bool(feature.attrs.get("STORBUE")), tolerance)
+    return xy
+
+
+def _enhet_scale(feature: _Feature) -> float:
+    return 1.0  # ..RADIUS is given in metres (ground units), not in ENHET
+
+
+def read(path: str | Path, layer: str | None = None, encoding: str | None = None,
+         arc_tolerance: float = geo.ARC_TOLERANCE_M, info: SosiScan | None = None
+         ) -> tuple[gpd.GeoDataFrame, SosiReport]:
+    """Read the features of one OBJTYPE as a GeoDataFrame (x = east) in the file's CRS.
+
+    With an unknown KOORDSYS the frame has no CRS and ``frame.attrs["missing_crs_reason"]`` says why
+    (``--crs`` then sets it). The reader's warnings are in ``frame.attrs["reader_warnings"]``.
+    """
+    info = info or scan(path, encoding)
+    chosen = choose(info, layer)
+    report = SosiReport(warnings=list(info.warnings))
+    transform = info.header.transform
+    tolerance = arc_tolerance / 111_000.0 if (info.koordsys and info.koordsys.geographic) else arc_tolerance
+    join_tol = transform.enhet / 2.0
+    groups = info.layer_groups.get(chosen, set())
+    need_curves = bool(groups & AREA_GROUPS)
+    curves: dict[int, np.ndarray] = {}
+    collected = _Collector()
+    areas: list[tuple[int, _Feature]] = []
+    by_group = {g for g in groups}
+    warnings: list[str] = []
+    decoder = _open(info.path, encoding, warnings)
+    for text in chunks(info.path, decoder):
+        for record in records(text):
+            group, ident = group_of(record)
+            if group not in FEATURE_GROUPS:
+                continue
+            objtype = _objtype(record)
+            mine = (objtype or group) == chosen and group in by_group
+            if not mine and not (need_curves and group in CURVE_GROUPS):
+                continue
+            feature = _parse_record(record, full=mine or group in ("BUE", "SIRKEL"))
+            where = f"{info.path}: .{group} {ident}:"
+            if mine and group in AREA_GROUPS:
+                areas.append((len(collected.kinds), feature))
+                collected.kinds.append("polygon")
+                collected.attrs.append(feature.attrs)
+                collected.coords.append(np.empty((0, 2)))
+                collected.rings.append(None)
+                continue
+            xy = _coords(feature, transform, where)
+            if group in CURVE_GROUPS:
+                xy = _curve(feature, xy, tolerance, report, where)
+                if need_curves and ident is not None:
+                    curves[ident] = xy[:, :2] if xy.shape[1] > 2 else xy
+            if mine:
+                collected.kinds.append("point" if group in POINT_GROUPS else "line")
+                collected.attrs.append(feature.attrs)
+                collected.coords.append(xy)
+                collected.rings.append(None)
+    for index, feature in areas:
+        collected.rings[index] = _rings(feature, curves, transform, join_tol, report, info.path)
+    report.features = len(collected.kinds)
+    frame = _frame(collected, info, chosen)
+    _summarise(report, info)
+    frame.attrs["reader_warnings"] = report.warnings
+    if info.crs_problem:
+        frame.attrs["missing_crs_reason"] = info.crs_problem
+    return frame, report
+
+
+def _objtype(record: str) -> str | None:
+    at = record.find("\n..OBJTYPE")
+    if at < 0:
+        return None
+    end = record.find("\n", at + 10)
+    value = record[at + 10: end if end >= 0 else len(record)].split("!")[0].split()
+    return value[0] if value else None
+
+
+def _rings(feature: _Feature, curves: dict[int, np.ndarray], transform: geo.Transform, tolerance: float,
+           report: SosiReport, path: Path) -> list[np.ndarray] | None:
+    groups = geo.parse_refs(feature.ref_text)
+    rings: list[np.ndarray] = []
+    for n, group in enumerate(groups):
+        parts = []
+        for ident, reverse in group:
+            xy = curves.get(ident)
+            if xy is None:
+                report.rings.dangling.append(f".FLATE {feature.ident}: :{ident}")
+                return None
+            parts.append(xy[::-1] if reverse else xy)
+        if not parts:
+            if n == 0:
+                report.rings.dangling.append(f".FLATE {feature.ident}: no ..REF")
+                return None
+            continue
+        rings.append(geo.assemble_ring(parts, report.rings, tolerance))
+    return rings
+
+
+def _frame(c: _Collector, info: SosiScan, chosen: str) -> gpd.GeoDataFrame:
+    n = len(c.kinds)
+    geoms = np.empty(n, dtype=object)
+    kinds = np.array(c.kinds, dtype=object)
+    for kind, build in (("point", _points), ("line", _lines)):
+        idx = np.flatnonzero(kinds == kind)
+        if len(idx):
+            geoms[idx] = build([c.coords[i] for i in idx])
+    poly_idx = [i for i in np.flatnonzero(kinds == "polygon") if c.rings[i] is not None]
+    if poly_idx:
+        geoms[poly_idx] = _polygons([c.rings[i] for i in poly_idx])  # type: ignore[misc]
+    keep = np.array([g is not None for g in geoms], dtype=bool)
+    attrs = pd.DataFrame([a for a, k in zip(c.attrs, keep, strict=True) if k])
+    attrs = _tidy_columns(attrs)
+    crs = f"EPSG:{info.koordsys.epsg}" if info.koordsys else None
+    frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms[keep], crs=crs), crs=crs)
+    frame.attrs["sosi_layer"] = chosen
+    return frame
+
+
+def _by_dim(arrays: list[np.ndarray]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for i, a in enumerate(arrays):
+        out.setdefault(a.shape[1], []).append(i)
+    return out
+
+
+def _points(arrays: list[np.ndarray]) -> np.ndarray:
+    out = np.empty(len(arrays), dtype=object)
+    for i, a in enumerate(arrays):
+        out[i] = shapely.points(a[0]) if len(a) == 1 else (shapely.multipoints(a) if len(a) else None)
+    return out
+
+
+def _lines(arrays: list[np.ndarray]) -> np.ndarray:
+    out = np.empty(len(arrays), dtype=object)
+    for members in _by_dim(arrays).values():
+        ok = [i for i in members if len(arrays[i]) >= 2]
+        if ok:
+            lengths = np.array([len(arrays[i]) for i in ok])
+            coords = np.concatenate([arrays[i] for i in ok])
+            out[ok] = shapely.linestrings(coords, indices=np.repeat(np.arange(len(ok)), lengths))
+    return out
+
+
+def _polygons(ring_lists: list[list[np.ndarray]]) -> np.ndarray:
+    rings = [r for rings in ring_lists for r in rings]
+    ring_of = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    linear = shapely.linearrings(np.concatenate(rings), indices=ring_of)
+    poly_of = np.repeat(np.arange(len(ring_lists)), [len(r) for r in ring_lists])
+    return shapely.polygons(linear, indices=poly_of)
+
+
+def _tidy_columns(attrs: pd.DataFrame) -> pd.DataFrame:
+    """Columns mixing numbers and text become text (a code column must not be half int, half str)."""
+    for col in attrs.columns:
+        values = attrs[col]
+        if values.dtype != object:
+            continue
+        kinds = {type(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}
+        if kinds and kinds <= {int}:
+            attrs[col] = values.astype("Int64")
+        elif kinds and kinds <= {int, float}:
+            attrs[col] = values.astype("float64")
+        elif len(kinds) > 1 and list not in kinds:
+            attrs[col] = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return attrs
+
+
+def _summarise(report: SosiReport, info: SosiScan) -> None:
+    rings = report.rings
+    if rings.closed:
+        report.warnings.append(f"closed {rings.closed} FLATE ring(s) that did not close / lukket {rings.closed} "
+                               "flategrense(r) som ikke var lukket")
+    if rings.flipped:
+        report.warnings.append(f"reversed {rings.flipped} ..REF curve(s) whose direction did not fit / snudde "
+                               f"{rings.flipped} kurve(r) i ..REF")
+    if rings.dangling:
+        shown = ", ".join(rings.dangling[:10]) + (" …" if len(rings.dangling) > 10 else "")
+        report.warnings.append(f"dropped {len(rings.dangling)} FLATE(s) whose ..REF names a curve not in the file "
+                               f"({shown}) / utelot flater med REF til kurver som mangler")
+    if report.arcs:
+        report.warnings.append(f"densified {report.arcs} arc(s) to within {geo.ARC_TOLERANCE_M} m / "
+                               f"{report.arcs} buer gjort om til linjer")
+    skipped = {g: n for g, n in info.skipped.items()}
+    if skipped:
+        report.warnings.append("skipped " + ", ".join(f"{n} .{g}" for g, n in sorted(skipped.items()))
+                               + " (not map data for analysis) / hoppet over tekst/symbol")
