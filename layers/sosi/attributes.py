@@ -29,6 +29,8 @@ def strip_comment(value: str) -> str:
 
 def parse_value(raw: str) -> Any:
     """A SOSI attribute value: quoted text, a number, several tokens as text, or ``None`` when empty."""
+    if raw.isdigit():
+        return raw if (len(raw) > 1 and raw[0] == "0") else int(raw)
     value = strip_comment(raw)
     if not value:
         return None

@@ -28,14 +28,20 @@ class Transform:
     enhet: float = 1.0
     enhet_h: float = 1.0
 
-    def apply(self, values: np.ndarray, dim: int) -> np.ndarray:
-        """``values`` (flat, north first) → an ``(n, dim)`` array x, y(, z)."""
-        pts = values.reshape(-1, dim)
-        out = np.empty((len(pts), dim), dtype=np.float64)
-        out[:, 0] = self.origo_e + pts[:, 1] * self.enhet
-        out[:, 1] = self.origo_n + pts[:, 0] * self.enhet
-        if dim == 3:
-            out[:, 2] = pts[:, 2] * self.enhet_h
+    def to_xy(self, raw: np.ndarray) -> np.ndarray:
+        """File units, north first (``(n, 2|3)``) → x (east), y (north)(, z) in the CRS's units."""
+        out = np.empty(raw.shape, dtype=np.float64)
+        out[:, 0] = raw[:, 1] * self.enhet + self.origo_e
+        out[:, 1] = raw[:, 0] * self.enhet + self.origo_n
+        if raw.shape[1] == 3:
+            out[:, 2] = raw[:, 2] * self.enhet_h
+        return out
+
+    def to_raw(self, xy: np.ndarray) -> np.ndarray:
+        """The inverse of ``to_xy`` for x, y (file units, north first)."""
+        out = np.empty((len(xy), 2), dtype=np.float64)
+        out[:, 0] = (xy[:, 1] - self.origo_n) / self.enhet
+        out[:, 1] = (xy[:, 0] - self.origo_e) / self.enhet
         return out
 
 
@@ -166,30 +172,34 @@ class RingReport:
 
 
 def assemble_ring(parts: list[np.ndarray], report: RingReport, tolerance: float) -> np.ndarray:
-    """Join curve coordinate arrays (already in REF direction) into one closed ring (x, y)."""
-    ring = parts[0][:, :2]
-    pieces = [ring]
-    end = ring[-1]
+    """Join curve coordinate arrays (already in REF direction) into one closed ring.
+
+    A curve whose far end meets the ring's end is joined reversed (counted); a ring that does not
+    close is closed with a straight segment (counted).
+    """
+    first = parts[0][:, :2]
+    pieces = [first]
+    end = first[-1].tolist()
     for part in parts[1:]:
         xy = part[:, :2]
-        if _near(xy[0], end, tolerance):
-            pieces.append(xy[1:])
-        elif _near(xy[-1], end, tolerance):
+        if _near(xy[0].tolist(), end, tolerance):
+            xy = xy[1:]
+        elif _near(xy[-1].tolist(), end, tolerance):
             report.flipped += 1
-            xy = xy[::-1]
-            pieces.append(xy[1:])
-        else:
-            pieces.append(xy)
-        end = pieces[-1][-1] if len(pieces[-1]) else end
-    out = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-    if not _near(out[0], out[-1], tolerance):
+            xy = xy[::-1][1:]
+        pieces.append(xy)
+        if len(xy):
+            end = xy[-1].tolist()
+    out = np.concatenate(pieces) if len(pieces) > 1 else first
+    start = out[0].tolist()
+    if not _near(start, end, tolerance):
         report.closed += 1
-        out = np.vstack([out, out[:1]])
-    elif not np.array_equal(out[0], out[-1]):
+        return np.vstack([out, out[:1]])
+    if start != end:
         out = out.copy()
         out[-1] = out[0]
     return out
 
 
-def _near(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
+def _near(a: list[float], b: list[float], tolerance: float) -> bool:
     return abs(a[0] - b[0]) <= tolerance and abs(a[1] - b[1]) <= tolerance

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import shapely
 
 from layers.errors import CorruptSource, LayerChoiceRequired, MissingCRS, NoFeatures
 from layers.sosi import geometry as geo
-from layers.sosi.attributes import AttributeBuilder
+from layers.sosi.attributes import AttributeBuilder, parse_value
 from layers.sosi.encoding import Decoder, decoder_for
 from layers.sosi.header import Header, build_header
 from layers.sosi.koordsys import Koordsys, lookup
@@ -34,7 +35,7 @@ FEATURE_GROUPS = POINT_GROUPS | CURVE_GROUPS | AREA_GROUPS
 SKIPPED_GROUPS = {"TEKST", "SYMBOL"}  # cartographic text and symbols: not data for analysis
 SILENT_GROUPS = {"HODE", "DEF", "OBJDEF", "SLUTT"}
 
-_SCAN = re.compile(r"^\.(?:([A-ZÆØÅa-zæøå]+)|\.OBJTYPE[ \t]+([^\s!]+))", re.MULTILINE)
+_SCAN = re.compile(r"\n\.(?:([A-ZÆØÅa-zæøå]+)|\.OBJTYPE[ \t]+([^\s!]+))")  # literal prefix: fast
 _LINE = re.compile(r"^(\.+)([^\s!]*)[ \t]*([^\n]*)", re.MULTILINE)
 _COORD_NAMES = {"NØ": 2, "NØH": 3}
 
@@ -86,7 +87,7 @@ def scan(path: str | Path, encoding: str | None = None) -> SosiScan:
     for text in chunks(p, decoder):
         if header_values is None:
             header_values = _header_values(text)
-        for group, objtype in _SCAN.findall(text):
+        for group, objtype in _SCAN.findall("\n" + text):
             if group:
                 if pending is not None:
                     counts[(pending, None)] += 1
@@ -158,26 +159,81 @@ class _Feature:
     ref_text: str
 
 
-def _parse_record(record: str, full: bool) -> _Feature:
-    group, ident = group_of(record)
-    builder = AttributeBuilder() if full else None
+# Every dotted line of a chunk with the non-dotted lines (coordinates, REF continuations) that follow it:
+# one C-speed pass per chunk; Python only touches the few dotted lines.
+_DOTTED = re.compile(r"\n(\.+)([^\s!]*)[ \t]*([^\n]*)((?:\n(?!\.)[^\n]*)*)")
+
+
+def _feature(group: str, ident: int | None, lines: list[tuple[str, str, str, str]], full: bool) -> _Feature:
+    """Attributes, coordinate blocks and ``..REF`` text of one record's dotted lines.
+
+    The attribute nesting of ``AttributeBuilder`` is inlined here: this runs once per feature.
+    """
+    values: dict[str, Any] = {}
+    path: list[str] = []
     blocks: list[tuple[int, str]] = []
     ref_parts: list[str] = []
-    matches = list(_LINE.finditer(record))
-    for i, m in enumerate(matches[1:], start=1):
-        level, name, value = len(m.group(1)), m.group(2), m.group(3)
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(record)
-        body = record[m.end():end]
+    for dots, name, value, body in lines:
         dim = _COORD_NAMES.get(name)
         if dim is not None:
             blocks.append((dim, value + body))
-        elif name == "REF":
-            ref_parts.append(value + body)
-        elif level == 2 and name == "OBJTYPE" and builder is None:
             continue
-        elif builder is not None and level >= 2 and name != "KP":
-            builder.add(level, name, value)
-    return _Feature(group, ident, builder.values if builder is not None else {}, blocks, " ".join(ref_parts))
+        if name == "REF":
+            ref_parts.append(value + body)
+            continue
+        if not full or not name or name == "KP":
+            continue
+        level = len(dots)
+        if level == 2:
+            path = [name]
+            key = name
+        else:
+            del path[level - 2:]
+            path.append(name)
+            key = ".".join(path)
+        if not value:
+            continue
+        parsed = parse_value(value)
+        if parsed is None:
+            continue
+        old = values.get(key, _MISSING)
+        if old is _MISSING:
+            values[key] = parsed
+        elif isinstance(old, list):
+            old.append(parsed)
+        else:
+            values[key] = [old, parsed]
+    return _Feature(group, ident, values, blocks, " ".join(ref_parts))
+
+
+_MISSING = object()
+
+
+def _records(text: str) -> Iterator[tuple[str, int | None, list[tuple[str, str, str, str]]]]:
+    """``(group, id, dotted lines)`` per record of a chunk."""
+    group: str | None = None
+    ident: int | None = None
+    lines: list[tuple[str, str, str, str]] = []
+    for item in _DOTTED.findall("\n" + text):
+        if item[0] == ".":
+            if group is not None:
+                yield group, ident, lines
+            group = item[1].upper()
+            number = item[2].split(":", 1)[0].strip()
+            ident = int(number) if number.lstrip("-").isdigit() else None
+            lines = []
+        else:
+            lines.append(item)
+    if group is not None:
+        yield group, ident, lines
+
+
+def _objtype_of(lines: list[tuple[str, str, str, str]]) -> str | None:
+    for dots, name, value, _body in lines:
+        if name == "OBJTYPE" and dots == "..":
+            parts = value.split("!", 1)[0].split()
+            return parts[0] if parts else None
+    return None
 
 
 class _Collector:
@@ -190,47 +246,51 @@ class _Collector:
         self.rings: list[list[np.ndarray] | None] = []  # polygons: rings (shell first), None otherwise
 
 
-def _coords(feature: _Feature, transform: geo.Transform, where: str) -> np.ndarray:
+def _raw(feature: _Feature, where: str) -> np.ndarray:
+    """The feature's coordinates in file units, north first, ``(n, 2|3)`` (Z dropped when blocks mix 2D/3D)."""
     arrays = []
     dims = {dim for dim, _ in feature.blocks}
     for dim, text in feature.blocks:
         try:
             values = geo.parse_numbers(text)
         except ValueError:
-            raise CorruptSource(f"{where}: coordinates that are not numbers after ..NØ; fix or export the file "
+            raise CorruptSource(f"{where} coordinates that are not numbers after ..NØ; fix or export the file "
                                 "again") from None
         if len(values) % dim:
-            raise CorruptSource(f"{where}: {len(values)} numbers after ..{'NØH' if dim == 3 else 'NØ'} is not a "
-                                f"whole number of points; fix or export the file again")
-        xy = transform.apply(values, dim)
-        arrays.append(xy if len(dims) == 1 else xy[:, :2])
+            raise CorruptSource(f"{where} {len(values)} numbers after ..{'NØH' if dim == 3 else 'NØ'} are not a "
+                                "whole number of points; fix or export the file again")
+        pts = values.reshape(-1, dim)
+        arrays.append(pts if len(dims) == 1 else pts[:, :2])
     if not arrays:
         return np.empty((0, 2))
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-def _curve(feature: _Feature, xy: np.ndarray, tolerance: float, report: SosiReport, where: str) -> np.ndarray:
+def _curve(feature: _Feature, raw: np.ndarray, transform: geo.Transform, tolerance: float, report: SosiReport,
+           where: str) -> np.ndarray:
+    """Arcs and circles densified (in real units, returned in file units); other curves as they are."""
     group = feature.group
-    if group in ("BUEP", "SIRKELP", "BUE", "SIRKEL"):
-        report.arcs += 1
+    if group not in ("BUEP", "SIRKELP", "BUE", "SIRKEL"):
+        return raw
+    report.arcs += 1
+    xy = transform.to_xy(raw[:, :2])
     if group == "BUEP" and len(xy) >= 3:
-        return geo.arc_through(xy[0], xy[1], xy[-1], tolerance)
-    if group == "SIRKELP" and len(xy) >= 3:
-        return geo.circle_through(xy[0], xy[1], xy[2], tolerance)
-    if group in ("BUE", "SIRKEL"):
+        out = geo.arc_through(xy[0], xy[1], xy[-1], tolerance)
+    elif group == "SIRKELP" and len(xy) >= 3:
+        out = geo.circle_through(xy[0], xy[1], xy[2], tolerance)
+    elif group in ("BUE", "SIRKEL") and len(xy) >= 1:
         radius = feature.attrs.get("RADIUS")
         if not isinstance(radius, (int, float)):
-            raise CorruptSource(f"{where}: .{group} without a numeric ..RADIUS; fix the file")
-        radius = radius * _enhet_scale(feature)
+            raise CorruptSource(f"{where} .{group} without a numeric ..RADIUS; fix the file")
         if group == "SIRKEL":
-            return geo.circle_radius(xy[0], radius, tolerance)
-        if len(xy) >= 2:
-            return geo.arc_radius(xy[0], xy[-1], radius, bool(feature.attrs.get("STORBUE")), tolerance)
-    return xy
-
-
-def _enhet_scale(feature: _Feature) -> float:
-    return 1.0  # ..RADIUS is given in metres (ground units), not in ENHET
+            out = geo.circle_radius(xy[0], radius, tolerance)
+        elif len(xy) >= 2:
+            out = geo.arc_radius(xy[0], xy[-1], radius, bool(feature.attrs.get("STORBUE")), tolerance)
+        else:
+            return raw
+    else:
+        return raw
+    return transform.to_raw(out)
 
 
 def read(path: str | Path, layer: str | None = None, encoding: str | None = None,
@@ -246,7 +306,7 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
     report = SosiReport(warnings=list(info.warnings))
     transform = info.header.transform
     tolerance = arc_tolerance / 111_000.0 if (info.koordsys and info.koordsys.geographic) else arc_tolerance
-    join_tol = transform.enhet / 2.0
+    join_tol = 0.5  # file units: curve ends that round to the same stored coordinate meet
     groups = info.layer_groups.get(chosen, set())
     need_curves = bool(groups & AREA_GROUPS)
     curves: dict[int, np.ndarray] = {}
@@ -256,15 +316,14 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
     warnings: list[str] = []
     decoder = _open(info.path, encoding, warnings)
     for text in chunks(info.path, decoder):
-        for record in records(text):
-            group, ident = group_of(record)
+        for group, ident, lines in _records(text):
             if group not in FEATURE_GROUPS:
                 continue
-            objtype = _objtype(record)
+            objtype = _objtype_of(lines)
             mine = (objtype or group) == chosen and group in by_group
             if not mine and not (need_curves and group in CURVE_GROUPS):
                 continue
-            feature = _parse_record(record, full=mine or group in ("BUE", "SIRKEL"))
+            feature = _feature(group, ident, lines, full=mine or group in ("BUE", "SIRKEL"))
             where = f"{info.path}: .{group} {ident}:"
             if mine and group in AREA_GROUPS:
                 areas.append((len(collected.kinds), feature))
@@ -273,9 +332,9 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
                 collected.coords.append(np.empty((0, 2)))
                 collected.rings.append(None)
                 continue
-            xy = _coords(feature, transform, where)
+            xy = _raw(feature, where)
             if group in CURVE_GROUPS:
-                xy = _curve(feature, xy, tolerance, report, where)
+                xy = _curve(feature, xy, transform, tolerance, report, where)
                 if need_curves and ident is not None:
                     curves[ident] = xy[:, :2] if xy.shape[1] > 2 else xy
             if mine:
@@ -286,21 +345,12 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
     for index, feature in areas:
         collected.rings[index] = _rings(feature, curves, transform, join_tol, report, info.path)
     report.features = len(collected.kinds)
-    frame = _frame(collected, info, chosen)
+    frame = _frame(collected, info, chosen, transform)
     _summarise(report, info)
     frame.attrs["reader_warnings"] = report.warnings
     if info.crs_problem:
         frame.attrs["missing_crs_reason"] = info.crs_problem
     return frame, report
-
-
-def _objtype(record: str) -> str | None:
-    at = record.find("\n..OBJTYPE")
-    if at < 0:
-        return None
-    end = record.find("\n", at + 10)
-    value = record[at + 10: end if end >= 0 else len(record)].split("!")[0].split()
-    return value[0] if value else None
 
 
 def _rings(feature: _Feature, curves: dict[int, np.ndarray], transform: geo.Transform, tolerance: float,
@@ -324,17 +374,17 @@ def _rings(feature: _Feature, curves: dict[int, np.ndarray], transform: geo.Tran
     return rings
 
 
-def _frame(c: _Collector, info: SosiScan, chosen: str) -> gpd.GeoDataFrame:
+def _frame(c: _Collector, info: SosiScan, chosen: str, transform: geo.Transform) -> gpd.GeoDataFrame:
     n = len(c.kinds)
     geoms = np.empty(n, dtype=object)
     kinds = np.array(c.kinds, dtype=object)
     for kind, build in (("point", _points), ("line", _lines)):
         idx = np.flatnonzero(kinds == kind)
         if len(idx):
-            geoms[idx] = build([c.coords[i] for i in idx])
+            geoms[idx] = build([c.coords[i] for i in idx], transform)
     poly_idx = [i for i in np.flatnonzero(kinds == "polygon") if c.rings[i] is not None]
     if poly_idx:
-        geoms[poly_idx] = _polygons([c.rings[i] for i in poly_idx])  # type: ignore[misc]
+        geoms[poly_idx] = _polygons([c.rings[i] for i in poly_idx], transform)  # type: ignore[misc]
     keep = np.array([g is not None for g in geoms], dtype=bool)
     attrs = pd.DataFrame([a for a, k in zip(c.attrs, keep, strict=True) if k])
     attrs = _tidy_columns(attrs)
@@ -351,28 +401,29 @@ def _by_dim(arrays: list[np.ndarray]) -> dict[int, list[int]]:
     return out
 
 
-def _points(arrays: list[np.ndarray]) -> np.ndarray:
+def _points(arrays: list[np.ndarray], transform: geo.Transform) -> np.ndarray:
     out = np.empty(len(arrays), dtype=object)
     for i, a in enumerate(arrays):
-        out[i] = shapely.points(a[0]) if len(a) == 1 else (shapely.multipoints(a) if len(a) else None)
+        xy = transform.to_xy(a)
+        out[i] = shapely.points(xy[0]) if len(xy) == 1 else (shapely.multipoints(xy) if len(xy) else None)
     return out
 
 
-def _lines(arrays: list[np.ndarray]) -> np.ndarray:
+def _lines(arrays: list[np.ndarray], transform: geo.Transform) -> np.ndarray:
     out = np.empty(len(arrays), dtype=object)
     for members in _by_dim(arrays).values():
         ok = [i for i in members if len(arrays[i]) >= 2]
         if ok:
             lengths = np.array([len(arrays[i]) for i in ok])
-            coords = np.concatenate([arrays[i] for i in ok])
+            coords = transform.to_xy(np.concatenate([arrays[i] for i in ok]))
             out[ok] = shapely.linestrings(coords, indices=np.repeat(np.arange(len(ok)), lengths))
     return out
 
 
-def _polygons(ring_lists: list[list[np.ndarray]]) -> np.ndarray:
+def _polygons(ring_lists: list[list[np.ndarray]], transform: geo.Transform) -> np.ndarray:
     rings = [r for rings in ring_lists for r in rings]
     ring_of = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-    linear = shapely.linearrings(np.concatenate(rings), indices=ring_of)
+    linear = shapely.linearrings(transform.to_xy(np.concatenate(rings)), indices=ring_of)
     poly_of = np.repeat(np.arange(len(ring_lists)), [len(r) for r in ring_lists])
     return shapely.polygons(linear, indices=poly_of)
 
