@@ -26,12 +26,12 @@ def _cut(data: bytes) -> int:
             return 0
         if pos + 2 < len(data) and data[pos + 2:pos + 3] not in (b".", b" ", b"\r", b"\n", b"\t"):
             return pos + 1
-        if pos + 2 >= len(data):  # "\n." at the very end: undecided, cut before it
-            return pos + 1
+        # "\n." at the very end is undecided (".KURVE" or "..NØ"?): look further back
 
 
-def chunks(path: Path, decoder: Decoder, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+def chunks(path: Path, decoder: Decoder, chunk_bytes: int | None = None) -> Iterator[str]:
     """Decoded text of ``path`` in pieces that each end at a record boundary."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     offset = 0
     rest = b""
     with path.open("rb") as fh:
