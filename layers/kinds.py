@@ -61,8 +61,10 @@ _ZONING = (
         ("arealbruksstatus", "kparealbruksstatus", "arealbrukstatus", "rparealbruksstatus"),
     ),
     CanonicalField("plantype", "str", ("plantype", "kpplantype", "rpplantype")),
-    CanonicalField("planid", "str", ("planid", "planidentifikasjon", "arealplanid")),
-    CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune"), zero_pad=4),
+    CanonicalField("planid", "str", ("planid", "planidentifikasjon", "arealplanid",
+                                     "nasjonalarealplanidplanid")),  # SOSI Plan ..NASJONALAREALPLANID ...PLANID
+    CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune",
+                                            "nasjonalarealplanidkomm"), zero_pad=4),
 )
 
 FIELDS_BY_KIND: dict[LayerKind, tuple[CanonicalField, ...]] = {

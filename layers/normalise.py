@@ -204,7 +204,10 @@ def _canonical_fields(frame: gpd.GeoDataFrame, kind: LayerKind, report: Normalis
             original = _truncated_alias(folded, canon, set(report.field_map.values()))
         if original is None:
             continue
-        frame[canon.name] = _coerce(frame[original], canon)
+        values = _coerce(frame[original], canon)
+        if original != canon.name and original.lower() == canon.name:
+            frame = frame.drop(columns=original)  # PLANSTATUS vs planstatus: one column to SQL and GeoPackage
+        frame[canon.name] = values
         report.field_map[canon.name] = original
     return frame
 
