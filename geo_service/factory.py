@@ -11,6 +11,7 @@ from geo_service.analysis_service import AnalysisService
 from geo_service.errors import install_error_handlers
 from geo_service.routers import analyses, collections, items, landing, maps, tiles
 from geo_service.settings import Settings
+from geo_service.source_scheduler import SourceScheduler
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
 from maps.pages import PageCache
@@ -30,7 +31,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.analysis = AnalysisService(store, settings)
         app.state.map_pages = PageCache()
         app.state.analysis.start()
+        app.state.sources = SourceScheduler(store, settings).start()  # national sources (0 hours: off)
         yield
+        app.state.sources.stop()
         app.state.analysis.stop()
         close = getattr(store, "close", None)  # PostGIS: the connection pool
         if close is not None:
