@@ -12,7 +12,7 @@ from pathlib import Path
 
 from layers.sosi.encoding import Decoder
 
-CHUNK_BYTES = 8 * 2**20
+CHUNK_BYTES = 4 * 2**20
 RECORD_START = re.compile(r"\n\.(?=[^.\s])")  # a literal prefix: re scans for it at C speed
 _GROUP = re.compile(r"\.([^\s:!.]+)[ \t]*(-?\d*)")
 

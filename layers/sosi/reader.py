@@ -344,6 +344,8 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
                 collected.rings.append(None)
     for index, feature in areas:
         collected.rings[index] = _rings(feature, curves, transform, join_tol, report, info.path)
+    curves.clear()  # every ring is assembled: the curves' memory goes before the geometries are built
+    areas.clear()
     report.features = len(collected.kinds)
     frame = _frame(collected, info, chosen, transform)
     _summarise(report, info)
@@ -382,9 +384,11 @@ def _frame(c: _Collector, info: SosiScan, chosen: str, transform: geo.Transform)
         idx = np.flatnonzero(kinds == kind)
         if len(idx):
             geoms[idx] = build([c.coords[i] for i in idx], transform)
+    c.coords.clear()
     poly_idx = [i for i in np.flatnonzero(kinds == "polygon") if c.rings[i] is not None]
     if poly_idx:
         geoms[poly_idx] = _polygons([c.rings[i] for i in poly_idx], transform)  # type: ignore[misc]
+    c.rings.clear()
     keep = np.array([g is not None for g in geoms], dtype=bool)
     attrs = pd.DataFrame([a for a, k in zip(c.attrs, keep, strict=True) if k])
     attrs = _tidy_columns(attrs)
@@ -413,19 +417,27 @@ def _lines(arrays: list[np.ndarray], transform: geo.Transform) -> np.ndarray:
     out = np.empty(len(arrays), dtype=object)
     for members in _by_dim(arrays).values():
         ok = [i for i in members if len(arrays[i]) >= 2]
-        if ok:
-            lengths = np.array([len(arrays[i]) for i in ok])
-            coords = transform.to_xy(np.concatenate([arrays[i] for i in ok]))
-            out[ok] = shapely.linestrings(coords, indices=np.repeat(np.arange(len(ok)), lengths))
+        for start in range(0, len(ok), _BATCH):
+            batch = ok[start:start + _BATCH]
+            lengths = np.array([len(arrays[i]) for i in batch])
+            coords = transform.to_xy(np.concatenate([arrays[i] for i in batch]))
+            out[batch] = shapely.linestrings(coords, indices=np.repeat(np.arange(len(batch)), lengths))
     return out
 
 
+_BATCH = 10_000  # features per vectorised constructor call: bounds the temporary coordinate arrays
+
+
 def _polygons(ring_lists: list[list[np.ndarray]], transform: geo.Transform) -> np.ndarray:
-    rings = [r for rings in ring_lists for r in rings]
-    ring_of = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-    linear = shapely.linearrings(transform.to_xy(np.concatenate(rings)), indices=ring_of)
-    poly_of = np.repeat(np.arange(len(ring_lists)), [len(r) for r in ring_lists])
-    return shapely.polygons(linear, indices=poly_of)
+    out = np.empty(len(ring_lists), dtype=object)
+    for start in range(0, len(ring_lists), _BATCH):
+        batch = ring_lists[start:start + _BATCH]
+        rings = [r for rings in batch for r in rings]
+        ring_of = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+        linear = shapely.linearrings(transform.to_xy(np.concatenate(rings)), indices=ring_of)
+        poly_of = np.repeat(np.arange(len(batch)), [len(r) for r in batch])
+        out[start:start + len(batch)] = shapely.polygons(linear, indices=poly_of)
+    return out
 
 
 def _tidy_columns(attrs: pd.DataFrame) -> pd.DataFrame:
