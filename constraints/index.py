@@ -11,8 +11,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 from shapely import STRtree
-from shapely.geometry.base import BaseGeometry
 
+from constraints._parallel import PreparedPerThread
 from constraints.errors import MissingColumnError
 from constraints.geometry import explode, repair
 from constraints.inputs import ConstraintLayer, check_crs
@@ -36,7 +36,7 @@ class RuleTarget:
     part_polygonal: np.ndarray  # bool per part
     part_areas: np.ndarray  # area per part (0 for points and lines)
     tree: STRtree  # over parts
-    coverage: BaseGeometry  # union of the layers' coverages, prepared
+    coverage: PreparedPerThread  # union of the layers' coverages (prepared per thread: shared by requests)
     repaired: set[tuple[str, object]] = field(default_factory=set)  # (layer id, fid) made valid, shared
     _part_checked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     _geom_checked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
@@ -64,8 +64,11 @@ class RuleTarget:
         fixed, bad = repair(self.parts[todo])
         with self._lock:
             if len(bad):
-                self.parts[todo[bad]] = fixed[bad]
-                self.part_areas[todo[bad]] = shapely.area(fixed[bad])
+                # copy on write: a thread reading the old arrays keeps valid geometries (see _replace)
+                parts, areas = self.parts.copy(), self.part_areas.copy()
+                parts[todo[bad]] = fixed[bad]
+                areas[todo[bad]] = shapely.area(fixed[bad])
+                self._replace(parts=parts, part_areas=areas)
                 self._note(self.owner[todo[bad]])
             self._part_checked[todo] = True
 
@@ -78,9 +81,20 @@ class RuleTarget:
         fixed, bad = repair(self.geoms[todo])
         with self._lock:
             if len(bad):
-                self.geoms[todo[bad]] = fixed[bad]
+                geoms = self.geoms.copy()
+                geoms[todo[bad]] = fixed[bad]
+                self._replace(geoms=geoms)
                 self._note(todo[bad])
             self._geom_checked[todo] = True
+
+    def _replace(self, **arrays: np.ndarray) -> None:
+        """Swap in repaired arrays instead of writing into the shared ones.
+
+        Other threads (concurrent site checks) may be reading the old arrays with the GIL released; replacing an
+        element in place could free a geometry under them. Callers hold ``_lock``.
+        """
+        for name, value in arrays.items():
+            object.__setattr__(self, name, value)
 
     def _note(self, features: np.ndarray) -> None:
         for f in np.unique(features):
@@ -181,7 +195,6 @@ class ConstraintIndex:
         layer_of = np.concatenate(layer_parts) if layer_parts else np.empty(0, dtype=np.int32)
         coverage = coverages[0] if len(coverages) == 1 else shapely.union_all(coverages) if coverages else (
             shapely.Polygon())
-        shapely.prepare(coverage)
         parts, owner = explode(geoms)
         return RuleTarget(
             rule=rule,
@@ -194,7 +207,7 @@ class ConstraintIndex:
             part_polygonal=shapely.get_dimensions(parts) == 2 if len(parts) else np.empty(0, dtype=bool),
             part_areas=shapely.area(parts) if len(parts) else np.empty(0),
             tree=STRtree(parts),
-            coverage=coverage,
+            coverage=PreparedPerThread(coverage),
             repaired=self._repaired,
             _part_checked=np.zeros(len(parts), dtype=bool),
             _geom_checked=np.zeros(len(geoms), dtype=bool),
