@@ -13,7 +13,6 @@ from pyproj import CRS
 from shapely import STRtree
 
 from constraints._parallel import PreparedPerThread
-from constraints.errors import MissingColumnError
 from constraints.geometry import explode, repair
 from constraints.inputs import ConstraintLayer, check_crs
 from constraints.rules import Rule, RuleSet
@@ -38,6 +37,8 @@ class RuleTarget:
     tree: STRtree  # over parts
     coverage: PreparedPerThread  # union of the layers' coverages (prepared per thread: shared by requests)
     repaired: set[tuple[str, object]] = field(default_factory=set)  # (layer id, fid) made valid, shared
+    # (layer id, field) of the layers of the rule's kind left out because they lack a field the rule selects on
+    missing_fields: tuple[tuple[str, str], ...] = ()
     _part_checked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     _geom_checked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,6 +50,14 @@ class RuleTarget:
 
     def __len__(self) -> int:
         return len(self.geoms)
+
+    def missing_reason(self, lang: str = "en") -> str:
+        """Why layers of the rule's kind were not used (empty when all were): a missing field means not mapped."""
+        if lang == "nb":
+            return " ".join(f"Laget {lid} mangler feltet {name}, som regelen velger på; det er ikke brukt."
+                            for lid, name in self.missing_fields)
+        return " ".join(f"Layer {lid} has no field {name}; the rule selects on it, so the layer is not used."
+                        for lid, name in self.missing_fields)
 
     def ensure_valid_parts(self, idx: np.ndarray) -> None:
         """Make the parts at ``idx`` valid before overlay (checked once each, on first use).
@@ -180,8 +189,15 @@ class ConstraintIndex:
         return self._usable_rows[layer.id]
 
     def _target(self, rule: Rule) -> RuleTarget:
-        layers = [layer for layer in self.layers.values()
-                  if layer.kind == rule.kind and (rule.layer_ids is None or layer.id in rule.layer_ids)]
+        layers, missing = [], []
+        for layer in self.layers.values():
+            if layer.kind != rule.kind or (rule.layer_ids is not None and layer.id not in rule.layer_ids):
+                continue
+            lacking = _missing_field(layer, rule)
+            if lacking is None:
+                layers.append(layer)
+            else:  # the rule cannot tell its features apart: the layer does not map this rule (NOT_MAPPED)
+                missing.append((layer.id, lacking))
         geoms_parts, fid_parts, layer_parts, coverages = [], [], [], []
         for pos, layer in enumerate(layers):
             geoms, usable = self._usable(layer)
@@ -209,6 +225,7 @@ class ConstraintIndex:
             tree=STRtree(parts),
             coverage=PreparedPerThread(coverage),
             repaired=self._repaired,
+            missing_fields=tuple(missing),
             _part_checked=np.zeros(len(parts), dtype=bool),
             _geom_checked=np.zeros(len(geoms), dtype=bool),
         )
@@ -228,18 +245,28 @@ class ConstraintIndex:
         return Municipalities(geoms[usable], knr[usable], names[usable], STRtree(geoms[usable]))
 
 
+def _missing_field(layer: ConstraintLayer, rule: Rule) -> str | None:
+    """The first field the rule selects on (by value) that the layer lacks, or None.
+
+    ``"*"`` ("has a value") on an optional attribute the layer lacks is no gap: no feature has a value.
+    """
+    for attr, allowed in rule.select.items():
+        if attr not in layer.frame.columns and ANY_VALUE not in allowed:
+            return attr
+    return None
+
+
 def _select(layer: ConstraintLayer, rule: Rule) -> np.ndarray:
     """Rows of ``layer`` that the rule's ``select`` allows (all rows when it selects nothing).
 
     Values compare as numbers on numeric columns, else as upper-case text; ``"*"`` means any non-empty value.
+    Layers lacking a selected field are left out before (see :func:`_missing_field`).
     """
     frame = layer.frame
     mask = np.ones(len(frame), dtype=bool)
     for attr, allowed in rule.select.items():
-        if attr not in frame.columns:
-            if ANY_VALUE in allowed:  # "has a value" on an optional attribute the layer lacks: none has one
-                return np.zeros(len(frame), dtype=bool)
-            raise MissingColumnError(layer.id, attr, rule.id)
+        if attr not in frame.columns:  # only "*" gets here: no feature has a value
+            return np.zeros(len(frame), dtype=bool)
         col = frame[attr]
         if ANY_VALUE in allowed:
             text = col.astype("string").str.strip()
