@@ -9,7 +9,10 @@ from fastapi import FastAPI
 
 from geo_service.analysis_service import AnalysisService
 from geo_service.errors import install_error_handlers
-from geo_service.routers import analyses, collections, items, landing, maps, tiles
+from geo_service.limits import site_gate
+from geo_service.middleware import EdgeGuard
+from geo_service.openapi import install_openapi
+from geo_service.routers import analyses, collections, docs, items, landing, maps, tiles
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
@@ -29,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tiles = open_tiles(settings, store)
         app.state.analysis = AnalysisService(store, settings)
         app.state.map_pages = PageCache()
+        app.state.site_gate = site_gate(settings)
         app.state.analysis.start()
         yield
         app.state.analysis.stop()
@@ -36,10 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if close is not None:
             close()
 
-    app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs is served with local assets (routers/docs.py)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses, maps):
+    install_openapi(app)
+    for module in (landing, collections, items, tiles, analyses, maps, docs):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
+    app.add_middleware(EdgeGuard, settings=settings)  # outermost: limits, Host check, security headers
     return app
