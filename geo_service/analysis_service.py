@@ -73,7 +73,7 @@ class AnalysisService:
             try:
                 for record in self.refresh():
                     log.info("republished %s version %s", record.layer_id, record.version)
-            except Exception:
+            except Exception:  # noqa: BLE001 - keep serving the last good version; say why in the log
                 log.exception("refreshing derived layers failed; the previous versions keep serving")
             if self._stop.wait(self.settings.analysis_refresh_seconds):
                 return
