@@ -45,6 +45,13 @@ def _body(status: int, code: str, description: str, headers: dict[str, str] | No
     return JSONResponse({"code": code, "description": description, **extra}, status_code=status, headers=headers)
 
 
+def _is_database_outage(exc: Exception) -> bool:
+    """A PostGIS connection failure (psycopg / its pool), told apart without importing the optional driver."""
+    module = type(exc).__module__.split(".")[0]
+    return module in ("psycopg", "psycopg_pool") and type(exc).__name__ in (
+        "OperationalError", "PoolTimeout", "PoolClosed", "InterfaceError", "ConnectionTimeout")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the one table of domain error → status mapping, and JSON bodies for every error."""
 
@@ -73,6 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _body(503, "ServiceUnavailable", str(exc), headers={"Retry-After": str(exc.retry_after)})
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_database_outage(exc):
+            log.warning("database unavailable answering %s %s: %s", request.method, request.url.path,
+                        type(exc).__name__)
+            return _body(503, "ServiceUnavailable", "the database is not reachable right now; try again shortly "
+                                                    "/ databasen svarer ikke", headers={"Retry-After": "5"})
         log.error("unexpected error answering %s %s", request.method, request.url.path, exc_info=exc)
         return _body(500, "ServerError", "internal error; the operator finds the details in the service log "
                                          "/ intern feil")

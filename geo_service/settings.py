@@ -64,7 +64,9 @@ class Settings(BaseSettings):
         20.0, gt=0, description="time budget of one site check; past it the check stops with 413")
     frame_ancestors: str = Field(
         "'self'", description="CSP frame-ancestors: who may embed the pages ('none', 'self' or origins)")
-    shutdown_seconds: float = Field(5.0, ge=0, description="grace for open requests on SIGTERM")
+    shutdown_seconds: float = Field(3.0, ge=0, description="grace for open requests on SIGTERM")
+    shutdown_deadline_seconds: float = Field(
+        9.0, gt=0, description="after SIGTERM the process exits by this many seconds, whatever it waits for")
 
     @field_validator("allowed_hosts", "trusted_proxies", mode="before")
     @classmethod

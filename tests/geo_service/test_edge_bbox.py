@@ -17,13 +17,13 @@ from tests.conftest import STORE_KINDS
 
 
 @pytest.fixture(scope="module")
-def ar5_frame():  # noqa: ANN201
+def ar5_frame():
     """The synthetic demo's AR5 layer (41 245 polygons over Kongsbergregionen)."""
     return next(layer.frame for layer in build_demo_layers(2005) if layer.id == "ar5")
 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)
-def test_world_boxes_match_every_feature(kind: str, make_store: Callable[[str], Store], ar5_frame) -> None:  # noqa: ANN001
+def test_world_boxes_match_every_feature(kind: str, make_store: Callable[[str], Store], ar5_frame) -> None:
     store = make_store(kind)
     store.publish("ar5", ar5_frame, LayerMeta(LayerKind.farmland, "AR5 (syntetisk)"))
     total = store.get_layer("ar5").current.feature_count

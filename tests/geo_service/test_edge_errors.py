@@ -18,7 +18,7 @@ ITEMS = "/collections/jorder/items"
 SITE = "/analyses/site-check"
 
 
-def _ogc_error(response, status: int) -> dict:  # noqa: ANN001
+def _ogc_error(response, status: int) -> dict:
     assert response.status_code == status, response.text[:500]
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -99,7 +99,7 @@ def test_openapi_declares_the_errors_the_service_answers(client: TestClient) -> 
     assert site["413"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Exception"}
 
 
-def test_an_unexpected_exception_is_a_json_500_without_internals(workspace, caplog) -> None:  # noqa: ANN001
+def test_an_unexpected_exception_is_a_json_500_without_internals(workspace, caplog) -> None:
     app = create_app(Settings(workspace=workspace, seed_demo=False, analysis_refresh_seconds=0))
 
     @app.get("/boom")
