@@ -37,10 +37,11 @@ class SourceScheduler:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end and wait up to ``timeout`` s (a sync in flight ends with the process)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
 
     def run_once(self) -> None:
         """One scheduled run: every enabled source, skipped if another process ran them within the interval."""

@@ -23,6 +23,7 @@ _CODECS = {
     "UTF-8": "utf-8",
     "UTF8": "utf-8",
 }
+CHARSETS = frozenset(_CODECS)  # the ..TEGNSETT names, also accepted by --encoding
 _TEGNSETT = re.compile(rb"\.\.TEGNSETT[ \t]+([^\s!]+)")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
