@@ -41,8 +41,7 @@ def lookup(code: int | None, source_name: str) -> Koordsys:
     known = _table().get(code)
     if known is None:
         raise MissingCRS(f"{source_name}: SOSI KOORDSYS {code} is not a coordinate system this reader knows; "
-                         "pass --crs with its EPSG code (e.g. --crs 25832) / ukjent KOORDSYS {code}: oppgi --crs"
-                         .replace("{code}", str(code)))
+                         f"pass --crs with its EPSG code (e.g. --crs 25832) / ukjent KOORDSYS {code}: oppgi --crs")
     return known
 
 

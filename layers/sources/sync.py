@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,7 @@ def sync_source(store: Store, spec: SourceSpec, staging_root: Path, client: Any,
         "source": spec.url,
         "source_layer": spec.collection or spec.typename,
         "driver": spec.protocol,
-        "report": report.__dict__,
+        "report": asdict(report),
         PROVENANCE_KEY: {
             "id": spec.id, "protocol": spec.protocol, "url": spec.url, "layer": spec.collection or spec.typename,
             "synced_at": utc_now(), "feature_count": len(normalised), "pages": len(result.pages),
