@@ -39,6 +39,8 @@ def chunks(path: Path, decoder: Decoder, chunk_bytes: int | None = None) -> Iter
             block = fh.read(chunk_bytes)
             if not block:
                 break
+            if offset == 0 and not rest and block.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+                block, offset = block[3:], 3
             data = rest + block
             cut = _cut(data)
             if cut == 0:  # one huge record: keep reading

@@ -211,3 +211,12 @@ def test_coordinates_that_are_not_numbers_are_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, head() + ".KURVE 1:\n..OBJTYPE Grense\n..NØ\n0 0\n12a 5\n.SLUTT\n")
     with pytest.raises(CorruptSource, match=r"\.KURVE 1: coordinates that are not numbers"):
         read(path)
+
+
+def test_utf8_byte_order_mark_and_crlf_line_ends(tmp_path: Path) -> None:
+    text = (head() + ".PUNKT 1:\n..OBJTYPE Sted\n..NAVN \"Åsen\"\n..NØ\n100 200\n.SLUTT\n").replace("\n", "\r\n")
+    path = tmp_path / "bom.sos"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    frame, report = read(path)
+    assert frame["NAVN"].iloc[0] == "Åsen" and frame.crs.to_epsg() == 25832
+    assert frame.geometry.iloc[0].coords[0] == (500002.0, 6600001.0) and not report.warnings
