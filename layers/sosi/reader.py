@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,18 @@ def _open(path: Path, encoding: str | None, warnings: list[str]) -> Decoder:
 
 
 def scan(path: str | Path, encoding: str | None = None) -> SosiScan:
-    """Pass 1: header, OBJTYPE counts, skipped groups, ``.SLUTT``."""
+    """Pass 1: header, OBJTYPE counts, skipped groups, ``.SLUTT`` (remembered while the file is unchanged)."""
     p = Path(path)
+    stat = p.stat()
+    return _scan_cached(str(p.resolve()), stat.st_mtime_ns, stat.st_size, encoding)
+
+
+@lru_cache(maxsize=8)
+def _scan_cached(path: str, _mtime_ns: int, _size: int, encoding: str | None) -> SosiScan:
+    return _scan(Path(path), encoding)
+
+
+def _scan(p: Path, encoding: str | None) -> SosiScan:
     warnings: list[str] = []
     decoder = _open(p, encoding, warnings)
     header_values: dict[str, Any] | None = None
