@@ -170,12 +170,10 @@ class _Feature:
     ref_text: str
 
 
-# Every dotted line of a chunk with the non-dotted lines (coordinates, REF continuations) that follow it:
-# one C-speed pass per chunk; Python only touches the few dotted lines.
-_DOTTED = re.compile(r"\n(\.+)([^\s!]*)[ \t]*([^\n]*)((?:\n(?!\.)[^\n]*)*)")
+_WITH_BODY = frozenset({"NØ", "NØH", "REF"})  # lines whose following non-dotted lines belong to them
 
 
-def _feature(group: str, ident: int | None, lines: list[tuple[str, str, str, str]], full: bool) -> _Feature:
+def _feature(group: str, ident: int | None, lines: list[tuple[int, str, str, str]], full: bool) -> _Feature:
     """Attributes, coordinate blocks and ``..REF`` text of one record's dotted lines.
 
     The attribute nesting of ``AttributeBuilder`` is inlined here: this runs once per feature.
@@ -184,7 +182,7 @@ def _feature(group: str, ident: int | None, lines: list[tuple[str, str, str, str
     path: list[str] = []
     blocks: list[tuple[int, str]] = []
     ref_parts: list[str] = []
-    for dots, name, value, body in lines:
+    for level, name, value, body in lines:
         dim = _COORD_NAMES.get(name)
         if dim is not None:
             blocks.append((dim, value + body))
@@ -194,7 +192,6 @@ def _feature(group: str, ident: int | None, lines: list[tuple[str, str, str, str
             continue
         if not full or not name or name == "KP":
             continue
-        level = len(dots)
         if level == 2:
             path = [name]
             key = name
@@ -220,28 +217,41 @@ def _feature(group: str, ident: int | None, lines: list[tuple[str, str, str, str
 _MISSING = object()
 
 
-def _records(text: str) -> Iterator[tuple[str, int | None, list[tuple[str, str, str, str]]]]:
-    """``(group, id, dotted lines)`` per record of a chunk."""
+def _records(text: str) -> Iterator[tuple[str, int | None, list[tuple[int, str, str, str]]]]:
+    """``(group, id, dotted lines as (level, name, value, body))`` per record of a chunk; level 2 is ``..NAME``.
+
+    ``str.split("\\n.")`` cuts the chunk at every dotted line at C speed (a regex with groups is several
+    times slower here); the coordinate lines travel as the ``body`` of the line before them.
+    """
     group: str | None = None
     ident: int | None = None
-    lines: list[tuple[str, str, str, str]] = []
-    for item in _DOTTED.findall("\n" + text):
-        if item[0] == ".":
+    lines: list[tuple[int, str, str, str]] = []
+    pieces = ("\n" + text).split("\n.")
+    for piece in pieces[1:]:  # pieces[0]: anything before the first dotted line (comments)
+        line, _, body = piece.partition("\n")
+        if line[:1] != ".":  # one dot: a new record (.KURVE 12:)
             if group is not None:
                 yield group, ident, lines
-            group = item[1].upper()
-            number = item[2].split(":", 1)[0].strip()
+            parts = line.split(None, 1)
+            group = parts[0].upper() if parts else ""
+            number = parts[1].split(":", 1)[0].strip() if len(parts) > 1 else ""
             ident = int(number) if number.lstrip("-").isdigit() else None
             lines = []
-        else:
-            lines.append(item)
+            continue
+        stripped = line.lstrip(".")
+        parts = stripped.split(None, 1)
+        name = parts[0] if parts else ""
+        if "!" in name:
+            name = name.split("!", 1)[0]
+        value = parts[1] if len(parts) > 1 else ""
+        lines.append((len(line) - len(stripped) + 1, name, value, body if name in _WITH_BODY else ""))
     if group is not None:
         yield group, ident, lines
 
 
-def _objtype_of(lines: list[tuple[str, str, str, str]]) -> str | None:
-    for dots, name, value, _body in lines:
-        if name == "OBJTYPE" and dots == "..":
+def _objtype_of(lines: list[tuple[int, str, str, str]]) -> str | None:
+    for level, name, value, _body in lines:
+        if name == "OBJTYPE" and level == 2:
             parts = value.split("!", 1)[0].split()
             return parts[0] if parts else None
     return None
