@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -18,16 +17,24 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
-import shapely
 
 from layers.errors import CorruptSource, LayerChoiceRequired, MissingCRS, NoFeatures
 from layers.sosi import geometry as geo
-from layers.sosi.attributes import AttributeBuilder, parse_value
+from layers.sosi.attributes import AttributeBuilder
 from layers.sosi.encoding import Decoder, decoder_for
+from layers.sosi.frame import Collector, build_frame
 from layers.sosi.header import Header, build_header
 from layers.sosi.koordsys import Koordsys, lookup
 from layers.sosi.lexer import chunks, group_of, records
+from layers.sosi.records import (
+    ARC_GROUPS,
+    Feature,
+    densify,
+    objtype_of,
+    parse_feature,
+    raw_coordinates,
+    split_records,
+)
 
 POINT_GROUPS = {"PUNKT", "SVERM"}
 CURVE_GROUPS = {"KURVE", "LINJE", "BUEP", "BUE", "SIRKEL", "SIRKELP", "KLOTOIDE", "TRASE"}
@@ -38,7 +45,6 @@ SILENT_GROUPS = {"HODE", "DEF", "OBJDEF", "SLUTT"}
 
 _SCAN = re.compile(r"\n\.(?:([A-ZÆØÅa-zæøå]+)|\.OBJTYPE[ \t]+([^\s!]+))")  # literal prefix: fast
 _LINE = re.compile(r"^(\.+)([^\s!]*)[ \t]*([^\n]*)", re.MULTILINE)
-_COORD_NAMES = {"NØ": 2, "NØH": 3}
 
 
 @dataclass
@@ -161,159 +167,6 @@ def choose(info: SosiScan, layer: str | None) -> str:
     return next(iter(info.layers))
 
 
-@dataclass
-class _Feature:
-    group: str
-    ident: int | None
-    attrs: dict[str, Any]
-    blocks: list[tuple[int, str]]
-    ref_text: str
-
-
-_WITH_BODY = frozenset({"NØ", "NØH", "REF"})  # lines whose following non-dotted lines belong to them
-
-
-def _feature(group: str, ident: int | None, lines: list[tuple[int, str, str, str]], full: bool) -> _Feature:
-    """Attributes, coordinate blocks and ``..REF`` text of one record's dotted lines.
-
-    The attribute nesting of ``AttributeBuilder`` is inlined here: this runs once per feature.
-    """
-    values: dict[str, Any] = {}
-    path: list[str] = []
-    blocks: list[tuple[int, str]] = []
-    ref_parts: list[str] = []
-    for level, name, value, body in lines:
-        dim = _COORD_NAMES.get(name)
-        if dim is not None:
-            blocks.append((dim, value + body))
-            continue
-        if name == "REF":
-            ref_parts.append(value + body)
-            continue
-        if not full or not name or name == "KP":
-            continue
-        if level == 2:
-            path = [name]
-            key = name
-        else:
-            del path[level - 2:]
-            path.append(name)
-            key = ".".join(path)
-        if not value:
-            continue
-        parsed = parse_value(value)
-        if parsed is None:
-            continue
-        old = values.get(key, _MISSING)
-        if old is _MISSING:
-            values[key] = parsed
-        elif isinstance(old, list):
-            old.append(parsed)
-        else:
-            values[key] = [old, parsed]
-    return _Feature(group, ident, values, blocks, " ".join(ref_parts))
-
-
-_MISSING = object()
-
-
-def _records(text: str) -> Iterator[tuple[str, int | None, list[tuple[int, str, str, str]]]]:
-    """``(group, id, dotted lines as (level, name, value, body))`` per record of a chunk; level 2 is ``..NAME``.
-
-    ``str.split("\\n.")`` cuts the chunk at every dotted line at C speed (a regex with groups is several
-    times slower here); the coordinate lines travel as the ``body`` of the line before them.
-    """
-    group: str | None = None
-    ident: int | None = None
-    lines: list[tuple[int, str, str, str]] = []
-    pieces = ("\n" + text).split("\n.")
-    for piece in pieces[1:]:  # pieces[0]: anything before the first dotted line (comments)
-        line, _, body = piece.partition("\n")
-        if line[:1] != ".":  # one dot: a new record (.KURVE 12:)
-            if group is not None:
-                yield group, ident, lines
-            parts = line.split(None, 1)
-            group = parts[0].upper() if parts else ""
-            number = parts[1].split(":", 1)[0].strip() if len(parts) > 1 else ""
-            ident = int(number) if number.lstrip("-").isdigit() else None
-            lines = []
-            continue
-        stripped = line.lstrip(".")
-        parts = stripped.split(None, 1)
-        name = parts[0] if parts else ""
-        if "!" in name:
-            name = name.split("!", 1)[0]
-        value = parts[1] if len(parts) > 1 else ""
-        lines.append((len(line) - len(stripped) + 1, name, value, body if name in _WITH_BODY else ""))
-    if group is not None:
-        yield group, ident, lines
-
-
-def _objtype_of(lines: list[tuple[int, str, str, str]]) -> str | None:
-    for level, name, value, _body in lines:
-        if name == "OBJTYPE" and level == 2:
-            parts = value.split("!", 1)[0].split()
-            return parts[0] if parts else None
-    return None
-
-
-class _Collector:
-    """Geometries of the chosen layer, built at the end with vectorised constructors."""
-
-    def __init__(self) -> None:
-        self.kinds: list[str] = []
-        self.attrs: list[dict[str, Any]] = []
-        self.coords: list[np.ndarray] = []  # points and lines, one array per feature
-        self.rings: list[list[np.ndarray] | None] = []  # polygons: rings (shell first), None otherwise
-
-
-def _raw(feature: _Feature, where: str) -> np.ndarray:
-    """The feature's coordinates in file units, north first, ``(n, 2|3)`` (Z dropped when blocks mix 2D/3D)."""
-    arrays = []
-    dims = {dim for dim, _ in feature.blocks}
-    for dim, text in feature.blocks:
-        try:
-            values = geo.parse_numbers(text)
-        except ValueError:
-            raise CorruptSource(f"{where} coordinates that are not numbers after ..NØ; fix or export the file "
-                                "again") from None
-        if len(values) % dim:
-            raise CorruptSource(f"{where} {len(values)} numbers after ..{'NØH' if dim == 3 else 'NØ'} are not a "
-                                "whole number of points; fix or export the file again")
-        pts = values.reshape(-1, dim)
-        arrays.append(pts if len(dims) == 1 else pts[:, :2])
-    if not arrays:
-        return np.empty((0, 2))
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-
-
-def _curve(feature: _Feature, raw: np.ndarray, transform: geo.Transform, tolerance: float, report: SosiReport,
-           where: str) -> np.ndarray:
-    """Arcs and circles densified (in real units, returned in file units); other curves as they are."""
-    group = feature.group
-    if group not in ("BUEP", "SIRKELP", "BUE", "SIRKEL"):
-        return raw
-    report.arcs += 1
-    xy = transform.to_xy(raw[:, :2])
-    if group == "BUEP" and len(xy) >= 3:
-        out = geo.arc_through(xy[0], xy[1], xy[-1], tolerance)
-    elif group == "SIRKELP" and len(xy) >= 3:
-        out = geo.circle_through(xy[0], xy[1], xy[2], tolerance)
-    elif group in ("BUE", "SIRKEL") and len(xy) >= 1:
-        radius = feature.attrs.get("RADIUS")
-        if not isinstance(radius, (int, float)):
-            raise CorruptSource(f"{where} .{group} without a numeric ..RADIUS; fix the file")
-        if group == "SIRKEL":
-            out = geo.circle_radius(xy[0], radius, tolerance)
-        elif len(xy) >= 2:
-            out = geo.arc_radius(xy[0], xy[-1], radius, bool(feature.attrs.get("STORBUE")), tolerance)
-        else:
-            return raw
-    else:
-        return raw
-    return transform.to_raw(out)
-
-
 def read(path: str | Path, layer: str | None = None, encoding: str | None = None,
          arc_tolerance: float = geo.ARC_TOLERANCE_M, info: SosiScan | None = None
          ) -> tuple[gpd.GeoDataFrame, SosiReport]:
@@ -331,20 +184,19 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
     groups = info.layer_groups.get(chosen, set())
     need_curves = bool(groups & AREA_GROUPS)
     curves: dict[int, np.ndarray] = {}
-    collected = _Collector()
-    areas: list[tuple[int, _Feature]] = []
-    by_group = {g for g in groups}
+    collected = Collector()
+    areas: list[tuple[int, Feature]] = []
     warnings: list[str] = []
     decoder = _open(info.path, encoding, warnings)
     for text in chunks(info.path, decoder):
-        for group, ident, lines in _records(text):
+        for group, ident, lines in split_records(text):
             if group not in FEATURE_GROUPS:
                 continue
-            objtype = _objtype_of(lines)
-            mine = (objtype or group) == chosen and group in by_group
+            objtype = objtype_of(lines)
+            mine = (objtype or group) == chosen and group in groups
             if not mine and not (need_curves and group in CURVE_GROUPS):
                 continue
-            feature = _feature(group, ident, lines, full=mine or group in ("BUE", "SIRKEL"))
+            feature = parse_feature(group, ident, lines, full=mine or group in ("BUE", "SIRKEL"))
             where = f"{info.path}: .{group} {ident}:"
             if mine and group in AREA_GROUPS:
                 areas.append((len(collected.kinds), feature))
@@ -353,9 +205,10 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
                 collected.coords.append(np.empty((0, 2)))
                 collected.rings.append(None)
                 continue
-            xy = _raw(feature, where)
+            xy = raw_coordinates(feature, where)
             if group in CURVE_GROUPS:
-                xy = _curve(feature, xy, transform, tolerance, report, where)
+                report.arcs += group in ARC_GROUPS
+                xy = densify(feature, xy, transform, tolerance, where)
                 if need_curves and ident is not None:
                     curves[ident] = xy[:, :2] if xy.shape[1] > 2 else xy
             if mine:
@@ -368,7 +221,8 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
     curves.clear()  # every ring is assembled: the curves' memory goes before the geometries are built
     areas.clear()
     report.features = len(collected.kinds)
-    frame = _frame(collected, info, chosen, transform)
+    frame = build_frame(collected, f"EPSG:{info.koordsys.epsg}" if info.koordsys else None, transform)
+    frame.attrs["sosi_layer"] = chosen
     _summarise(report, info)
     frame.attrs["reader_warnings"] = report.warnings
     if info.crs_problem:
@@ -376,7 +230,7 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
     return frame, report
 
 
-def _rings(feature: _Feature, curves: dict[int, np.ndarray], transform: geo.Transform, tolerance: float,
+def _rings(feature: Feature, curves: dict[int, np.ndarray], transform: geo.Transform, tolerance: float,
            report: SosiReport, path: Path) -> list[np.ndarray] | None:
     groups = geo.parse_refs(feature.ref_text)
     rings: list[np.ndarray] = []
@@ -395,86 +249,6 @@ def _rings(feature: _Feature, curves: dict[int, np.ndarray], transform: geo.Tran
             continue
         rings.append(geo.assemble_ring(parts, report.rings, tolerance))
     return rings
-
-
-def _frame(c: _Collector, info: SosiScan, chosen: str, transform: geo.Transform) -> gpd.GeoDataFrame:
-    n = len(c.kinds)
-    geoms = np.empty(n, dtype=object)
-    kinds = np.array(c.kinds, dtype=object)
-    for kind, build in (("point", _points), ("line", _lines)):
-        idx = np.flatnonzero(kinds == kind)
-        if len(idx):
-            geoms[idx] = build([c.coords[i] for i in idx], transform)
-    c.coords.clear()
-    poly_idx = [i for i in np.flatnonzero(kinds == "polygon") if c.rings[i] is not None]
-    if poly_idx:
-        geoms[poly_idx] = _polygons([c.rings[i] for i in poly_idx], transform)  # type: ignore[misc]
-    c.rings.clear()
-    keep = np.array([g is not None for g in geoms], dtype=bool)
-    attrs = pd.DataFrame([a for a, k in zip(c.attrs, keep, strict=True) if k])
-    attrs = _tidy_columns(attrs)
-    crs = f"EPSG:{info.koordsys.epsg}" if info.koordsys else None
-    frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms[keep], crs=crs), crs=crs)
-    frame.attrs["sosi_layer"] = chosen
-    return frame
-
-
-def _by_dim(arrays: list[np.ndarray]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for i, a in enumerate(arrays):
-        out.setdefault(a.shape[1], []).append(i)
-    return out
-
-
-def _points(arrays: list[np.ndarray], transform: geo.Transform) -> np.ndarray:
-    out = np.empty(len(arrays), dtype=object)
-    for i, a in enumerate(arrays):
-        xy = transform.to_xy(a)
-        out[i] = shapely.points(xy[0]) if len(xy) == 1 else (shapely.multipoints(xy) if len(xy) else None)
-    return out
-
-
-def _lines(arrays: list[np.ndarray], transform: geo.Transform) -> np.ndarray:
-    out = np.empty(len(arrays), dtype=object)
-    for members in _by_dim(arrays).values():
-        ok = [i for i in members if len(arrays[i]) >= 2]
-        for start in range(0, len(ok), _BATCH):
-            batch = ok[start:start + _BATCH]
-            lengths = np.array([len(arrays[i]) for i in batch])
-            coords = transform.to_xy(np.concatenate([arrays[i] for i in batch]))
-            out[batch] = shapely.linestrings(coords, indices=np.repeat(np.arange(len(batch)), lengths))
-    return out
-
-
-_BATCH = 10_000  # features per vectorised constructor call: bounds the temporary coordinate arrays
-
-
-def _polygons(ring_lists: list[list[np.ndarray]], transform: geo.Transform) -> np.ndarray:
-    out = np.empty(len(ring_lists), dtype=object)
-    for start in range(0, len(ring_lists), _BATCH):
-        batch = ring_lists[start:start + _BATCH]
-        rings = [r for rings in batch for r in rings]
-        ring_of = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-        linear = shapely.linearrings(transform.to_xy(np.concatenate(rings)), indices=ring_of)
-        poly_of = np.repeat(np.arange(len(batch)), [len(r) for r in batch])
-        out[start:start + len(batch)] = shapely.polygons(linear, indices=poly_of)
-    return out
-
-
-def _tidy_columns(attrs: pd.DataFrame) -> pd.DataFrame:
-    """Columns mixing numbers and text become text (a code column must not be half int, half str)."""
-    for col in attrs.columns:
-        values = attrs[col]
-        if values.dtype != object:
-            continue
-        kinds = {type(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}
-        if kinds and kinds <= {int}:
-            attrs[col] = values.astype("Int64")
-        elif kinds and kinds <= {int, float}:
-            attrs[col] = values.astype("float64")
-        elif len(kinds) > 1 and list not in kinds:
-            attrs[col] = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-    return attrs
 
 
 def _summarise(report: SosiReport, info: SosiScan) -> None:
