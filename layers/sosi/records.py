@@ -27,7 +27,9 @@ class Feature:
     ref_text: str
 
 
-_WITH_BODY = frozenset({"NØ", "NØH", "REF"})  # lines whose following non-dotted lines belong to them
+# lines whose following non-dotted lines belong to them; a node mark on a line of its own (``...KP 1``) is
+# followed by more coordinates of the same block
+_WITH_BODY = frozenset({"NØ", "NØH", "REF", "KP"})
 
 
 def parse_feature(group: str, ident: int | None, lines: list[tuple[int, str, str, str]], full: bool) -> Feature:
@@ -46,6 +48,10 @@ def parse_feature(group: str, ident: int | None, lines: list[tuple[int, str, str
             continue
         if name == "REF":
             ref_parts.append(value + body)
+            continue
+        if name == "KP":
+            if blocks and body.strip():
+                blocks.append((blocks[-1][0], body))
             continue
         if not full or not name or name == "KP":
             continue

@@ -220,3 +220,9 @@ def test_utf8_byte_order_mark_and_crlf_line_ends(tmp_path: Path) -> None:
     frame, report = read(path)
     assert frame["NAVN"].iloc[0] == "Åsen" and frame.crs.to_epsg() == 25832
     assert frame.geometry.iloc[0].coords[0] == (500002.0, 6600001.0) and not report.warnings
+
+
+def test_node_mark_on_a_line_of_its_own_continues_the_coordinates(tmp_path: Path) -> None:
+    text = head(origo="0 0", enhet="1") + ".KURVE 1:\n..OBJTYPE Grense\n..NØ\n0 0\n...KP 1\n0 10\n10 10\n.SLUTT\n"
+    frame, _ = read(write(tmp_path, text))
+    assert shapely.get_coordinates(frame.geometry.iloc[0]).tolist() == [[0, 0], [10, 0], [10, 10]]
