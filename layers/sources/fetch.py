@@ -114,8 +114,8 @@ def _load_state(folder: Path, key: str) -> _State | None:
         state = _State(**data)
     except (OSError, ValueError, TypeError):
         return None
-    if state.key != key or time.time() - state.started > STAGING_MAX_AGE_S:
-        return None
+    if state.key != key or state.done or time.time() - state.started > STAGING_MAX_AGE_S:
+        return None  # another request, a complete download that was not published, or too old: start afresh
     if not all((folder / f"page-{i:05d}{_page_suffix(folder, i)}").exists() for i in range(state.pages)):
         return None
     return state
