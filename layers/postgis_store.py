@@ -90,9 +90,28 @@ class PostGISStore:
         self._aware: dict[str, frozenset[str]] = {}  # table -> its timestamptz columns (tables never change)
         self._aware_lock = threading.Lock()
         self._gate: _VersionGate | None = None
+        self.removed_leftovers: list[str] = []
         if migrate_schema:
             with self._connection() as conn:
                 migrate(conn)
+            self.removed_leftovers = self.drop_orphan_tables()
+
+    def drop_orphan_tables(self) -> list[str]:
+        """Drop version tables no catalog row points to (left by a failure outside a publish's transaction).
+
+        A publish creates its table and its catalog row in one transaction, so a killed publish leaves nothing;
+        this cleans what older releases or manual work left. Tables of running publishes are not visible yet.
+        Returns the dropped tables. Runs when the store is opened and before every publish.
+        """
+        with self._connection() as conn, conn.transaction():
+            rows = conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname ~ '_v[0-9]+$' "
+                f"AND NOT EXISTS (SELECT 1 FROM {CATALOG_SCHEMA}.versions v WHERE v.location = n.nspname || '.' "
+                "|| c.relname)", (LAYERS_SCHEMA,)).fetchall()
+            for (table,) in rows:
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(LAYERS_SCHEMA, table)))
+        return [f"{LAYERS_SCHEMA}.{table}" for (table,) in rows]
 
     def close(self) -> None:
         """Close the connection pool (and the event loop's catalog connection)."""
@@ -186,6 +205,7 @@ class PostGISStore:
             geoms = shapely.force_2d(geoms)
         bounds = [float(v) for v in frame.total_bounds] if len(frame) else [math.nan] * 4
         columns = [pg_copy.prepare(frame[name], kind, column_name(name)) for name, kind in fields.items()]
+        self.drop_orphan_tables()
         with self._connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, layer_id))
             (version,) = conn.execute(f"SELECT COALESCE(MAX(version), 0) + 1 FROM {CATALOG_SCHEMA}.versions "
