@@ -121,11 +121,11 @@ class AnalysisService:
         self._thread = threading.Thread(target=self._loop, name="analysis-refresh", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the loop and wait for a running refresh to finish."""
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the loop and wait (at most ``timeout`` s) for a running refresh to finish."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,11 +19,16 @@ _JSON_SCHEMA_TYPE = {"int": "integer", "float": "number", "bool": "boolean", "st
                      "datetime": "string", "date": "string"}
 
 
+def source_name(source: str) -> str:
+    """The file name of a layer's source, never the server's folders (older versions stored full paths)."""
+    return re.split(r"[\\/]", source.rstrip("/\\"))[-1] if source else ""
+
+
 def collection_document(layer: LayerRecord, base: str) -> dict[str, Any]:
     """The collection description: extent in CRS84, kind, version, count, CRS list, provenance, links."""
     current = layer.current
     href = f"{base}/collections/{layer.id}"
-    source = current.provenance.get("source", "")
+    source = source_name(str(current.provenance.get("source", "")))
     description = layer.description
     if source:
         description += f" Kilde/source: {source}."

@@ -102,9 +102,9 @@ def test_prepared_per_thread_hands_each_thread_its_own_copy() -> None:
 def test_no_module_prepares_geometries_outside_the_parallel_helper() -> None:
     """``shapely.prepare``/``prep`` only in ``constraints/_parallel.py`` (where copies are thread-private).
 
-    ``layers/demo.py`` prepares one geometry it built itself, in one thread, to generate the demo data.
+    ``layers/demo/farmland.py`` prepares one geometry it built itself, in one thread, to generate the demo data.
     """
-    allowed = {Path("constraints/_parallel.py"), Path("layers/demo.py")}
+    allowed = {Path("constraints/_parallel.py"), Path("layers/demo/farmland.py")}
     offenders = []
     for package in ("constraints", "layers", "sites", "programme", "maps", "geo_service"):
         for path in sorted((ROOT / package).rglob("*.py")):
