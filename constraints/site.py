@@ -47,6 +47,8 @@ class RuleResult:
     legal_basis: str
     guidance_nb: str
     guidance_en: str
+    note_nb: str = ""  # why the rule could not use a layer (e.g. a field it selects on is missing)
+    note_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
             coverage_text=coverage_label(str(m.coverage[0])), authority=rule.authority,
             legal_basis=rule.legal_basis, guidance_nb=" ".join(rule.explanation_nb.split()),
             guidance_en=" ".join(rule.explanation_en.split()),
+            note_nb=target.missing_reason("nb"), note_en=target.missing_reason("en"),
         ))
     themes = []
     for theme in dict.fromkeys(r.theme for r in results):

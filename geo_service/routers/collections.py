@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from constraints.publish import DERIVED_IDS
 from geo_service.dependencies import LayerDep, StoreDep
 from geo_service.links import GEOJSON, JSON, base_url, link
 from layers.crs import CRS84_URI, EPSG_URI, WORKING_EPSG, bounds_to_crs84, supported_crs_uris
@@ -72,8 +73,11 @@ def collections(request: Request, store: StoreDep) -> dict:
 
 @router.get("/collections/{collectionId}", summary="One collection")
 def collection(request: Request, layer: LayerDep) -> dict:
-    """One layer's description; 404 if unknown."""
-    return collection_document(layer, base_url(request))
+    """One layer's description; 404 if unknown. Derived collections say whether they are current or behind."""
+    document = collection_document(layer, base_url(request))
+    if layer.id in DERIVED_IDS:
+        document["analysis"] = request.app.state.analysis.status().to_dict()
+    return document
 
 
 @router.get("/collections/{collectionId}/queryables", summary="Queryable properties")
