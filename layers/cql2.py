@@ -101,12 +101,18 @@ def check_sortby(fields: dict[str, str], keys: tuple[SortKey, ...], layer_id: st
 
 def _standard_json(node: Any) -> Any:
     """CQL2-JSON as pygeofilter 0.4 reads it: ``between`` with ``[a, low, high]`` (the standard's form)
-    becomes ``[a, [low, high]]`` (the draft form pygeofilter expects); everything else is unchanged."""
+    becomes ``[a, [low, high]]`` (the draft form pygeofilter expects), and ``{"bbox": [minx, miny, maxx,
+    maxy]}`` is reordered to the ``Envelope(x1, x2, y1, y2)`` pygeofilter builds from it (6 numbers: the
+    heights are dropped); everything else is unchanged."""
     if isinstance(node, list):
         return [_standard_json(v) for v in node]
     if not isinstance(node, dict):
         return node
     out = {k: _standard_json(v) for k, v in node.items()}
+    box = out.get("bbox")
+    if isinstance(box, list) and len(box) in (4, 6):  # pygeofilter reads [x1, x2, y1, y2]; CQL2 has minx, miny, …
+        half = len(box) // 2
+        out["bbox"] = [box[0], box[half], box[1], box[half + 1]]
     args = out.get("args")
     if out.get("op") == "between" and isinstance(args, list) and len(args) == 3:
         out["args"] = [args[0], [args[1], args[2]]]

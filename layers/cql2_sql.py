@@ -239,6 +239,8 @@ class _Compiler:
                                    f"{_property_name(node.arguments[0])!r} holds {kind} values")
             lowered = self.casei(column)
             return kind, f'{lowered} COLLATE "C"' if ordered and self.dialect is POSTGIS else lowered
+        if isinstance(node, ast.Function | ast.Arithmetic):
+            raise _unsupported(_operator_name(node))
         if not _is_property(node):
             raise InvalidQuery("filter", f"venstre side må være en egenskap / the left side of this predicate must "
                                f"be a property, not {_describe(node)}")
@@ -258,8 +260,8 @@ class _Compiler:
             return self.operand(node, ordered=ordered)[1]
         if _is_casei_call(node):
             node, casei = node.arguments[0], True
-        if isinstance(node, ast.Function):
-            raise _unsupported(f"{node.name}()")
+        if isinstance(node, ast.Function | ast.Arithmetic):
+            raise _unsupported(_operator_name(node))
         if isinstance(node, ast.Node | values.Geometry | values.Envelope):
             raise InvalidQuery("filter", f"{op} sammenligner en egenskap med en verdi / compares a property "
                                f"with a value, not with {_describe(node)}")
