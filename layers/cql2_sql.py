@@ -15,6 +15,7 @@ CASEI lower-cases by Unicode rules, text compares and sorts by code point, NULLs
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from layers.errors import InvalidQuery
 from layers.store import VersionRecord
 
 GEOMETRY_COLUMN = "geom"
+MAX_DEPTH = 100  # nested AND/OR/NOT levels (SQLite refuses expressions deeper than 1000)
 GEOMETRY_NAMES = ("geometry", "geom")  # what a filter may call the feature geometry
 _INT64 = 2**63
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -43,6 +45,8 @@ _SPATIAL = {"INTERSECTS": ("intersects", "intersects", True), "DISJOINT": ("disj
             "CONTAINS": ("contains", "within", True), "WITHIN": ("within", "contains", True),
             "TOUCHES": ("touches", "touches", True), "CROSSES": ("crosses", "crosses", True),
             "OVERLAPS": ("overlaps", "overlaps", True), "EQUALS": ("equals", "equals", True)}
+_PYTHON_OPS: dict[str, Callable[[Any, Any], Any]] = {"=": operator.eq, "<>": operator.ne, "<": operator.lt,
+                                                     "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _SHAPELY_OPS: dict[str, Callable[[Any, Any], bool]] = {
     name: getattr(shapely, name) for name in ("intersects", "contains", "within", "touches", "crosses",
                                               "overlaps", "equals")}
@@ -134,9 +138,20 @@ class _Compiler:
         self.dialect = dialect
         self.crs = crs
         self.params: list[Any] = []
+        self.depth = 0
 
     # -- conditions ----------------------------------------------------------------------------
     def condition(self, node: Any) -> str:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidQuery("filter", f"filteret er for dypt nøstet / the filter nests more than {MAX_DEPTH} "
+                               "levels; use IN (…) for long lists of alternatives")
+        try:
+            return self._condition(node)
+        finally:
+            self.depth -= 1
+
+    def _condition(self, node: Any) -> str:
         if isinstance(node, ast.And):
             return f"({self.condition(node.lhs)} AND {self.condition(node.rhs)})"
         if isinstance(node, ast.Or):
@@ -172,14 +187,17 @@ class _Compiler:
 
     def comparison(self, lhs: Any, op: str, rhs: Any) -> str:
         ordered = op not in ("=", "<>")
+        for side in (lhs, rhs):
+            if isinstance(side, ast.Arithmetic) or (isinstance(side, ast.Function) and not _is_casei_call(side)):
+                raise _unsupported(_operator_name(side))
         if _is_property(lhs) or _is_casei(lhs):
             kind, left = self.operand(lhs, ordered=ordered)
             right = self.value(rhs, kind, op, casei=_is_casei(lhs), ordered=ordered)
         elif _is_property(rhs) or _is_casei(rhs):
             kind, right = self.operand(rhs, ordered=ordered)
             left = self.value(lhs, kind, op, casei=_is_casei(rhs), ordered=ordered)
-        else:
-            left, right = self.value(lhs, None, op), self.value(rhs, None, op)
+        else:  # two literals: answered here (a type clash in SQL would be a server error)
+            return "(1 = 1)" if _compare_literals(lhs, op, rhs) else "(1 = 0)"
         return f"({left} {op} {right})"
 
     def like(self, node: ast.Like) -> str:
@@ -257,7 +275,11 @@ class _Compiler:
     def value(self, node: Any, kind: str | None, op: str, *, casei: bool = False, ordered: bool = False) -> str:
         """A literal (typed by the property it meets) or another property, as SQL."""
         if _is_property(node) or _is_casei(node):
-            return self.operand(node, ordered=ordered)[1]
+            other, column = self.operand(node, ordered=ordered)
+            if kind is not None and _family(other) != _family(kind):
+                raise InvalidQuery("filter", f"{op}: egenskapene har ulike typer / the properties hold different "
+                                   f"types ({kind} and {other}): {_property_name(node)!r}")
+            return column
         if _is_casei_call(node):
             node, casei = node.arguments[0], True
         if isinstance(node, ast.Function | ast.Arithmetic):
@@ -374,6 +396,26 @@ def _instant(value: Any) -> str | datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _family(kind: str) -> str:
+    return "number" if kind in ("int", "float") else kind
+
+
+def _compare_literals(lhs: Any, op: str, rhs: Any) -> bool:
+    """``lhs op rhs`` for two literals (``1 = 1``); values of different types are a 400."""
+    for value in (lhs, rhs):
+        if isinstance(value, ast.Node | values.Geometry | values.Envelope | values.Interval | list | dict):
+            raise InvalidQuery("filter", f"{op} sammenligner en egenskap med en verdi / compares a property "
+                               f"with a value, not with {_describe(value)}")
+    if isinstance(lhs, bool) != isinstance(rhs, bool) or isinstance(lhs, str) != isinstance(rhs, str):
+        raise InvalidQuery("filter", f"{lhs!r} {op} {rhs!r}: verdiene har ulike typer / the values have "
+                           "different types")
+    try:
+        return bool(_PYTHON_OPS[op](lhs, rhs))
+    except TypeError:
+        raise InvalidQuery("filter", f"{lhs!r} {op} {rhs!r}: verdiene har ulike typer / the values have "
+                           "different types") from None
 
 
 def _plain(value: Any) -> Any:

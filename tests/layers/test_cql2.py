@@ -51,6 +51,7 @@ def zoning() -> gpd.GeoDataFrame:
         "planstatus": [("vedtatt", "forslag", None)[k % 3] for k in range(n)],
         "area_daa": pd.array(area, dtype="Float64").astype("float64"),
         "ledig": [k % 2 == 0 for k in range(n)],
+        "utnyttet_daa": [10.0, 2, 30, 4, 50, 6, 7, 8, 90, 10, 11, 120],
         "vedtatt": pd.to_datetime([f"20{10 + k}-0{1 + k % 9}-15T12:00:00Z" for k in range(n)], utc=True),
     }, geometry=[box(X0 + x, Y0, X0 + x + w, Y0 + 100) for x, w in zip(lefts, widths, strict=True)], crs=25832)
 
@@ -326,3 +327,29 @@ def test_ar5_spatial_filter_and_sort_match_shapely(loaded: Store, ar5: VersionRe
                                             na_position="last", kind="stable")
     assert hit.grunnforhold.nunique() > 1
     assert _query(loaded, "ar5", cql, "-grunnforhold")[1] == ordered.fid.tolist()
+
+
+@pytest.mark.parametrize(("text", "matched"), [("1 = 1", 12), ("1 = 2", 0),
+                                               ("'a' < 'b' AND area_daa > 30", int((FRAME.area_daa > 30).sum()))])
+def test_literal_comparisons_are_answered_before_sql(loaded: Store, text: str, matched: int) -> None:
+    assert _query(loaded, "plan", parse_filter(text))[0] == matched
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("1 = 'a'", "different types"),
+    ("navn = arealformal", "different types (str and int)"),
+    ("arealformal IN (1300, navn)", "different types"),
+    (" AND ".join(["(NOT arealformal = 1)"] * 120), "nests more than 100 levels"),
+])
+def test_clashes_that_sql_would_reject_are_400(loaded: Store, text: str, needle: str) -> None:
+    with pytest.raises(InvalidQuery) as err:
+        _query(loaded, "plan", parse_filter(text))
+    assert needle in str(err.value)
+
+
+def test_property_property_comparison(loaded: Store) -> None:
+    expected = _expected(FRAME.utnyttet_daa > FRAME.area_daa)  # NULL area: no match, as in SQL
+    assert len(expected) == 5
+    as_json = {"op": ">", "args": [{"property": "utnyttet_daa"}, {"property": "area_daa"}]}
+    assert _query(loaded, "plan", parse_filter(json.dumps(as_json), "cql2-json")) == (5, expected)
+    assert _query(loaded, "plan", parse_filter("utnyttet_daa > area_daa")) == (5, expected)
