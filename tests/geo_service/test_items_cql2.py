@@ -74,6 +74,8 @@ def test_conformance_declares_filter_cql2_and_sorting(api: TestClient) -> None:
             CQL2 + "cql2-text", CQL2 + "cql2-json", CQL2 + "basic-cql2", CQL2 + "advanced-comparison-operators",
             CQL2 + "basic-spatial-functions", "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting"
             } <= conforms
+    parameters = api.get("/openapi.json").json()["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]
+    assert {"filter", "filter-lang", "filter-crs", "sortby"} <= {p["name"] for p in parameters}
 
 
 def test_queryables_list_types_and_the_geometry(api: TestClient) -> None:
