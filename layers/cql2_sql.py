@@ -106,7 +106,9 @@ def order_by(record: VersionRecord, keys: tuple[SortKey, ...], dialect: Dialect)
 
 def register_sqlite_functions(db: sqlite3.Connection) -> None:
     """``cql_spatial(op, geometry blob, literal WKB)`` and ``cql_casei(text)`` on one SQLite connection."""
-    literals: dict[bytes, Any] = {}  # per connection (thread): prepared geometries are not shared
+    # per connection: the store's connections are thread-local and sqlite3 refuses them to other threads
+    # (check_same_thread), so these prepared geometries are never used by two threads (GEOS would crash)
+    literals: dict[bytes, Any] = {}
 
     def literal(wkb: bytes) -> Any:
         geom = literals.get(wkb)
