@@ -34,6 +34,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from layers.cql2 import Cql2Filter, SortKey
+from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by, register_sqlite_functions
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
@@ -244,16 +246,30 @@ class GeoPackageStore:
             # page cache) and keep a larger private page cache for the R-tree and hot rows
             db.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             db.execute("PRAGMA cache_size = -32768")  # KiB
+            register_sqlite_functions(db)  # CQL2: exact spatial predicates and CASEI
             cache[location] = db
         return db
 
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
-        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection), ``filters`` (equality) and
+        ``cql``, in ``sortby`` order then by fid. All of it runs in SQLite: spatial predicates through the R-tree
+        and an exact shapely test (``layers.cql2_sql``)."""
         db = self._features_db(record.location)
         table = _quote(record.layer_id)
         where, params = _filter_sql(record, filters)
-        if bbox is None:
+        if cql is not None or sortby:
+            for condition in ([compile_filter(record, cql, SQLITE)] if cql is not None else []) + (
+                    [bbox_condition(record, bbox, SQLITE)] if bbox is not None else []):
+                where += f" AND {condition.sql}"
+                params += condition.params
+            order = order_by(record, sortby, SQLITE)
+            (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
+            fids = [r[0] for r in db.execute(
+                f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, offset))]
+        elif bbox is None:
             (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
             fids = [r[0] for r in db.execute(
                 f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY t.fid LIMIT ? OFFSET ?",
@@ -279,7 +295,9 @@ class GeoPackageStore:
             marks = ",".join("?" * len(chunk))
             rows += db.execute(
                 f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {_quote(record.layer_id)} t "
-                f"WHERE t.fid IN ({marks}) ORDER BY t.fid", chunk).fetchall()
+                f"WHERE t.fid IN ({marks})", chunk).fetchall()
+        position = {fid: i for i, fid in enumerate(fids)}
+        rows.sort(key=lambda row: position[row[0]])  # the order asked for (fid order or sortby)
         return feature_page(record, rows, matched, gpkg_blobs_to_geometries, {"bool": bool})
 
     def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
@@ -435,7 +453,7 @@ def gpkg_blobs_to_geometries(blobs: list[bytes]) -> np.ndarray:
 
 
 def _filter_sql(record: VersionRecord, filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
+    clauses, params = ["1"], []  # equality filters (``?name=value``)
     for name, raw in filters.items():
         kind = record.fields.get(name)
         if kind is None:

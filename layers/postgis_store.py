@@ -43,6 +43,8 @@ from psycopg import AsyncConnection, Connection, sql
 from psycopg_pool import ConnectionPool
 
 from layers import pg_copy
+from layers.cql2 import Cql2Filter, SortKey
+from layers.cql2_sql import POSTGIS, compile_filter, order_by
 from layers.crs import WORKING_EPSG
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.gpkg_store import _coerce_filter, _field_types, _geometry_type
@@ -243,23 +245,32 @@ class PostGISStore:
 
     # -- features ------------------------------------------------------------------------------
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
-        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection), ``filters`` (equality) and
+        ``cql`` (``layers.cql2_sql``), in ``sortby`` order then by fid."""
         table = _table(record)
+        compiled = compile_filter(record, cql, POSTGIS) if cql is not None else None
+        order = sql.SQL(order_by(record, sortby, POSTGIS))
         with self._connection() as conn:
             aware = self._aware_columns(conn, record)
             where, params = _where(record, bbox, filters, aware)
+            if compiled is not None:
+                condition = sql.SQL(compiled.sql)
+                where = condition if where is None else sql.SQL("{} AND {}").format(where, condition)
+                params += compiled.params
             select = _select_columns(record, list(record.fields))
             if where is None:  # no bbox, no filter: the count is in the catalog
                 rows = conn.cursor(binary=True).execute(
-                    sql.SQL("SELECT {} FROM {} t ORDER BY t.fid LIMIT %s OFFSET %s").format(select, table),
+                    sql.SQL("SELECT {} FROM {} t ORDER BY {} LIMIT %s OFFSET %s").format(select, table, order),
                     (limit, offset)).fetchall()
                 return _page(record, rows, record.feature_count)
+            keys = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(column_name(k.name))) for k in sortby)
             rows = conn.cursor(binary=True).execute(sql.SQL(
-                "WITH m AS MATERIALIZED (SELECT t.fid FROM {table} t WHERE {where}) "
+                "WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}) "
                 "SELECT {select}, (SELECT count(*) FROM m) FROM "
-                "(SELECT fid FROM m ORDER BY fid LIMIT %s OFFSET %s) p JOIN {table} t ON t.fid = p.fid "
-                "ORDER BY t.fid").format(table=table, where=where, select=select),
+                "(SELECT t.fid FROM m t ORDER BY {order} LIMIT %s OFFSET %s) p JOIN {table} t ON t.fid = p.fid "
+                "ORDER BY {order}").format(table=table, where=where, select=select, keys=keys, order=order),
                 (*params, limit, offset)).fetchall()
             if rows:
                 matched = int(rows[0][-1])
