@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from constraints.index import ConstraintIndex
@@ -23,9 +24,11 @@ log = logging.getLogger("geo_service.analysis")
 class AnalysisService:
     """Rules, a cached constraint index and the refresh loop."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings,
+                 also: Sequence[Callable[[], list[VersionRecord]]] = ()) -> None:
         self.store = store
         self.settings = settings
+        self._also = tuple(also)  # further derived layers refreshed after these (the site register)
         self._lock = threading.Lock()
         self._rules: tuple[tuple[Path | None, float], RuleSet] | None = None
         self._index: tuple[tuple[object, ...], ConstraintIndex] | None = None
@@ -52,8 +55,11 @@ class AnalysisService:
             return self._index[1]
 
     def refresh(self) -> list[VersionRecord]:
-        """Republish the derived collections if stale."""
-        return refresh_derived(self.store, self.rules())
+        """Republish the derived collections if stale, then whatever depends on them (``also``)."""
+        published = refresh_derived(self.store, self.rules())
+        for refresh in self._also:
+            published += refresh()
+        return published
 
     def start(self) -> None:
         """Start the background refresh loop (no-op when the interval is 0)."""

@@ -16,6 +16,8 @@ from geo_service.cli_common import WorkspaceOpt, out, settings_for, user_errors
 from geo_service.settings import Settings
 from geo_service.stores import open_store
 from layers.store import Store
+from sites.config import load_sites_config
+from sites.publish import refresh_sites
 
 rules_app = typer.Typer(help="Check and show the objection rules.", no_args_is_help=True)
 
@@ -25,7 +27,9 @@ RulesOpt = Annotated[Path | None, typer.Option("--rules", help="rule-set overrid
 
 def refresh_and_report(store: Store, settings: Settings, *, force: bool = False) -> None:
     """Recompute the derived collections if stale and say what was published."""
-    for record in refresh_derived(store, load_rules(settings.effective_rules_file()), force=force):
+    published = refresh_derived(store, load_rules(settings.effective_rules_file()), force=force)
+    published += refresh_sites(store, load_sites_config(settings.effective_sites_config()), force=force)
+    for record in published:
         out.print(f"recomputed {record.layer_id}: version {record.version}, {record.feature_count} features",
                   highlight=False)
 

@@ -14,6 +14,7 @@ from rich.text import Text
 from constraints.errors import ConstraintsError
 from geo_service.settings import Settings
 from layers.errors import LayerError
+from sites.errors import SitesError
 
 out = Console()
 err = Console(stderr=True)
@@ -35,7 +36,7 @@ def user_errors() -> Iterator[None]:
     """Turn domain errors into one line on stderr and exit code 2; never a traceback."""
     try:
         yield
-    except (LayerError, ConstraintsError, ValueError) as exc:
+    except (LayerError, ConstraintsError, SitesError, ValueError) as exc:
         message = " ".join(str(exc).split()) if isinstance(exc, LayerError) else str(exc)
         # Text, not markup: file names such as "plan [gammel].gpkg" must print verbatim
         err.print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)

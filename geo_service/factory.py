@@ -9,8 +9,9 @@ from fastapi import FastAPI
 
 from geo_service.analysis_service import AnalysisService
 from geo_service.errors import install_error_handlers
-from geo_service.routers import analyses, collections, items, landing, maps, tiles
+from geo_service.routers import analyses, collections, drive_time, items, landing, maps, sites, tiles
 from geo_service.settings import Settings
+from geo_service.sites_service import SitesService
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
 from maps.pages import PageCache
@@ -27,7 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seed_if_empty(store)
         app.state.store = store
         app.state.tiles = open_tiles(settings, store)
-        app.state.analysis = AnalysisService(store, settings)
+        app.state.sites = SitesService(store, settings)
+        app.state.analysis = AnalysisService(store, settings, also=[app.state.sites.refresh])
         app.state.map_pages = PageCache()
         app.state.analysis.start()
         yield
@@ -39,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses, maps):
+    for module in (landing, collections, items, tiles, analyses, drive_time, sites, maps):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     return app
