@@ -71,10 +71,10 @@ def speed_class(mbit: float | None) -> str | None:
 def build_register(frames: PortfolioFrames, config: SitesConfig,
                    network: RoadNetwork | None = None) -> gpd.GeoDataFrame:
     """One row per site with every fact; ``network`` is built from ``frames.roads`` when not given."""
-    sites = pd.concat([_business_sites(frames, config), _premises_sites(frames)], ignore_index=True)
-    sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=f"EPSG:{WORKING_EPSG}")
-    if sites.empty:
-        return sites
+    parts = [p for p in (_business_sites(frames, config), _premises_sites(frames)) if len(p)]
+    if not parts:  # no business area with an offered status and no premises: an empty register
+        return gpd.GeoDataFrame({"site_id": []}, geometry=[], crs=f"EPSG:{WORKING_EPSG}")
+    sites = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=f"EPSG:{WORKING_EPSG}")
     _municipality(sites, frames.municipalities)
     anchor = shapely.point_on_surface(sites.geometry.to_numpy())
     ax, ay = shapely.get_x(anchor), shapely.get_y(anchor)

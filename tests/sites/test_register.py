@@ -83,3 +83,8 @@ def test_published_with_provenance_and_recomputed_only_when_stale(store: Store) 
     store.publish("lokaler-2", more, LayerMeta(LayerKind.premises, "Nye lokaler (syntetisk)"))
     [again] = refresh_sites(store, cfg)
     assert again.version == 2 and again.feature_count == 3
+
+
+def test_no_sites_gives_an_empty_register() -> None:
+    empty = build_register(PortfolioFrames(roads=portfolio.roads()), config())
+    assert empty.empty and "site_id" in empty.columns
