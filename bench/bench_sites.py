@@ -31,12 +31,12 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo_service.settings import Settings  # noqa: E402
-from geo_service.sites_service import SitesService  # noqa: E402
-from layers.gpkg_store import GeoPackageStore  # noqa: E402
-from sites.drive_time import workforce  # noqa: E402
-from sites.publish import SITES, refresh_sites  # noqa: E402
-from sites.search import SiteTable, parse_request, search  # noqa: E402
+from geo_service.settings import Settings
+from geo_service.sites_service import SitesService
+from layers.gpkg_store import GeoPackageStore
+from sites.drive_time import workforce
+from sites.publish import SITES, refresh_sites
+from sites.search import SiteTable, parse_request, search
 
 REQUEST = {
     "filters": {"net_available_daa": {"min": 5}, "substation_free_mw": {"min": 2}},
@@ -58,7 +58,7 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
-def timed(fn, repeat: int) -> list[float]:  # noqa: ANN001
+def timed(fn, repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
         t = time.perf_counter()
