@@ -94,6 +94,8 @@ def _resolve_sosi(p: Path) -> Source:
         info = sosi.scan(p)
     except CorruptSource:  # a file that lies about its TEGNSETT: list its layers; reading it needs --encoding
         info = sosi.scan(p, encoding="iso8859-10")
+    if not info.layers:
+        sosi.choose(info, None)  # the SOSI-specific "holds no features" error
     return Source(p, str(p), "SOSI", tuple(info.layers), layer_counts=info.layers)
 
 

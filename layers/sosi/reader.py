@@ -159,8 +159,8 @@ def choose(info: SosiScan, layer: str | None) -> str:
             raise LayerChoiceRequired(f"{info.path}: no OBJTYPE {layer!r}; the file holds: {listed or 'nothing'}")
         return layer
     if not info.layers:
-        raise NoFeatures(f"{info.path}: holds no features (only {', '.join(info.skipped) or 'a header'}); "
-                         "check the export")
+        raise NoFeatures(f"{info.path}: the SOSI file holds no features (only "
+                         f"{', '.join('.' + g for g in info.skipped) or 'a header'}); check that the export contains data")
     if len(info.layers) > 1:
         raise LayerChoiceRequired(f"{info.path}: holds {len(info.layers)} OBJTYPEs; choose one with --layer NAME "
                                   f"from: {listed}")
