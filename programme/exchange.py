@@ -77,7 +77,7 @@ def read_rows(data: bytes, filename: str) -> list[dict[str, Any]]:
     if filename.lower().endswith(".xlsx"):
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not a workbook
             raise InvalidEnquiry("file", f"{filename} is not a readable XLSX workbook ({type(exc).__name__})") from None
         rows = list(wb.worksheets[0].iter_rows(values_only=True))
         if not rows:

@@ -1,6 +1,7 @@
 """Programme indicators per quarter and municipality ("følgeforskning": learn while the programme runs).
 
-- land: reserve and pre-approved daa and dyrka jord inside reserves, from the version of ``business-areas``
+- land: reserve (as in the land-reserve report: without reserves in conflict, shown apart) and pre-approved daa
+  and dyrka jord inside reserves, from the version of ``business-areas``
   in force at the end of each quarter (a version's date is the latest ``as_of`` of its inputs, else when it
   was published: back-filled history carries ``as_of`` in its provenance);
 - enquiries: received, open at the end, decided (established / lost / withdrawn), share landed, jobs in landed
@@ -127,13 +128,14 @@ def land_indicators(store: Store, labels: list[str]) -> pd.DataFrame:
             if r["kommunenummer"] not in KONGSBERGREGIONEN:
                 continue
             rows.append({"quarter": label, "kommunenummer": r["kommunenummer"],
-                         "reserve_daa": round(float(r["reserve_daa"] + r["conflict_reserve_daa"]), 1),
+                         "reserve_daa": round(float(r["reserve_daa"]), 1),
+                         "conflict_reserve_daa": round(float(r["conflict_reserve_daa"]), 1),
                          "pre_approved_daa": round(float(r["pre_approved_daa"]), 1),
                          "farmland_in_reserves_daa": round(float(r["farmland_in_reserves_daa"]), 1),
                          "business_areas_version": version})
-    frame = pd.DataFrame(rows, columns=["quarter", "kommunenummer", "reserve_daa", "pre_approved_daa",
-                                        "farmland_in_reserves_daa", "business_areas_version"])
-    return _with_region(frame, ["reserve_daa", "pre_approved_daa", "farmland_in_reserves_daa"],
+    frame = pd.DataFrame(rows, columns=["quarter", "kommunenummer", "reserve_daa", "conflict_reserve_daa",
+                                        "pre_approved_daa", "farmland_in_reserves_daa", "business_areas_version"])
+    return _with_region(frame, ["reserve_daa", "conflict_reserve_daa", "pre_approved_daa", "farmland_in_reserves_daa"],
                         keep={"business_areas_version": "max"})
 
 

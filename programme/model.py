@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from layers.codes import FORMER_CODES, KONGSBERGREGIONEN
 
@@ -189,9 +189,11 @@ class CapacityIn(BaseModel):
     def _member(cls, value: str) -> str:
         return _municipality(value)
 
-    def model_post_init(self, __context: Any) -> None:
+    @model_validator(mode="after")
+    def _ordered(self) -> CapacityIn:
         if self.period_end < self.period_start:
             raise ValueError("period_end is before period_start")
+        return self
 
 
 class Capacity(CapacityIn):
