@@ -1,7 +1,7 @@
 """Who may see and change enquiries. The edge (``geo_service``) decides who the user is and hands an ``Actor``.
 
 Enquiries are never public. A user of a member municipality sees the enquiries led by, handed to, or preferring
-one of their municipalities; the regional sales team and admins (no municipality restriction) see all.
+one of their municipalities; the regional sales team (acting for all seven) and admins see all.
 Confidential enquiries are seen only by the lead municipality's users, those an enquiry or task was handed to,
 and region-wide users.
 """
@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from layers.codes import KONGSBERGREGIONEN
 from programme.errors import AccessDenied
 
-WRITE_ROLES = frozenset({"editor", "admin", "sales"})
+WRITE_ROLES = frozenset({"editor", "admin"})
 
 
 @dataclass(frozen=True)
 class Actor:
     """A signed-in user as the domain sees them: a subject, a role and the municipalities they act for.
 
-    ``municipalities`` empty means region-wide (the regional sales team, admins).
+    Region-wide (sees every enquiry): admins, and users acting for all seven member municipalities (the
+    regional sales team's keys or tokens name all seven).
     """
 
     subject: str
@@ -28,7 +30,7 @@ class Actor:
 
     @property
     def region_wide(self) -> bool:
-        return not self.municipalities and self.role in ("admin", "sales")
+        return self.role == "admin" or frozenset(KONGSBERGREGIONEN) <= self.municipalities
 
     def require_write(self) -> None:
         if self.role not in WRITE_ROLES:

@@ -15,7 +15,7 @@ from programme.register import EnquiryRegister
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 KONGSBERG = Actor("kari@kongsberg", "editor", frozenset({"3303"}))
 NOTODDEN = Actor("nils@notodden", "editor", frozenset({"4005"}))
-SALES = Actor("sara@region", "sales")
+SALES = Actor("sara@region", "editor", frozenset({"3303", "3334", "3336", "3338", "4005", "4024", "4026"}))
 READER = Actor("rolf@kongsberg", "reader", frozenset({"3303"}))
 
 
