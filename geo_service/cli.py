@@ -13,11 +13,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from geo_service.cli_analysis import analyse, refresh_and_report, rules_app
 from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
+from geo_service.cli_keys import audit, keys_app
 from geo_service.cli_maps import maps_app
 from geo_service.cli_tiles import tiles_app
 from geo_service.stores import open_store
@@ -32,6 +40,8 @@ app.add_typer(layers_app, name="layers")
 app.add_typer(tiles_app, name="tiles")
 app.add_typer(rules_app, name="rules")
 app.add_typer(maps_app, name="maps")
+app.add_typer(keys_app, name="keys")
+app.command("audit")(audit)
 app.command("analyse")(analyse)
 
 PROGRESS_THRESHOLD = 20_000  # features; smaller loads finish before a bar is worth drawing
