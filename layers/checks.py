@@ -214,8 +214,8 @@ def _municipality_of(frame: gpd.GeoDataFrame, region: Region) -> list[str | None
                 out[p] = region.codes[m]
         return out
     if "kommunenummer" in frame.columns and frame["kommunenummer"].notna().any():
-        return [None if v is None or v is np.nan or str(v) in ("<NA>", "nan") else str(v)
-                for v in frame["kommunenummer"].astype(object).where(frame["kommunenummer"].notna(), None)]
+        codes = frame["kommunenummer"].astype("string")
+        return [None if missing else str(code) for code, missing in zip(codes, codes.isna(), strict=True)]
     return None
 
 

@@ -53,8 +53,8 @@ def test_a_point_in_the_gulf_of_guinea_is_no_municipality_layer() -> None:
     forced = run(point, LayerKind.municipality, CheckContext(BBOX_ONLY, force=True))
     assert forced.ok
     assert [w.split(";")[0] for w in forced.warnings] == [
-        "a municipality layer must hold polygons (flater), but this one has 1 points (punkt) (published anyway: "
-        "forced)",
+        ("a municipality layer must hold polygons (flater), but this one has 1 points (punkt) (published anyway: "
+        "forced)"),
         "a municipality layer needs the field 'kommunenavn'",
         "1 of 1 features (100%) lie outside the region's extent"]
 
@@ -82,8 +82,8 @@ def test_editor_of_one_municipality_cannot_publish_anothers_zoning() -> None:
                    (546_000, 6_615_000)])
     result = run(plan, LayerKind.zoning, CheckContext(REGION, municipalities=("3303",)))
     assert result.municipalities == {"3303": 2, "3334": 3}
-    assert result.problems == ["3 features lie outside your municipalities (3303): 3334 (3); only an editor of "
-                               "those municipalities (or an admin) may publish them"]
+    assert result.problems == [("3 features lie outside your municipalities (3303): 3334 (3); only an editor of "
+                               "those municipalities (or an admin) may publish them")]
     assert run(plan, LayerKind.zoning, CheckContext(REGION, municipalities=("3303", "3334"))).ok
     assert run(plan, LayerKind.zoning, CheckContext(REGION, municipalities=None)).ok  # admin / CLI
     # forcing never widens an editor's scope
@@ -99,8 +99,8 @@ def test_without_municipality_polygons_the_kommunenummer_decides_or_the_editor_i
     plan = zoning([(531_000, 6_611_000), (541_000, 6_611_000)])
     plan["kommunenr"] = ["3303", "3334"]
     result = run(plan, LayerKind.zoning, CheckContext(BBOX_ONLY, municipalities=("3303",)))
-    assert result.problems == ["1 features lie outside your municipalities (3303): 3334 (1); only an editor of "
-                               "those municipalities (or an admin) may publish them"]
+    assert result.problems == [("1 features lie outside your municipalities (3303): 3334 (1); only an editor of "
+                               "those municipalities (or an admin) may publish them")]
     anonymous_plan = zoning([(531_000, 6_611_000)])
     refused = run(anonymous_plan, LayerKind.zoning, CheckContext(BBOX_ONLY, municipalities=("3303",)))
     assert "cannot tell which municipality" in refused.problems[0]
