@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constraints import errors as ce
+from geo_service.auth import errors as ae
 from layers import errors as le
 from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
@@ -56,6 +57,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code = "NotFound" if exc.status_code == 404 else "HTTPError"
         return _body(exc.status_code, code, str(exc.detail))
 
+    async def auth_error(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, ae.NotSignedIn | ae.InvalidCredentials):
+            error = "" if isinstance(exc, ae.NotSignedIn) else ', error="invalid_token"'
+            response = _body(401, "Unauthorized", str(exc))
+            response.headers["WWW-Authenticate"] = f'Bearer realm="geo-service"{error}'
+            return response
+        return _body(403, "Forbidden", str(exc))
+
+    app.add_exception_handler(ae.AuthError, auth_error)
     app.add_exception_handler(le.LayerError, domain_error)
     app.add_exception_handler(ce.ConstraintsError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]

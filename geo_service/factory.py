@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from geo_service.analysis_service import AnalysisService
 from geo_service.errors import install_error_handlers
-from geo_service.routers import analyses, collections, items, landing, maps, tiles
+from geo_service.auth.deps import Authenticator
+from geo_service.auth.gate import ReaderGate
+from geo_service.routers import admin_api, analyses, collections, items, landing, maps, tiles
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
@@ -26,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed_demo:
             seed_if_empty(store)
         app.state.store = store
+        app.state.auth = Authenticator(settings, store)
         app.state.tiles = open_tiles(settings, store)
         app.state.analysis = AnalysisService(store, settings)
         app.state.map_pages = PageCache()
@@ -39,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses, maps):
+    for module in (landing, collections, items, tiles, analyses, maps, admin_api):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
+    app.add_middleware(ReaderGate)  # outermost: sign-in for reading, when required, covers the fast path too
     return app

@@ -31,6 +31,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from layers.access_gpkg import ACCESS_SCHEMA, GeoPackageAccess
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
@@ -52,7 +53,7 @@ _MMAP_BYTES = 1 << 30  # address space per version file (not memory)
 GEOMETRY_COLUMN = "geom"
 
 
-class GeoPackageStore:
+class GeoPackageStore(GeoPackageAccess):
     """A ``Store`` on a workspace folder (see module docstring)."""
 
     def __init__(self, workspace: Path) -> None:
@@ -60,7 +61,7 @@ class GeoPackageStore:
         self.workspace.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._write() as db:
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + ACCESS_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
 

@@ -43,6 +43,7 @@ from psycopg import AsyncConnection, Connection, sql
 from psycopg_pool import ConnectionPool
 
 from layers import pg_copy
+from layers.access_pg import PostGISAccess
 from layers.crs import WORKING_EPSG
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.gpkg_store import _coerce_filter, _field_types, _geometry_type
@@ -75,7 +76,7 @@ def _not_found(layer_id: str) -> LayerNotFound:
     return LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
 
 
-class PostGISStore:
+class PostGISStore(PostGISAccess):
     """A ``Store`` on a PostGIS database (see module docstring).
 
     ``pool_size`` is the most connections this process opens; a service worker needs about as many as it

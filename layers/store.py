@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import geopandas as gpd
 import numpy as np
 
+from layers.access import ApiKeyRecord, AuditEntry
 from layers.kinds import LayerKind
 from layers.progress import Progress
 
@@ -134,6 +135,19 @@ class Store(Protocol):
         """Features whose envelope meets ``bbox`` (spatial index only, no exact test: tile clipping follows),
         in fid order; with ``limit``, only that many: those with the largest envelopes."""
         ...
+
+    # -- access: API keys (hashed) and the audit log, kept with the catalog ----------------------------
+    def add_api_key(self, record: ApiKeyRecord) -> None: ...
+
+    def api_keys(self) -> list[ApiKeyRecord]: ...
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    def revoke_api_key(self, key_id: str) -> bool: ...
+
+    def append_audit(self, entry: AuditEntry) -> None: ...
+
+    def audit_entries(self, limit: int = 100, target: str | None = None) -> list[AuditEntry]: ...
 
 
 class TileEncoder(Protocol):
