@@ -12,6 +12,7 @@ from geo_service.auth import errors as ae
 from layers import errors as le
 from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
+from programme import errors as pe
 
 STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     le.LayerNotFound: (404, "NotFound"),
@@ -26,6 +27,11 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     ce.ConstraintsError: (400, "BadRequest"),
     MapAssetsMissing: (503, "ServiceUnavailable"),  # npm ci was not run: the operator must install the assets
     OfflineAssetError: (500, "ServerError"),
+    pe.EnquiryNotFound: (404, "NotFound"),
+    pe.TransitionRefused: (409, "Conflict"),
+    pe.InvalidEnquiry: (400, "InvalidParameterValue"),
+    pe.AccessDenied: (403, "Forbidden"),
+    pe.ProgrammeError: (400, "BadRequest"),
 }
 
 
@@ -40,7 +46,8 @@ def install_error_handlers(app: FastAPI) -> None:
         for cls in type(exc).__mro__:
             if cls in STATUS_BY_ERROR:
                 status, code = STATUS_BY_ERROR[cls]
-                extra = {"parameter": exc.parameter} if isinstance(exc, le.InvalidQuery) else {}
+                extra = {"parameter": exc.parameter} if isinstance(exc, le.InvalidQuery) else \
+                    {"parameter": exc.field} if isinstance(exc, pe.InvalidEnquiry) else {}
                 return _body(status, code, str(exc), **extra)
         return _body(500, "ServerError", "internal error")
 
@@ -68,5 +75,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ae.AuthError, auth_error)
     app.add_exception_handler(le.LayerError, domain_error)
     app.add_exception_handler(ce.ConstraintsError, domain_error)
+    app.add_exception_handler(pe.ProgrammeError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]

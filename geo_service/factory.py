@@ -11,11 +11,13 @@ from geo_service.analysis_service import AnalysisService
 from geo_service.errors import install_error_handlers
 from geo_service.auth.deps import Authenticator
 from geo_service.auth.gate import ReaderGate
-from geo_service.routers import admin_api, analyses, collections, items, landing, maps, tiles
+from geo_service.routers import admin_api, analyses, collections, items, landing, maps, programme, programme_pages, tiles
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
 from maps.pages import PageCache
+from programme.db import open_database
+from programme.register import EnquiryRegister
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,9 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tiles = open_tiles(settings, store)
         app.state.analysis = AnalysisService(store, settings)
         app.state.map_pages = PageCache()
+        app.state.programme = EnquiryRegister(open_database(store))
         app.state.analysis.start()
         yield
         app.state.analysis.stop()
+        app.state.programme.db.close()
         close = getattr(store, "close", None)  # PostGIS: the connection pool
         if close is not None:
             close()
@@ -42,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses, maps, admin_api):
+    for module in (landing, collections, items, tiles, analyses, maps, admin_api, programme, programme_pages):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     app.add_middleware(ReaderGate)  # outermost: sign-in for reading, when required, covers the fast path too

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from programme.indicators import REGION, Indicators  # noqa: E402
+from programme.indicators import REGION, Indicators
 
 _LOCK = threading.Lock()  # pyplot's state is global: one figure at a time
 _COLOURS = ("#1b6ca8", "#e07b00", "#2e8540", "#b0263c", "#6f4e9c", "#7a7a7a", "#0f8b8d")
