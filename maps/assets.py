@@ -57,6 +57,7 @@ ASSETS: dict[str, Asset] = {
               "dist/Leaflet.VectorGrid.bundled.min.js"),
         Asset("geo-maps.css", None, "geo-maps.css"),
         Asset("geo-maps.js", None, "geo-maps.js"),
+        Asset("programme.css", None, "programme.css"),
     )
 }
 """Every file the static mount serves, by URL path (nothing else under it is reachable)."""
