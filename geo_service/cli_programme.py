@@ -22,7 +22,6 @@ from programme import indicators as ind
 from programme.access import Actor
 from programme.db import open_database
 from programme.demo import seed_programme_demo
-from programme.errors import ProgrammeError
 from programme.exchange import export_csv, export_xlsx, import_enquiries, read_rows
 from programme.register import EnquiryRegister
 
@@ -42,9 +41,7 @@ def _register(workspace: Path | None) -> Iterator[tuple[Store, EnquiryRegister]]
         store = open_store(settings)
         register = EnquiryRegister(open_database(store))
         try:
-            yield store, register
-        except ProgrammeError as exc:
-            raise ValueError(str(exc)) from None  # printed as one line, exit 2
+            yield store, register  # a ProgrammeError is a ValueError: one line on stderr, exit 2
         finally:
             register.db.close()
             close = getattr(store, "close", None)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 
-class ProgrammeError(Exception):
-    """Base class: a message a user can act on."""
+class ProgrammeError(ValueError):
+    """Base class: a message a user can act on (a ValueError: bad input, refused, never a server fault)."""
 
 
 class EnquiryNotFound(ProgrammeError):

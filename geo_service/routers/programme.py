@@ -5,12 +5,14 @@ Thin: identity comes from the auth dependencies and is handed to the domain as a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
+from geo_service.audit import audited
 from geo_service.auth.deps import EditorDep, ReaderDep
 from geo_service.auth.principal import Principal
 from geo_service.dependencies import StoreDep
@@ -29,6 +31,7 @@ from programme.register import EnquiryRegister
 router = APIRouter(prefix="/programme", tags=["Programme"])
 MAX_IMPORT_BYTES = 5 * 2**20
 QUARTER = r"^\d{4}-Q[1-4]$"
+T = TypeVar("T")
 
 
 def actor(principal: Principal) -> Actor:
@@ -44,6 +47,13 @@ def _json(model: Any) -> Any:
     return model.model_dump(mode="json")
 
 
+def write(request: Request, principal: Principal, action: str, target: str, call: Callable[[], T], **detail: Any) -> T:
+    """Run a programme write for ``principal`` and record it in the service's audit log (who, what, result);
+    the enquiry's own history records the change itself."""
+    with audited(request.app.state.store, principal, f"programme.{action}", target, **detail):
+        return call()
+
+
 @router.get("/enquiries", summary="Enquiries you may see, newest first")
 def list_enquiries(request: Request, principal: ReaderDep,
                    status: Annotated[str | None, Query(max_length=40)] = None,
@@ -54,7 +64,9 @@ def list_enquiries(request: Request, principal: ReaderDep,
 
 @router.post("/enquiries", status_code=201, summary="Register an enquiry (editor of the lead municipality)")
 def create_enquiry(request: Request, principal: EditorDep, enquiry: EnquiryIn) -> Any:
-    return _json(register_of(request).create(actor(principal), enquiry))
+    made = write(request, principal, "create", enquiry.lead_municipality,
+                 lambda: register_of(request).create(actor(principal), enquiry))
+    return _json(made)
 
 
 @router.get("/enquiries.csv", summary="Enquiries as CSV (?variant=excel-no: ';', decimal comma, BOM)")
@@ -79,7 +91,8 @@ async def import_file(request: Request, principal: EditorDep, file: Annotated[Up
         return JSONResponse({"code": "PayloadTooLarge", "description": "an import file may be at most 5 MB"},
                             status_code=413)
     rows = read_rows(data, file.filename or "import.csv")
-    made = import_enquiries(register_of(request), actor(principal), rows)
+    made = write(request, principal, "import", "enquiries",
+                 lambda: import_enquiries(register_of(request), actor(principal), rows), source_name=file.filename)
     return {"imported": [e.id for e in made], "numberImported": len(made)}
 
 
@@ -97,25 +110,32 @@ def get_enquiry(request: Request, enquiry_id: str, principal: ReaderDep) -> dict
 def change_status(request: Request, enquiry_id: str, principal: EditorDep,
                   status: Annotated[str, Body(max_length=40)],
                   reason: Annotated[str | None, Body(max_length=1_000)] = None) -> Any:
-    return _json(register_of(request).transition(actor(principal), enquiry_id, status, reason))
+    return _json(write(request, principal, "status", enquiry_id, lambda: register_of(request).transition(
+        actor(principal), enquiry_id, status, reason), status=status))
 
 
 @router.post("/enquiries/{enquiry_id}/tasks", status_code=201, summary="Add a planning task")
 def add_task(request: Request, enquiry_id: str, principal: EditorDep, task: TaskIn) -> Any:
-    return _json(register_of(request).add_task(actor(principal), enquiry_id, task))
+    return _json(write(request, principal, "task", enquiry_id,
+                       lambda: register_of(request).add_task(actor(principal), enquiry_id, task)))
 
 
 @router.post("/enquiries/{enquiry_id}/handovers", summary="Hand the enquiry or a task to another municipality")
 def hand_over(request: Request, enquiry_id: str, principal: EditorDep, handover: Handover) -> Any:
-    return _json(register_of(request).hand_over(actor(principal), enquiry_id, handover))
+    return _json(write(request, principal, "handover", enquiry_id,
+                       lambda: register_of(request).hand_over(actor(principal), enquiry_id, handover),
+                       to_municipality=handover.to_municipality))
 
 
 @router.post("/enquiries/{enquiry_id}/offers", status_code=201,
              summary="Record a site offered; its facts and layer versions are read from the service now")
 def offer_site(request: Request, enquiry_id: str, principal: EditorDep, store: StoreDep,
                site_id: Annotated[str, Body(embed=True, max_length=80)]) -> Any:
-    facts, versions = site_facts(store, site_id)
-    return _json(register_of(request).offer(actor(principal), enquiry_id, site_id, facts, versions))
+    def offer() -> Any:
+        facts, versions = site_facts(store, site_id)
+        return register_of(request).offer(actor(principal), enquiry_id, site_id, facts, versions)
+
+    return _json(write(request, principal, "offer", enquiry_id, offer, site_id=site_id))
 
 
 @router.get("/capacity", summary="Declared planning capacity per municipality and period")
@@ -125,7 +145,8 @@ def list_capacity(request: Request, _: ReaderDep) -> dict[str, Any]:
 
 @router.post("/capacity", status_code=201, summary="Declare a municipality's capacity for a period")
 def declare_capacity(request: Request, principal: EditorDep, capacity: CapacityIn) -> Any:
-    return _json(register_of(request).declare_capacity(actor(principal), capacity))
+    return _json(write(request, principal, "capacity", capacity.municipality,
+                       lambda: register_of(request).declare_capacity(actor(principal), capacity)))
 
 
 def capacity_board(reg: EnquiryRegister, on: date | None) -> dict[str, Any]:

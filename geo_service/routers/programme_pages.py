@@ -25,6 +25,7 @@ from geo_service.routers.programme import (
     capacity_board,
     compute_indicators,
     register_of,
+    write,
 )
 from maps import programme_pages as pages
 from maps.page import is_synthetic
@@ -124,7 +125,8 @@ def create_from_form(request: Request, principal: EditorDep, company: Annotated[
         enquiry = EnquiryIn(company=company, org_number=org_number or None, nace=nace or None, needs=needs,
                             source=source or None, confidential=bool(confidential),
                             lead_municipality=lead_municipality)
-        made = register_of(request).create(actor(principal), enquiry)
+        made = write(request, principal, "create", enquiry.lead_municipality,
+                     lambda: register_of(request).create(actor(principal), enquiry))
     except (ValueError, ValidationError, ProgrammeError) as exc:
         return _back(back, _plain_error(exc))
     return _back(f"{_root(request)}/programme/list/{made.id}?lang={lang}")
@@ -138,7 +140,9 @@ async def import_from_form(request: Request, principal: EditorDep, file: Annotat
     if len(data) > MAX_IMPORT_BYTES:
         return _back(back, ValueError("an import file may be at most 5 MB"))
     try:
-        import_enquiries(register_of(request), actor(principal), read_rows(data, file.filename or "import.csv"))
+        rows = read_rows(data, file.filename or "import.csv")
+        write(request, principal, "import", "enquiries",
+              lambda: import_enquiries(register_of(request), actor(principal), rows), source_name=file.filename)
     except ProgrammeError as exc:
         return _back(back, exc)
     return _back(back)
@@ -169,10 +173,10 @@ def enquiry_page(request: Request, enquiry_id: str, store: StoreDep, principal: 
     return HTMLResponse(html)
 
 
-def _act(request: Request, enquiry_id: str, lang: str, action: Any) -> RedirectResponse:
+def _act(request: Request, principal: Any, what: str, enquiry_id: str, lang: str, action: Any) -> RedirectResponse:
     back = f"{_root(request)}/programme/list/{urllib.parse.quote(enquiry_id)}?lang={lang}"
     try:
-        action()
+        write(request, principal, what, enquiry_id, action)
     except (ValueError, ValidationError, ProgrammeError) as exc:
         return _back(back, _plain_error(exc))
     return _back(back)
@@ -181,7 +185,7 @@ def _act(request: Request, enquiry_id: str, lang: str, action: Any) -> RedirectR
 @router.post("/list/{enquiry_id}/status")
 def status_form(request: Request, enquiry_id: str, principal: EditorDep, status: Annotated[str, Form()],
                 reason: Annotated[str, Form()] = "", lang: Lang = "nb") -> RedirectResponse:
-    return _act(request, enquiry_id, lang, lambda: register_of(request).transition(
+    return _act(request, principal, "status", enquiry_id, lang, lambda: register_of(request).transition(
         actor(principal), enquiry_id, status, reason or None))
 
 
@@ -189,7 +193,7 @@ def status_form(request: Request, enquiry_id: str, principal: EditorDep, status:
 def task_form(request: Request, enquiry_id: str, principal: EditorDep, title: Annotated[str, Form()],
               hours_per_week: Annotated[str, Form()], municipality: Annotated[str, Form()],
               lang: Lang = "nb") -> RedirectResponse:
-    return _act(request, enquiry_id, lang, lambda: register_of(request).add_task(
+    return _act(request, principal, "task", enquiry_id, lang, lambda: register_of(request).add_task(
         actor(principal), enquiry_id, TaskIn(title=title, hours_per_week=_number(hours_per_week) or 0,
                                              municipality=municipality)))
 
@@ -200,7 +204,7 @@ def handover_form(request: Request, enquiry_id: str, principal: EditorDep,
                   task_id: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
                   lang: Lang = "nb") -> RedirectResponse:
     task = int(task_id) if task_id.isascii() and task_id.isdigit() and len(task_id) < 12 else None
-    return _act(request, enquiry_id, lang, lambda: register_of(request).hand_over(
+    return _act(request, principal, "handover", enquiry_id, lang, lambda: register_of(request).hand_over(
         actor(principal), enquiry_id, Handover(to_municipality=to_municipality, to_planner=to_planner or None,
                                                task_id=task, reason=reason or None)))
 
@@ -212,7 +216,7 @@ def offer_form(request: Request, enquiry_id: str, store: StoreDep, principal: Ed
         facts, versions = site_facts(store, site_id.strip())
         register_of(request).offer(actor(principal), enquiry_id, site_id.strip(), facts, versions)
 
-    return _act(request, enquiry_id, lang, offer)
+    return _act(request, principal, "offer", enquiry_id, lang, offer)
 
 
 @router.get("/board", response_class=HTMLResponse)
@@ -232,9 +236,10 @@ def capacity_form(request: Request, principal: EditorDep, municipality: Annotate
                   hours_per_week: Annotated[str, Form()], lang: Lang = "nb") -> RedirectResponse:
     back = f"{_root(request)}/programme/board?lang={lang}"
     try:
-        register_of(request).declare_capacity(actor(principal), CapacityIn(
-            municipality=municipality, period_start=period_start, period_end=period_end,
-            hours_per_week=_number(hours_per_week) or 0))
+        capacity = CapacityIn(municipality=municipality, period_start=period_start, period_end=period_end,
+                              hours_per_week=_number(hours_per_week) or 0)
+        write(request, principal, "capacity", municipality,
+              lambda: register_of(request).declare_capacity(actor(principal), capacity))
     except (ValueError, ValidationError, ProgrammeError) as exc:
         return _back(back, _plain_error(exc))
     return _back(back)

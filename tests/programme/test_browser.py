@@ -8,7 +8,6 @@ import json
 import urllib.request
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd

@@ -99,6 +99,13 @@ def test_workflow_and_visibility(client: TestClient, idp: TestIdentityProvider) 
     assert [h["to_status"] for h in detail["history"]] == ["new", "clarifying", "sites_offered"]
     assert [h["actor"] for h in detail["history"]] == ["kari"] * 3
     assert detail["searchCriteria"]["filters"]["net_available_daa"] == {"min": 20.0}
+    # every write is in the service's audit log too, refused ones included
+    admin = _auth(idp, "admin", [], "ada")
+    log = client.get("/admin/audit?limit=50", headers=admin).json()["entries"]
+    mine = [(e["action"], e["target"], e["result"]) for e in log if e["action"].startswith("programme.")]
+    assert ("programme.create", "3303", "ok") in mine
+    assert ("programme.status", secret["id"], "refused") in mine  # the forbidden step to 'established'
+    assert sum(1 for a, t, r in mine if a == "programme.status" and r == "ok") == 2
 
 
 def test_offer_reads_facts_and_versions_from_the_store(client: TestClient, idp: TestIdentityProvider) -> None:
