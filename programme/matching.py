@@ -1,5 +1,7 @@
-"""An enquiry's needs as site-search criteria (the site portfolio's search API), so the sales team goes from
-an enquiry to a ranked list of sites in one step. Hard filters only where the company stated a need."""
+"""An enquiry's needs as site-search criteria (``POST /sites/search`` of the site portfolio), so the sales team
+goes from an enquiry to a ranked list of sites in one step. Hard filters only where the company stated a need
+(land, power, municipalities); the ranking prefers the stated land area, workforce within 45 minutes and a
+short way to the main road (weights 40/30/30)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,11 @@ def criteria(needs: Needs) -> dict[str, Any]:
     if needs.land_daa:
         filters["net_available_daa"] = {"min": needs.land_daa}
     if needs.power_mw:
-        filters["power_free_mw"] = {"min": needs.power_mw}
+        filters["substation_free_mw"] = {"min": needs.power_mw}
     if needs.preferred_municipalities:
         filters["kommunenummer"] = {"in": list(needs.preferred_municipalities)}
     soft = [{"attribute": "net_available_daa", "weight": 40, "direction": "ideal", "ideal": needs.land_daa}
             if needs.land_daa else {"attribute": "net_available_daa", "weight": 40, "direction": "higher"},
-            {"attribute": "workforce_45min", "weight": 30, "direction": "higher"},
-            {"attribute": "distance_main_road_km", "weight": 30, "direction": "lower"}]
+            {"attribute": "population_45min", "weight": 30, "direction": "higher"},
+            {"attribute": "main_road_km", "weight": 30, "direction": "lower"}]
     return {"filters": filters, "criteria": soft}
