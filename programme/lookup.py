@@ -1,8 +1,13 @@
-"""The facts of an offered site as they are now, read from the store: ``<collection>:<feature id>`` (the site
-register ``sites``, or a ``business-areas`` feature), with the layer versions they come from."""
+"""The facts of an offered site as they are now, read from the store, with the layer versions they come from.
+
+A site is named as the site register names it (``ba-123`` for a business area, ``pr-<layer>-<fid>`` for
+premises: the ``site_id`` of the ``sites`` collection), or as ``business-areas:<feature id>`` where no site
+register has been computed.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -11,22 +16,30 @@ from layers.errors import FeatureNotFound, LayerNotFound
 from layers.store import Store
 from programme.errors import InvalidEnquiry
 
-OFFERABLE = ("sites", "business-areas")
+SITES = "sites"
+BUSINESS_AREAS = "business-areas"
+_SITE_ID = re.compile(r"^[a-z]{2}-[a-z0-9_.-]{1,80}$")
 
 
 def site_facts(store: Store, site_id: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """(facts, layer versions) of ``site_id``; ``InvalidEnquiry('site_id')`` when it names no site."""
+    """(facts, layer versions) of ``site_id``; ``InvalidEnquiry('site_id')`` when it names no current site."""
     collection, _, fid = site_id.partition(":")
-    if collection not in OFFERABLE or not fid.isascii() or not fid.isdigit() or len(fid) > 18:
-        raise InvalidEnquiry("site_id", f"{site_id!r} is not a site id; use '<collection>:<feature id>' with "
-                                        f"a collection of {', '.join(OFFERABLE)}, e.g. 'sites:12'")
     try:
-        layer = store.get_layer(collection)
-        page = store.get_feature(layer.current, int(fid))
+        if collection == BUSINESS_AREAS and fid.isascii() and fid.isdigit() and len(fid) <= 18:
+            layer = store.get_layer(BUSINESS_AREAS)
+            properties = store.get_feature(layer.current, int(fid)).properties
+        elif _SITE_ID.match(site_id):
+            layer = store.get_layer(SITES)
+            properties = store.query(layer.current, None, {"site_id": site_id}, 1, 0).properties
+        else:
+            raise InvalidEnquiry("site_id", f"{site_id!r} is not a site id; use the site register's id (e.g. "
+                                            f"'ba-123') or 'business-areas:<feature id>'")
     except (LayerNotFound, FeatureNotFound):
-        raise InvalidEnquiry("site_id", f"there is no site {site_id!r} in the current version") from None
-    facts = {k: _plain(v) for k, v in page.properties[0].items()}
-    versions = {collection: layer.current.version, **(layer.current.provenance.get("inputs") or {})}
+        properties = []
+    if not properties:
+        raise InvalidEnquiry("site_id", f"there is no site {site_id!r} in the current version")
+    facts = {k: _plain(v) for k, v in properties[0].items()}
+    versions = {layer.id: layer.current.version, **(layer.current.provenance.get("inputs") or {})}
     return facts, versions
 
 

@@ -116,7 +116,7 @@ def test_offer_reads_facts_and_versions_from_the_store(client: TestClient, idp: 
     body = offer.json()
     assert body["facts"]["net_available_daa"] == 31.5 and body["facts"]["status"] == "reserve"
     assert body["layer_versions"] == {"business-areas": 1, "arealplan": 3}
-    for bad in ("business-areas:99", "arealplan:1", "business-areas:１"):
+    for bad in ("business-areas:99", "arealplan:1", "business-areas:１", "ba-7"):
         r = client.post(f"/programme/enquiries/{eid}/offers", json={"site_id": bad}, headers=kari)
         assert r.status_code == 400 and r.json()["parameter"] == "site_id", bad
 
