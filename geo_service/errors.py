@@ -10,10 +10,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from constraints import errors as ce
 from geo_service.auth import errors as ae
 from layers import errors as le
+from layers import staging, upload_safety
+from layers.checks import KindCheckFailed
 from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
 
 STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
+    staging.UploadNotFound: (404, "NotFound"),
+    staging.UploadConflict: (409, "Conflict"),
+    staging.StagingFull: (507, "InsufficientStorage"),
+    staging.UploadTimeout: (422, "UploadTimeout"),
+    upload_safety.UploadTooLarge: (413, "PayloadTooLarge"),
+    upload_safety.UnsafeUpload: (400, "UnsafeUpload"),
+    KindCheckFailed: (422, "KindCheckFailed"),
     le.LayerNotFound: (404, "NotFound"),
     le.VersionNotFound: (404, "NotFound"),
     le.FeatureNotFound: (404, "NotFound"),
@@ -41,6 +50,8 @@ def install_error_handlers(app: FastAPI) -> None:
             if cls in STATUS_BY_ERROR:
                 status, code = STATUS_BY_ERROR[cls]
                 extra = {"parameter": exc.parameter} if isinstance(exc, le.InvalidQuery) else {}
+                if isinstance(getattr(exc, "report", None), dict):  # a refused upload: the report says why
+                    extra["report"] = exc.report  # type: ignore[attr-defined]
                 return _body(status, code, str(exc), **extra)
         return _body(500, "ServerError", "internal error")
 

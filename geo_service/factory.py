@@ -11,7 +11,8 @@ from geo_service.analysis_service import AnalysisService
 from geo_service.errors import install_error_handlers
 from geo_service.auth.deps import Authenticator
 from geo_service.auth.gate import ReaderGate
-from geo_service.routers import admin_api, analyses, collections, items, landing, maps, tiles
+from geo_service.routers import admin_api, analyses, collections, items, landing, maps, tiles, uploads
+from geo_service.uploads import UploadSizeGuard, open_staging
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seed_if_empty(store)
         app.state.store = store
         app.state.auth = Authenticator(settings, store)
+        app.state.staging = open_staging(settings)
         app.state.tiles = open_tiles(settings, store)
         app.state.analysis = AnalysisService(store, settings)
         app.state.map_pages = PageCache()
@@ -42,8 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses, maps, admin_api):
+    for module in (landing, collections, items, tiles, analyses, maps, admin_api, uploads):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
+    app.add_middleware(UploadSizeGuard)
     app.add_middleware(ReaderGate)  # outermost: sign-in for reading, when required, covers the fast path too
     return app
