@@ -51,9 +51,9 @@ class UploadSizeGuard:
             if length is None:
                 problem = (411, "LengthRequired", "send the upload with a Content-Length header")
             elif not length.isdigit() or int(length) > limit:
-                problem = (413, "PayloadTooLarge", f"the upload is larger than the "
+                problem = (413, "PayloadTooLarge", (f"the upload is larger than the "
                            f"{scope['app'].state.settings.upload_max_bytes / 2**20:.0f} MiB allowed; upload a "
-                           "smaller extract")
+                           "smaller extract"))
             if problem is not None:
                 status, code, description = problem
                 body = json.dumps({"code": code, "description": description}).encode()
