@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from geo_service.analysis_service import AnalysisService
-from geo_service.errors import install_error_handlers
 from geo_service.auth.deps import Authenticator
 from geo_service.auth.gate import ReaderGate
+from geo_service.errors import install_error_handlers
 from geo_service.routers import admin_api, analyses, collections, items, landing, maps, tiles, uploads
-from geo_service.uploads import UploadSizeGuard, open_staging
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
+from geo_service.uploads import UploadSizeGuard, open_staging, purge_removed_layers
 from maps.pages import PageCache
 
 
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.auth = Authenticator(settings, store)
         app.state.staging = open_staging(settings)
+        purge_removed_layers(store, settings)
         app.state.tiles = open_tiles(settings, store)
         app.state.analysis = AnalysisService(store, settings)
         app.state.map_pages = PageCache()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,6 +35,16 @@ def check_context(store: Store, settings: Settings, principal: Principal, force:
     """The checks an upload by ``principal`` gets: the region, their municipalities (admins: all), force."""
     scope = None if principal.all_municipalities else principal.municipalities
     return CheckContext(region_from_store(store, settings.region_bbox), scope, force)
+
+
+def purge_removed_layers(store: Store, settings: Settings) -> list[str]:
+    """Delete for good the layers removed longer ago than the retention period (audited)."""
+    from geo_service.audit import record
+
+    purged = store.purge_removed(datetime.now(UTC) - timedelta(days=settings.layer_retention_days))
+    for layer_id in purged:
+        record(store, "service", "purge", layer_id, "ok", retention_days=settings.layer_retention_days)
+    return purged
 
 
 class UploadSizeGuard:

@@ -43,6 +43,7 @@ from psycopg import AsyncConnection, Connection, sql
 from psycopg_pool import ConnectionPool
 
 from layers import pg_copy
+from layers.access import public_provenance, version_meta, with_layer_meta
 from layers.access_pg import PostGISAccess
 from layers.crs import WORKING_EPSG
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
@@ -125,12 +126,12 @@ class PostGISStore(PostGISAccess):
     # -- catalog -------------------------------------------------------------------------------
     def list_layers(self) -> list[LayerRecord]:
         with self._connection() as conn:
-            rows = conn.execute(_LAYER_SELECT + " ORDER BY l.id").fetchall()
+            rows = conn.execute(_LAYER_SELECT + " WHERE l.removed IS NULL ORDER BY l.id").fetchall()
         return [_layer(r) for r in rows]
 
     def get_layer(self, layer_id: str) -> LayerRecord:
         with self._connection() as conn:
-            row = conn.execute(_LAYER_SELECT + " WHERE l.id = %s", (layer_id,)).fetchone()
+            row = conn.execute(_LAYER_SELECT + " WHERE l.id = %s AND l.removed IS NULL", (layer_id,)).fetchone()
         if row is None:
             raise _not_found(layer_id)
         return _layer(row)
@@ -138,7 +139,8 @@ class PostGISStore(PostGISAccess):
     def current_versions(self) -> dict[str, int]:
         """``{layer id: current version}``, read from the database on every call (one small query)."""
         with self._connection() as conn:
-            return dict(conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers").fetchall())
+            return dict(conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers "
+                                     "WHERE removed IS NULL").fetchall())
 
     async def current_versions_async(self) -> dict[str, int]:
         """``current_versions`` for code on an event loop (the ASGI tile fast path), without blocking it.
@@ -169,8 +171,13 @@ class PostGISStore(PostGISAccess):
             if version not in known:
                 raise VersionNotFound(f"layer {layer_id!r} has no version {version}; versions: "
                                       f"{', '.join(map(str, known))}")
-            conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET current_version = %s, updated = now() WHERE id = %s",
-                         (version, layer_id))
+            (provenance,) = conn.execute(f"SELECT provenance FROM {CATALOG_SCHEMA}.versions WHERE layer_id = %s "
+                                         "AND version = %s", (layer_id, version)).fetchone()
+            title, description, attribution = version_meta(provenance)
+            conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET current_version = %s, updated = now(), removed = NULL, "
+                         "title = COALESCE(%s, title), description = COALESCE(%s, description), "
+                         "attribution = COALESCE(%s, attribution) WHERE id = %s",
+                         (version, title, description, attribution, layer_id))
         return self.get_layer(layer_id)
 
     # -- publish -------------------------------------------------------------------------------
@@ -211,12 +218,12 @@ class PostGISStore(PostGISAccess):
                 f"INSERT INTO {CATALOG_SCHEMA}.versions (layer_id, version, feature_count, geometry_type, bbox, "
                 "fields, provenance, location) VALUES (%s, %s, %s, %s, %s, %s::json, %s::json, %s)",
                 (layer_id, version, len(frame), geometry_type, bounds, json.dumps(fields),
-                 _json(meta.provenance), location))
+                 _json(with_layer_meta(meta)), location))
             conn.execute(
                 f"INSERT INTO {CATALOG_SCHEMA}.layers (id, kind, title, description, attribution, current_version) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
                 "title = excluded.title, description = excluded.description, attribution = excluded.attribution, "
-                "current_version = excluded.current_version, updated = now()",
+                "current_version = excluded.current_version, updated = now(), removed = NULL",
                 (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution, version))
             row = conn.execute(_VERSION_SELECT + " WHERE v.layer_id = %s AND v.version = %s",
                                (layer_id, version)).fetchone()
@@ -398,7 +405,8 @@ class _VersionGate:
             if self._conn is None or self._conn.closed:
                 self._conn = await AsyncConnection.connect(self.url, autocommit=True, options="-c TimeZone=UTC",
                                                            application_name="geo-service")
-            cursor = await self._conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers")
+            cursor = await self._conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers "
+                                              "WHERE removed IS NULL")
             result = dict(await cursor.fetchall())
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             if self._conn is not None and self._conn.broken:
@@ -601,4 +609,4 @@ def _layer(row: tuple) -> LayerRecord:
 def _version(row: tuple) -> VersionRecord:
     minx, miny, maxx, maxy = (float(v) for v in row[5])
     return VersionRecord(row[0], int(row[1]), row[2], int(row[3]), row[4], (minx, miny, maxx, maxy),
-                         row[6], row[7], row[8])
+                         row[6], public_provenance(row[7]), row[8])

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import geopandas as gpd
 import numpy as np
 
-from layers.access import ApiKeyRecord, AuditEntry
+from layers.access import ApiKeyRecord, AuditEntry, RemovedLayer
 from layers.kinds import LayerKind
 from layers.progress import Progress
 
@@ -144,6 +144,18 @@ class Store(Protocol):
     def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
 
     def revoke_api_key(self, key_id: str) -> bool: ...
+
+    def remove_layer(self, layer_id: str) -> RemovedLayer:
+        """Soft delete: hidden from every reader and the analysis; versions kept until purged."""
+        ...
+
+    def restore_layer(self, layer_id: str) -> None: ...
+
+    def removed_layers(self) -> list[RemovedLayer]: ...
+
+    def purge_removed(self, before: datetime) -> list[str]:
+        """Delete for good the layers removed before ``before`` (the retention period has passed)."""
+        ...
 
     def append_audit(self, entry: AuditEntry) -> None: ...
 
