@@ -11,7 +11,17 @@ from geo_service.analysis_service import AnalysisService
 from geo_service.auth.deps import Authenticator
 from geo_service.auth.gate import ReaderGate
 from geo_service.errors import install_error_handlers
-from geo_service.routers import admin_api, analyses, collections, items, landing, maps, tiles, uploads
+from geo_service.routers import (
+    admin_api,
+    admin_pages,
+    analyses,
+    collections,
+    items,
+    landing,
+    maps,
+    tiles,
+    uploads,
+)
 from geo_service.settings import Settings
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
@@ -45,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses, maps, admin_api, uploads):
+    for module in (landing, collections, items, tiles, analyses, maps, admin_api, admin_pages, uploads):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     app.add_middleware(UploadSizeGuard)
