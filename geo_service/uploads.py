@@ -8,14 +8,12 @@ from datetime import UTC, datetime, timedelta
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geo_service.auth.principal import Principal
+from geo_service.middleware import UPLOAD_OVERHEAD, UPLOAD_PATH
 from geo_service.settings import Settings
 from layers.checks import CheckContext, region_from_store
 from layers.staging import Staging, StagingLimits
 from layers.store import Store
 from layers.upload_safety import ZipLimits
-
-UPLOAD_PATH = "/layers/uploads"
-_MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries
 
 
 def open_staging(settings: Settings) -> Staging:
@@ -55,7 +53,7 @@ class UploadSizeGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == UPLOAD_PATH:
-            limit = scope["app"].state.settings.upload_max_bytes + _MULTIPART_OVERHEAD
+            limit = scope["app"].state.settings.upload_max_bytes + UPLOAD_OVERHEAD
             length = dict(scope["headers"]).get(b"content-length")
             problem = None
             if length is None:
