@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from geo_service.analysis_service import AnalysisService
 from geo_service.auth.deps import Authenticator
@@ -70,5 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     app.add_middleware(UploadSizeGuard)
     app.add_middleware(ReaderGate)  # sign-in for reading, when required, covers the fast path too
+    if settings.cors_origins:  # off by default; write methods only when cors_allow_writes
+        methods = ["GET", "HEAD", "OPTIONS"] + (["POST", "PUT", "PATCH", "DELETE"] if settings.cors_allow_writes else [])
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=methods,
+                           allow_headers=["Authorization", "Content-Type", "X-API-Key", "If-Match", "Accept"],
+                           expose_headers=["Content-Crs", "ETag", "Location"], allow_credentials=False, max_age=600)
     app.add_middleware(EdgeGuard, settings=settings)  # outermost: limits, Host check, security headers
     return app
