@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from constraints import errors as ce
 from geo_service.auth import errors as ae
 from geo_service.limits import SiteCheckBusy
+from layers import edits, staging, upload_safety
 from layers import errors as le
-from layers import staging, upload_safety
 from layers.checks import KindCheckFailed
 from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
@@ -28,6 +28,8 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     upload_safety.UploadTooLarge: (413, "PayloadTooLarge"),
     upload_safety.UnsafeUpload: (400, "UnsafeUpload"),
     KindCheckFailed: (422, "KindCheckFailed"),
+    edits.VersionMismatch: (412, "PreconditionFailed"),
+    edits.EditRefused: (422, "EditRefused"),
     le.LayerNotFound: (404, "NotFound"),
     le.VersionNotFound: (404, "NotFound"),
     le.FeatureNotFound: (404, "NotFound"),

@@ -22,6 +22,7 @@ from geo_service.routers import (
     collections,
     docs,
     items,
+    items_write,
     landing,
     maps,
     tiles,
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    for module in (landing, collections, items, tiles, analyses, maps, docs, admin_api, admin_pages, uploads):
+    for module in (landing, collections, items, tiles, analyses, maps, docs, admin_api, admin_pages, uploads, items_write):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     app.add_middleware(UploadSizeGuard)

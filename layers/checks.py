@@ -201,6 +201,13 @@ def _check_scope(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, con
                                f"{where}; only an editor of those municipalities (or an admin) may publish them")
 
 
+def scope_problems(frame: gpd.GeoDataFrame, kind: LayerKind, context: CheckContext) -> list[str]:
+    """Only the municipality-scope check (e.g. for features an editor deletes)."""
+    result = CheckResult(kind.value)
+    _check_scope(frame, kind, NEEDS[kind], context, np.ones(len(frame), dtype=bool), result)
+    return result.problems
+
+
 def _municipality_of(frame: gpd.GeoDataFrame, region: Region) -> list[str | None] | None:
     """Each feature's municipality: where its representative point lies (polygons), else its kommunenummer."""
     if region.has_municipalities:

@@ -52,6 +52,7 @@ _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _WRITE_CHUNK = 50_000
 _MMAP_BYTES = 1 << 30  # address space per version file (not memory)
 GEOMETRY_COLUMN = "geom"
+FID_COLUMN = "fid"  # a frame with this column keeps those feature ids (edits: ids stay stable across versions)
 
 
 class GeoPackageStore(GeoPackageAccess):
@@ -339,7 +340,7 @@ def _geometry_type(frame: gpd.GeoDataFrame) -> str:
 
 def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, dtype in frame.drop(columns=frame.geometry.name).dtypes.items():
+    for name, dtype in frame.drop(columns=[frame.geometry.name, FID_COLUMN], errors="ignore").dtypes.items():
         if pd.api.types.is_bool_dtype(dtype):
             out[str(name)] = "bool"
         elif pd.api.types.is_integer_dtype(dtype):

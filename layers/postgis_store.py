@@ -47,7 +47,7 @@ from layers.access import public_provenance, version_meta, with_layer_meta
 from layers.access_pg import PostGISAccess
 from layers.crs import WORKING_EPSG
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
-from layers.gpkg_store import _coerce_filter, _field_types, _geometry_type
+from layers.gpkg_store import FID_COLUMN, _coerce_filter, _field_types, _geometry_type
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.migrations import CATALOG_SCHEMA, migrate
@@ -205,7 +205,8 @@ class PostGISStore(PostGISAccess):
                 ident, sql.Identifier(GEOMETRY_COLUMN), sql.SQL(geometry_sql), sql.Literal(WORKING_EPSG),
                 sql.SQL("").join(sql.SQL(", {} {}").format(sql.Identifier(c.name), sql.SQL(pg_copy.sql_type(c)))
                                  for c in columns)))
-            _copy_rows(conn, ident, geoms, geometry_type.startswith("Multi"), columns, progress)
+            _copy_rows(conn, ident, geoms, geometry_type.startswith("Multi"), columns, progress,
+                       frame[FID_COLUMN].to_numpy() if FID_COLUMN in frame.columns else None)
             conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (fid)").format(ident))
             conn.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(
                 ident, sql.Identifier(GEOMETRY_COLUMN)))
@@ -569,12 +570,12 @@ def _series(values: list[Any], kind: str) -> pd.Series:
 
 
 def _copy_rows(conn: Connection, table: sql.Identifier, geoms: np.ndarray, multi: bool,
-               columns: list[pg_copy.CopyField], progress: Progress) -> None:
-    """Binary COPY of fid (1..n in frame order), geometry and fields, reporting every chunk."""
+               columns: list[pg_copy.CopyField], progress: Progress, given_fids: np.ndarray | None = None) -> None:
+    """Binary COPY of fid (1..n in frame order, or ``given_fids``), geometry and fields, reporting every chunk."""
     n = len(geoms)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table, sql.SQL(", ").join(map(sql.Identifier, pg_copy.copy_columns(columns, GEOMETRY_COLUMN))))
-    fids = np.arange(1, n + 1, dtype=np.int64)
+    fids = np.arange(1, n + 1, dtype=np.int64) if given_fids is None else given_fids.astype(np.int64)
     chunks = [(start, min(n, start + _COPY_CHUNK)) for start in range(0, n, _COPY_CHUNK)]
     # the next chunk is encoded (WKB, numpy: mostly without the GIL) while this one is sent
     with ThreadPoolExecutor(1) as encoder, conn.cursor().copy(statement) as copy:

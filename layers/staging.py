@@ -375,6 +375,7 @@ def publish_staged(store: Any, staging: Staging, upload_id: str) -> Any:
     The upload is claimed first, so two requests never publish it twice; when the publish fails it goes
     back to review and the layer keeps serving its previous version.
     """
+    from layers.edits import layer_lock
     from layers.store import LayerMeta
 
     upload, folder = staging.claim(upload_id)
@@ -387,7 +388,8 @@ def publish_staged(store: Any, staging: Staging, upload_id: str) -> Any:
         meta = LayerMeta(request.kind, request.title or request.layer_id,
                          request.description or f"{request.kind.value} layer loaded from {upload.source_name}",
                          request.attribution, provenance)
-        record = store.publish(request.layer_id, frame, meta)
+        with store.exclusive(layer_lock(request.layer_id)):  # never between an edit's read and its publish
+            record = store.publish(request.layer_id, frame, meta)
         published = True
         return record
     finally:
