@@ -23,12 +23,12 @@ FLESBERG = box(540_000, 6_610_000, 550_000, 6_620_000)
 TO_CRS84 = transformer(25832, 4326)
 
 
-def crs84(geom):  # noqa: ANN001, ANN201
+def crs84(geom):
     return mapping(transform(lambda x, y: TO_CRS84.transform(x, y), geom))
 
 
 @pytest.fixture(params=["gpkg", "postgis"])
-def client(request: pytest.FixtureRequest, make_store: Callable[[str], Store], tmp_path) -> Iterator[TestClient]:  # noqa: ANN001
+def client(request: pytest.FixtureRequest, make_store: Callable[[str], Store], tmp_path) -> Iterator[TestClient]:
     store = make_store(request.param)
     store.publish("kommuner", gpd.GeoDataFrame({"kommunenummer": ["3303", "3334"], "kommunenavn": ["K", "F"]},
                                                geometry=[KONGSBERG, FLESBERG], crs=25832),
