@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -60,11 +61,17 @@ def check_zip(path: Path, shown: str, limits: ZipLimits) -> None:
         for entry in entries:
             if entry.is_dir():
                 continue
-            with archive.open(entry) as member:
-                total += _drain(member, shown, entry, limits.max_uncompressed - total)
+            try:
+                with archive.open(entry) as member:
+                    total += _drain(member, shown, entry, limits.max_uncompressed - total)
                 if entry.filename.lower().endswith(_XML_SUFFIXES):
                     with archive.open(entry) as again:
                         check_xml(again, f"{shown}: {entry.filename}")
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+                reason = "CRC mismatch" if "CRC" in str(exc) else str(exc).splitlines()[0][:120] if str(exc) else \
+                    type(exc).__name__
+                raise UnsafeUpload(f"{shown}: zip entry {entry.filename!r} cannot be unpacked ({reason}); "
+                                   "download or zip it again") from None
         _check_sizes(shown, total, compressed, limits)
 
 

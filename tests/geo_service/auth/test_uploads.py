@@ -9,6 +9,7 @@ import stat
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
@@ -217,3 +218,41 @@ def test_oversized_upload_refused_before_reading(shared_client: TestClient) -> N
     client = shared_client
     response = post(client, key(client, "editor", "3303"), name="big.geojson", content=b" " * (3 * 2**20))
     assert response.status_code == 413 and "larger than the 2 MiB allowed" in response.json()["description"]
+
+
+# -- the malformed-input corpus of the CLI (tests/layers/test_ingest_bad_input.py) through the upload API ----
+def _corpus() -> dict[str, Any]:
+    from tests.layers import test_ingest_bad_input as corpus
+
+    return corpus.CASES
+
+
+@pytest.mark.parametrize("name", list(_corpus()))
+def test_corpus_through_upload_api(name: str, shared_client: TestClient, tmp_path: Path) -> None:
+    """Every malformed file gets one clear line and a 4xx; no 500, no traceback, no server path; nothing changes."""
+    client = shared_client
+    case = _corpus()[name]
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    source = case.make(folder)
+    if not source.exists():
+        pytest.skip("nothing to upload (the CLI case is a missing path)")
+    if source.is_dir():  # a folder upload is a zip of it
+        archive = tmp_path / f"{source.name}.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for part in source.iterdir():
+                zf.write(part, part.name)
+        source = archive
+    before = {layer.id: layer.current.version for layer in client.app.state.store.list_layers()}
+    fields = {k: str(v) for k, v in case.kwargs.items()}
+    response = post(client, key(client, "admin"), source, **fields,
+                    **({"layerId": case.layer_id} if case.layer_id != "plan" else {}))
+    if response.status_code == 201:  # readable after all (e.g. a shapefile zipped from a folder): discard
+        client.delete(f"/layers/uploads/{response.json()['id']}", headers=key(client, "admin"))
+        pytest.skip(f"readable as an upload: {response.json()['report']['normalised']['features_out']} features")
+    assert 400 <= response.status_code < 500, response.text
+    description = response.json()["description"]
+    assert "\n" not in description and "Traceback" not in response.text
+    assert str(tmp_path) not in response.text and str(client.app.state.staging.root) not in response.text
+    assert {layer.id: layer.current.version for layer in client.app.state.store.list_layers()} == before
+    assert not any(client.app.state.staging.root.iterdir())
