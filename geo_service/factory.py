@@ -21,15 +21,18 @@ from geo_service.routers import (
     analyses,
     collections,
     docs,
+    drive_time,
     items,
     items_write,
     landing,
     maps,
+    sites,
     tiles,
     uploads,
 )
 from geo_service.settings import Settings
 from geo_service.shutdown import arm_watchdog_on_sigterm, run_bounded
+from geo_service.sites_service import SitesService
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
 from geo_service.uploads import UploadSizeGuard, open_staging, purge_removed_layers
@@ -50,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.staging = open_staging(settings)
         purge_removed_layers(store, settings)
         app.state.tiles = open_tiles(settings, store)
-        app.state.analysis = AnalysisService(store, settings)
+        app.state.sites = SitesService(store, settings)
+        app.state.analysis = AnalysisService(store, settings, also=[app.state.sites.refresh])
         app.state.map_pages = PageCache()
         app.state.site_gate = site_gate(settings)
         app.state.analysis.start()
@@ -67,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    for module in (landing, collections, items, tiles, analyses, maps, docs, admin_api, admin_pages, uploads, items_write):
+    for module in (landing, collections, items, tiles, analyses, drive_time, sites, maps, docs, admin_api,
+                   admin_pages, uploads, items_write):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     app.add_middleware(UploadSizeGuard)

@@ -128,7 +128,7 @@ def _check(changed: gpd.GeoDataFrame, kind: Any, context: CheckContext, edit: Fe
     if edit.op == "delete":
         problems = scope_problems(changed, kind, context)
     else:
-        field_map = {c.name: c.name for c in FIELDS_BY_KIND[kind] if c.name in changed.columns}
+        field_map = {c.name: c.name for c in FIELDS_BY_KIND.get(kind, ()) if c.name in changed.columns}
         problems = check_layer(changed, kind, field_map, context).problems
     if problems:
         raise EditRefused(f"feature refused: {'; '.join(problems)}")
