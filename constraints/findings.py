@@ -10,8 +10,9 @@ import pandas as pd
 from constraints.geometry import group_starts
 from constraints.index import RuleTarget
 from constraints.measure import NO_LAYER, PARTIAL, RuleMeasure
-from constraints.risk import EXEMPT, NEAR, NOT_MAPPED, Risk
-from constraints.rules import Rule
+from constraints.risk import BOUNDARY, EXEMPT, HIT, NEAR, NOT_MAPPED, Risk
+from constraints.rules import Rule, RuleSet
+from constraints.texts import FindingValues, TextCache, reason_key, text_key
 
 M2_PER_DAA = 1_000.0
 
@@ -23,7 +24,13 @@ FINDING_COLUMNS: tuple[str, ...] = (
     "kommunenummer",  # municipality used for the distances (None: unknown)
     "risk",  # RED / YELLOW / GREEN / NOT_MAPPED
     "dok_status",  # HIT-RED / HIT-YELLOW / NO-HIT-GREEN / NOT-MAPPED
-    "finding",  # hit / near / clear / not_mapped / exempt
+    "finding",  # hit / near / clear / not_mapped / exempt / boundary
+    "outcome",  # inside / near / clear / not_mapped / exempt / boundary (what text_nb/text_en are true for)
+    "level",  # objection / internal (the municipality's own consideration: risk INTERNAL, never an objection)
+    "rule_title_nb",
+    "rule_title_en",
+    "text_nb",  # the sentence true for this outcome, naming legal basis and authority (constraints.texts)
+    "text_en",
     "overlap_m2",  # zone area inside the rule's zone (union of buffered features, no double counting)
     "overlap_daa",
     "zone_share",  # overlap_m2 / zone area
@@ -38,7 +45,7 @@ FINDING_COLUMNS: tuple[str, ...] = (
     "exempt",  # bool: hit inside an in-force reguleringsplan where the law does not apply
     "authority",
     "legal_basis",
-    "explanation_nb",
+    "explanation_nb",  # legacy: the same sentence as text_nb / text_en
     "explanation_en",
     "note",
 )
@@ -58,13 +65,27 @@ def empty_findings() -> pd.DataFrame:
 
 def rule_findings(*, zone_ids: np.ndarray, zone_area: np.ndarray, kommunenummer: np.ndarray, rule: Rule,
                   target: RuleTarget, m: RuleMeasure, zone_m: np.ndarray, proximity_m: np.ndarray,
-                  source: np.ndarray, risk: np.ndarray, finding: np.ndarray, exempt: np.ndarray) -> pd.DataFrame:
-    """The rows of one rule for the zones it applies to (all arrays aligned with those zones)."""
+                  source: np.ndarray, risk: np.ndarray, finding: np.ndarray, exempt: np.ndarray,
+                  rules: RuleSet | None = None, keys: np.ndarray | None = None, coverage_basis: str | None = None,
+                  names: dict[str, str] | None = None, plan_line: np.ndarray | None = None) -> pd.DataFrame:
+    """The rows of one rule for the zones it applies to (all arrays aligned with those zones).
+
+    ``keys`` are the text keys (:func:`constraints.texts.text_key`; by default from ``finding``),
+    ``coverage_basis`` how the layer's coverage was found (for the not-mapped reason), ``names``
+    kommunenummer → kommunenavn and ``plan_line`` the plan's own building line per zone (for the texts).
+    """
     n = len(zone_ids)
     hit_ids, hit_layers = _hits_per_zone(n, m, target)
     overlap = m.overlap_m2
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(zone_area > 0, overlap / zone_area, 0.0)
+    if keys is None:
+        keys = np.array([text_key(str(f)) for f in finding], dtype=object)
+    text_nb, text_en = finding_texts(rules, rule, keys=keys, finding=finding, zone_m=zone_m,
+                                     proximity_m=proximity_m, source=source, distance_m=m.distance_m,
+                                     overlap_m2=overlap, share=share, kommunenummer=kommunenummer,
+                                     coverage=m.coverage, coverage_basis=coverage_basis, names=names or {},
+                                     plan_line=plan_line, layer_ids=target.layer_ids)
     data: dict[str, Any] = {
         "zone_id": zone_ids,
         "rule_id": rule.id,
@@ -74,6 +95,12 @@ def rule_findings(*, zone_ids: np.ndarray, zone_area: np.ndarray, kommunenummer:
         "risk": risk,
         "dok_status": np.array([Risk(r).dok_status for r in risk], dtype=object) if n else [],
         "finding": finding,
+        "outcome": np.where(finding == HIT, "inside", finding).astype(object) if n else [],
+        "level": rule.level,
+        "rule_title_nb": rule.title_nb,
+        "rule_title_en": rule.title_en,
+        "text_nb": text_nb,
+        "text_en": text_en,
         "overlap_m2": overlap,
         "overlap_daa": overlap / M2_PER_DAA,
         "zone_share": share,
@@ -88,11 +115,52 @@ def rule_findings(*, zone_ids: np.ndarray, zone_area: np.ndarray, kommunenummer:
         "exempt": finding == EXEMPT,
         "authority": rule.authority,
         "legal_basis": rule.legal_basis,
-        "explanation_nb": " ".join(rule.explanation_nb.split()),
-        "explanation_en": " ".join(rule.explanation_en.split()),
+        "explanation_nb": text_nb,
+        "explanation_en": text_en,
         "note": _notes(rule, target, m, zone_m, proximity_m, source, finding),
     }
     return pd.DataFrame(data, columns=list(FINDING_COLUMNS))
+
+
+def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, finding: np.ndarray,
+                  zone_m: np.ndarray, proximity_m: np.ndarray, source: np.ndarray, distance_m: np.ndarray,
+                  overlap_m2: np.ndarray, share: np.ndarray, kommunenummer: np.ndarray, coverage: np.ndarray,
+                  coverage_basis: str | None, names: dict[str, str], plan_line: np.ndarray | None,
+                  layer_ids: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """``(text_nb, text_en)`` per finding: the rule's sentence for each outcome, filled with its values.
+
+    Values are rounded to what the sentence prints before rendering, so equal sentences render once.
+    """
+    n = len(keys)
+    nb = np.empty(n, dtype=object)
+    en = np.empty(n, dtype=object)
+    if n == 0:
+        return nb, en
+    if rules is None:  # a caller without the rule set: the legacy explanation
+        nb[:], en[:] = " ".join(rule.explanation_nb.split()), " ".join(rule.explanation_en.split())
+        return nb, en
+    cache = TextCache(rules, rule)
+    undeclared, no_region = coverage_basis == "undeclared", coverage_basis == "no-region"
+    layer = ", ".join(layer_ids) or rule.kind.value
+    uses_distance = np.isin(finding, [NEAR, EXEMPT])
+    uses_area = np.isin(finding, [HIT, BOUNDARY])
+    for i in range(n):
+        f = finding[i]
+        knr = kommunenummer[i]
+        knr = str(knr) if knr is not None and not (isinstance(knr, float) and np.isnan(knr)) else None
+        reason = reason_key(str(coverage[i]), undeclared, no_region) if f == NOT_MAPPED else None
+        d = float(distance_m[i])
+        values = FindingValues(
+            zone_m=float(zone_m[i]), proximity_m=float(proximity_m[i]),
+            distance_m=round(d, 1) if uses_distance[i] and not np.isnan(d) else None,
+            overlap_m2=round(float(overlap_m2[i]), 2) if uses_area[i] else None,
+            share=round(float(share[i]), 5) if uses_area[i] else None,
+            source=str(source[i]), kommunenummer=knr, kommunenavn=names.get(knr or ""),
+            reason=reason, reason_values=(("layer", layer), ("kind", rule.kind.value)) if reason else (),
+            plan_line=None if plan_line is None or plan_line[i] is None else str(plan_line[i]),
+        )
+        nb[i], en[i] = cache(str(keys[i]), values)
+    return nb, en
 
 
 def _hits_per_zone(n: int, m: RuleMeasure, target: RuleTarget) -> tuple[list[list[int]], list[list[str]]]:
