@@ -4,9 +4,9 @@ force in every municipality (its own limit or the service's default, and which).
 from __future__ import annotations
 
 from constraints.codes import format_ranges
-from layers.codes import KONGSBERGREGIONEN as KOMMUNER
 from constraints.rules import Rule, RuleSet
 from constraints.texts import FindingValues, limit_sentence
+from layers.codes import KONGSBERGREGIONEN as KOMMUNER
 
 
 def explain_rule(rules: RuleSet, rule_id: str, *, lang: str = "en") -> str:

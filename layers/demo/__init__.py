@@ -20,6 +20,7 @@ import numpy as np
 from layers.demo.common import ATTRIBUTION, CRS, DESCRIPTION_PREFIX, REGION_EXTENT, DemoLayer, demo_layer
 from layers.demo.farmland import ar5_frame
 from layers.demo.flood import flomsoner_frame
+from layers.demo.hazards import hazard_layers
 from layers.demo.heritage import kulturminner_frame
 from layers.demo.region import Region, kommuner_frame
 from layers.demo.roads import veg_frame
@@ -49,6 +50,7 @@ def build_demo_layers(seed: int = 2005) -> list[DemoLayer]:
     kulturminner = kulturminner_frame(region, ar5, arealplan, rngs[5])
     veg = veg_frame(region, rngs[6])
     flomsoner = flomsoner_frame(region, rivers, rngs[7])
+    hazards = hazard_layers(region, rivers, ar5, np.random.default_rng([seed, 14]))
     return [
         demo_layer(
             "kommuner",
@@ -106,4 +108,5 @@ def build_demo_layers(seed: int = 2005) -> list[DemoLayer]:
             "as a flomsonekart covers selected stretches only; widths are generated, not NVE data.",
             flomsoner,
         ),
+        *hazards,
     ]

@@ -28,6 +28,12 @@ KINDS = {
     "kulturminner": "heritage",
     "veg": "road",
     "flomsoner": "flood",
+    "flomsoner-1000": "flood",
+    "aktsomhet-flom": "flood_awareness",
+    "faresoner-skred": "landslide",
+    "aktsomhet-skred": "landslide_awareness",
+    "dyrkbar-jord": "cultivable_land",
+    "dekning": "coverage",
 }
 RP_BUSINESS = (1300, 1310, 1340, 1341, 1342, 1350, 1390)
 
