@@ -10,6 +10,7 @@ import pandas as pd
 from constraints.geometry import group_starts
 from constraints.index import RuleTarget
 from constraints.measure import NO_LAYER, PARTIAL, RuleMeasure
+from constraints.region import kommunenavn
 from constraints.risk import BOUNDARY, EXEMPT, HIT, NEAR, NOT_MAPPED, Risk
 from constraints.rules import Rule, RuleSet
 from constraints.texts import FindingValues, TextCache, reason_key, text_key
@@ -155,7 +156,7 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
             distance_m=round(d, 1) if uses_distance[i] and not np.isnan(d) else None,
             overlap_m2=round(float(overlap_m2[i]), 2) if uses_area[i] else None,
             share=round(float(share[i]), 5) if uses_area[i] else None,
-            source=str(source[i]), kommunenummer=knr, kommunenavn=names.get(knr or ""),
+            source=str(source[i]), kommunenummer=knr, kommunenavn=kommunenavn(knr, names),
             reason=reason, reason_values=(("layer", layer), ("kind", rule.kind.value)) if reason else (),
             plan_line=None if plan_line is None or plan_line[i] is None else str(plan_line[i]),
         )
