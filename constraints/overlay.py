@@ -37,6 +37,7 @@ RISK_COLUMNS: tuple[str, ...] = (
     "area_m2", "area_daa",
     "objection_risk",  # worst finding: RED > YELLOW > NOT_MAPPED > GREEN
     "red_rules", "yellow_rules", "not_mapped_rules",  # list[str] of rule ids
+    "internal_rules",  # list[str]: the municipality's own considerations (level internal), never objections
     "authorities",  # list[str]: who is likely to object (RED and YELLOW findings)
     "summary",  # one line in plain words
     "geometry",
@@ -239,10 +240,10 @@ def objection_risk(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
         out[col] = values
     has_findings = np.isin(out["zone_id"].to_numpy(), findings["zone_id"].to_numpy())
     out["summary"] = [
-        _summary(r, red, yellow, nm, found, int(code) if pd.notna(code) else None)
-        for r, red, yellow, nm, found, code in zip(out["objection_risk"], out["red_rules"], out["yellow_rules"],
-                                                   out["not_mapped_rules"], has_findings, out["arealformal"],
-                                                   strict=True)
+        _summary(r, red, yellow, nm, found, int(code) if pd.notna(code) else None, internal)
+        for r, red, yellow, nm, found, code, internal in zip(
+            out["objection_risk"], out["red_rules"], out["yellow_rules"], out["not_mapped_rules"], has_findings,
+            out["arealformal"], out["internal_rules"], strict=True)
     ]
     if "kommunenummer" in findings.columns and len(findings):
         # kommunenummer filled from the municipality layer during analysis
@@ -258,7 +259,7 @@ def objection_risk(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
 def _worst_per_zone(findings: pd.DataFrame, zone_ids: np.ndarray) -> tuple[np.ndarray, dict[str, list]]:
     n = len(zone_ids)
     lists: dict[str, list] = {k: [[] for _ in range(n)] for k in
-                              ("red_rules", "yellow_rules", "not_mapped_rules", "authorities")}
+                              ("red_rules", "yellow_rules", "not_mapped_rules", "internal_rules", "authorities")}
     worst = np.full(n, Risk.GREEN.value, dtype=object)
     if len(findings) == 0:
         return worst, lists
@@ -274,7 +275,7 @@ def _worst_per_zone(findings: pd.DataFrame, zone_ids: np.ndarray) -> tuple[np.nd
     order = np.argsort(pos, kind="stable")  # findings keep rule order within a zone
     pos, risk, rule_id, authority = pos[order], risk[order], rule_id[order], authority[order]
     for key, level in (("red_rules", Risk.RED), ("yellow_rules", Risk.YELLOW),
-                       ("not_mapped_rules", Risk.NOT_MAPPED)):
+                       ("not_mapped_rules", Risk.NOT_MAPPED), ("internal_rules", Risk.INTERNAL)):
         m = risk == level.value
         for p, ids in _split_by(pos[m], rule_id[m]):
             lists[key][p] = ids
@@ -293,7 +294,7 @@ def _split_by(keys: np.ndarray, values: np.ndarray) -> list[tuple[int, list]]:
 
 
 def _summary(risk: str, red: list[str], yellow: list[str], not_mapped: list[str], has_findings: bool,
-             code: int | None) -> str:
+             code: int | None, internal: list[str] | None = None) -> str:
     if not has_findings:
         return f"Rule does not apply: arealformål {code if code is not None else '?'} is not a building formål."
     parts = []
@@ -303,4 +304,6 @@ def _summary(risk: str, red: list[str], yellow: list[str], not_mapped: list[str]
         parts.append(f"YELLOW: {', '.join(yellow)}")
     if not_mapped:
         parts.append(f"not mapped: {', '.join(not_mapped)}")
+    if internal:
+        parts.append(f"municipality's own consideration (no objection): {', '.join(internal)}")
     return "; ".join(parts) if parts else "No constraint found in mapped layers."

@@ -184,6 +184,7 @@ def test_municipal_road_limit_is_the_municipalitys_own_consideration(rules: Rule
     assert b.loc["road-municipal", "outcome"] == "exempt"
     risk = objection_risk(zones, f, rules).set_index("zone_id")
     assert risk.loc[0, "objection_risk"] == "YELLOW" and risk.loc[0, "yellow_rules"] == ["road-main"]
+    assert risk.loc[0, "internal_rules"] == ["road-municipal"] and "own consideration" in risk.loc[0, "summary"]
     assert risk.loc[1, "objection_risk"] == "GREEN"
 
 
