@@ -13,7 +13,7 @@ from constraints.measure import NO_LAYER, PARTIAL, RuleMeasure
 from constraints.region import kommunenavn
 from constraints.risk import BOUNDARY, EXEMPT, HIT, NEAR, NOT_MAPPED, Risk
 from constraints.rules import Rule, RuleSet
-from constraints.texts import FindingValues, TextCache, reason_key, text_key
+from constraints.texts import FindingValues, reason_key, render_both, text_key, used_placeholders
 
 M2_PER_DAA = 1_000.0
 
@@ -140,27 +140,59 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
     if rules is None:  # a caller without the rule set: the legacy explanation
         nb[:], en[:] = " ".join(rule.explanation_nb.split()), " ".join(rule.explanation_en.split())
         return nb, en
-    cache = TextCache(rules, rule)
     undeclared, no_region = coverage_basis == "undeclared", coverage_basis == "no-region"
     layer = ", ".join(layer_ids) or rule.kind.value
     uses_distance = np.isin(finding, [NEAR, EXEMPT])
     uses_area = np.isin(finding, [HIT, BOUNDARY])
-    for i in range(n):
-        f = finding[i]
-        knr = kommunenummer[i]
-        knr = str(knr) if knr is not None and not (isinstance(knr, float) and np.isnan(knr)) else None
-        reason = reason_key(str(coverage[i]), undeclared, no_region) if f == NOT_MAPPED else None
-        d = float(distance_m[i])
+    knr_s = pd.Series(kommunenummer, dtype=object)
+    knr = knr_s.where(pd.notna(knr_s), None).astype(str).to_numpy(dtype=object)
+    dist = np.where(uses_distance, np.round(np.asarray(distance_m, float), 1), np.nan)
+    area = np.asarray(overlap_m2, float)
+    area = np.where(uses_area, np.where(area >= 10, np.round(area), np.round(area, 2)), np.nan)  # as printed
+    shr = np.where(uses_area, np.round(np.asarray(share, float), 4), np.nan)
+    src = np.asarray(source, dtype=object).astype(str)
+    cov = np.asarray(coverage, dtype=object).astype(str)
+    line = np.full(n, "", dtype=object) if plan_line is None else np.array(
+        ["" if v is None else str(v) for v in plan_line], dtype=object)
+    keys = keys.astype(str)
+    # a value the key's sentence does not print must not split the rows into separate renderings
+    for key in np.unique(keys):
+        used = used_placeholders(rules, rule, key)
+        rows = keys == key
+        if "distance_m" not in used:
+            dist[rows] = np.nan
+        if not used & {"overlap_m2", "overlap_daa", "share_pct"}:
+            area[rows] = np.nan
+            shr[rows] = np.nan
+        if not used & {"kommune", "limit"}:
+            knr[rows] = ""
+            src[rows] = ""
+        if "plan_line" not in used:
+            line[rows] = ""
+        if "reason" not in used:
+            cov[rows] = ""
+    table = pd.DataFrame({"key": keys, "finding": finding.astype(str), "zone_m": np.asarray(zone_m, float),
+                          "proximity_m": np.asarray(proximity_m, float), "distance_m": dist, "overlap_m2": area,
+                          "share": shr, "source": src, "knr": knr, "coverage": cov, "plan_line": line})
+    codes = table.groupby(list(table.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]
+    rendered_nb = np.empty(len(first), dtype=object)
+    rendered_en = np.empty(len(first), dtype=object)
+    for g, i in enumerate(first.tolist()):
+        k = None if knr[i] in ("", "None", "nan", "<NA>") else knr[i]
+        reason = reason_key(cov[i], undeclared, no_region) if finding[i] == NOT_MAPPED else None
         values = FindingValues(
             zone_m=float(zone_m[i]), proximity_m=float(proximity_m[i]),
-            distance_m=round(d, 1) if uses_distance[i] and not np.isnan(d) else None,
-            overlap_m2=round(float(overlap_m2[i]), 2) if uses_area[i] else None,
-            share=round(float(share[i]), 5) if uses_area[i] else None,
-            source=str(source[i]), kommunenummer=knr, kommunenavn=kommunenavn(knr, names),
+            distance_m=None if np.isnan(dist[i]) else float(dist[i]),
+            overlap_m2=None if np.isnan(area[i]) else float(area[i]),
+            share=None if np.isnan(shr[i]) else float(shr[i]),
+            source=src[i] or "default", kommunenummer=k, kommunenavn=kommunenavn(k, names),
             reason=reason, reason_values=(("layer", layer), ("kind", rule.kind.value)) if reason else (),
-            plan_line=None if plan_line is None or plan_line[i] is None else str(plan_line[i]),
+            plan_line=line[i] or None,
         )
-        nb[i], en[i] = cache(str(keys[i]), values)
+        rendered_nb[g], rendered_en[g] = render_both(rules, rule, keys[i], values)
+    nb[:] = rendered_nb[codes]
+    en[:] = rendered_en[codes]
     return nb, en
 
 

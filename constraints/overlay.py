@@ -27,7 +27,7 @@ from constraints.inputs import ConstraintLayer, check_crs
 from constraints.measure import RuleMeasure, measure
 from constraints.risk import RANK_ORDER, Risk, classify, rank_of
 from constraints.rules import Rule, RuleSet
-from constraints.texts import text_key
+from constraints.texts import text_keys
 
 BUILDING_GROUP = "building"
 
@@ -148,9 +148,7 @@ def rule_outcome(rule: Rule, rules: RuleSet, m: RuleMeasure, zone_area: np.ndarr
                              internal=rule.level == "internal")
     reserve_mask = reserve if sr is not None and reserve is not None else np.zeros(n, dtype=bool)
     settled_arr = settled_mask if settled_mask is not None else np.zeros(n, dtype=bool)
-    keys = np.array([text_key(str(f), reserve=bool(r), settled=bool(s), line_exempt=bool(le))
-                     for f, r, s, le in zip(finding, reserve_mask, settled_arr, line_exempt, strict=True)],
-                    dtype=object)
+    keys = text_keys(finding, reserve_mask, settled_arr, line_exempt)
     return risk, finding, exempt & (finding == "exempt"), keys
 
 

@@ -7,6 +7,7 @@ Numbers are written the way each language writes them (``12,5 m`` / ``12.5 m``).
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,17 @@ def text_key(finding: str, *, reserve: bool = False, settled: bool = False, line
     raise ValueError(f"unknown finding {finding!r}")
 
 
+def text_keys(finding: np.ndarray, reserve: np.ndarray, settled: np.ndarray, line_exempt: np.ndarray) -> np.ndarray:
+    """:func:`text_key` for arrays of findings (vectorised)."""
+    keys = np.asarray(finding, dtype=object).copy()
+    hit = keys == HIT
+    keys[hit] = "inside"
+    keys[hit & reserve] = "inside_reserve"
+    keys[hit & settled] = "inside_settled"
+    keys[(keys == EXEMPT) & line_exempt] = "exempt_line"
+    return keys
+
+
 def render(rules: RuleSet, rule: Rule, key: str, values: FindingValues, lang: str) -> str:
     """The sentence for ``key`` in ``lang`` ("nb" or "en"), filled with ``values``."""
     text = rules.text(rule, key)
@@ -77,37 +89,67 @@ def limit_sentence(rule: Rule, values: FindingValues, lang: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
-def _mapping(rules: RuleSet, rule: Rule, v: FindingValues, lang: str) -> dict[str, str]:
+def _mapping(rules: RuleSet, rule: Rule, v: FindingValues, lang: str) -> _Lazy:
+    """The placeholder values, each computed only if the template asks for it."""
     mo = rules.marginal_overlap
-    reason = ""
-    if v.reason is not None:
+
+    def reason() -> str:
+        if v.reason is None:
+            return ""
         r = rules.coverage_reasons.get(v.reason) or rules.coverage_reasons.get("unknown")
-        reason = _fill(getattr(r, lang), {"kind": rule.kind.value, "layer": rule.kind.value,
-                                          "attribute": "…", **dict(v.reason_values)}) if r else ""
-    return {
-        "title": rule.title_nb if lang == "nb" else rule.title_en,
-        "authority": rule.authority,
-        "legal_basis": rule.legal_basis,
-        "kommune": _kommune(v, lang),
-        "zone_m": _num(v.zone_m, lang),
-        "proximity_m": _num(v.proximity_m, lang),
-        "distance_m": _num(v.distance_m, lang, decimals=1 if (v.distance_m or 0) < 10 else 0),
-        "overlap_m2": _area(v.overlap_m2, lang),
-        "overlap_daa": _num(None if v.overlap_m2 is None else v.overlap_m2 / 1000, lang,
-                            decimals=1 if (v.overlap_m2 or 0) >= 100 else 3),
-        "share_pct": _num(None if v.share is None else 100 * v.share, lang, decimals=2),
-        "limit": limit_sentence(rule, v, lang),
+        return _fill(getattr(r, lang), {"kind": rule.kind.value, "layer": rule.kind.value, "attribute": "…",
+                                        **dict(v.reason_values)}) if r else ""
+
+    return _Lazy({
+        "title": lambda: rule.title_nb if lang == "nb" else rule.title_en,
+        "authority": lambda: rule.authority,
+        "legal_basis": lambda: rule.legal_basis,
+        "kommune": lambda: _kommune(v, lang),
+        "zone_m": lambda: _num(v.zone_m, lang),
+        "proximity_m": lambda: _num(v.proximity_m, lang),
+        "distance_m": lambda: _num(v.distance_m, lang, decimals=1 if (v.distance_m or 0) < 10 else 0),
+        "overlap_m2": lambda: _area(v.overlap_m2, lang),
+        "overlap_daa": lambda: _num(None if v.overlap_m2 is None else v.overlap_m2 / 1000, lang,
+                                    decimals=1 if (v.overlap_m2 or 0) >= 100 else 3),
+        "share_pct": lambda: _num(None if v.share is None else 100 * v.share, lang, decimals=2),
+        "limit": lambda: limit_sentence(rule, v, lang),
         "reason": reason,
-        "plan_line": _plan_line(v.plan_line, lang),
-        "max_m2": _num(mo.max_m2, lang),
-        "max_share_pct": _num(100 * mo.max_share, lang),
-        "years": str(rule.settled_reserve.years) if rule.settled_reserve else "10",
-        "note": "",
-    }
+        "plan_line": lambda: _plan_line(v.plan_line, lang),
+        "max_m2": lambda: _num(mo.max_m2, lang),
+        "max_share_pct": lambda: _num(100 * mo.max_share, lang),
+        "years": lambda: str(rule.settled_reserve.years) if rule.settled_reserve else "10",
+        "note": lambda: "",
+    })
+
+
+class _Lazy(dict):  # type: ignore[type-arg]
+    """format_map mapping whose values are computed when a template names them ("…" for unknown names)."""
+
+    def __init__(self, makers: dict[str, Any]) -> None:
+        super().__init__()
+        self._makers = makers
+
+    def __missing__(self, key: str) -> str:
+        maker = self._makers.get(key)
+        value = maker() if maker is not None else "…"
+        self[key] = value
+        return value
+
+
+def used_placeholders(rules: RuleSet, rule: Rule, key: str) -> frozenset[str]:
+    """The placeholders the texts for ``key`` use, in either language (what a finding's values must vary by)."""
+    text = rules.text(rule, key)
+    if text is None:
+        return frozenset()
+    names = {f for t in (text.nb, text.en) for _, f, _, _ in string.Formatter().parse(t) if f}
+    if "limit" in names:
+        names |= {"kommune", "zone_m"}
+    return frozenset(names)
 
 
 def _fill(template: str, mapping: Mapping[str, Any]) -> str:
-    text = " ".join(template.split()).format_map(_Missing(mapping))
+    values = mapping if isinstance(mapping, _Lazy) else _Missing(mapping)
+    text = " ".join(template.split()).format_map(values)
     return text.replace(". .", ".").replace(" .", ".").replace("..", ".")
 
 
