@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -142,10 +143,27 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
         return nb, en
     undeclared, no_region = coverage_basis == "undeclared", coverage_basis == "no-region"
     layer = ", ".join(layer_ids) or rule.kind.value
+    if n <= _SMALL:  # a site check: plain Python per finding beats array work and grouping
+        for i in range(n):
+            f, key = str(finding[i]), str(keys[i])
+            used = used_placeholders(rules, rule, key)
+            d, a = float(distance_m[i]), float(overlap_m2[i])
+            k = kommunenummer[i] if isinstance(kommunenummer[i], str) else None
+            reason = reason_key(str(coverage[i]), undeclared, no_region) if f == NOT_MAPPED else None
+            values = FindingValues(
+                zone_m=float(zone_m[i]), proximity_m=float(proximity_m[i]),
+                distance_m=round(d, 1) if f in (NEAR, EXEMPT) and not math.isnan(d) else None,
+                overlap_m2=a if f in (HIT, BOUNDARY) else None, share=float(share[i]) if f in (HIT, BOUNDARY) else None,
+                source=str(source[i]), kommunenummer=k, kommunenavn=kommunenavn(k, names) if k else None,
+                reason=reason, reason_values=(("layer", layer), ("kind", rule.kind.value)) if reason else (),
+                plan_line=None if plan_line is None or plan_line[i] is None or "plan_line" not in used
+                else str(plan_line[i]),
+            )
+            nb[i], en[i] = render_both(rules, rule, key, values)
+        return nb, en
     uses_distance = np.isin(finding, [NEAR, EXEMPT])
     uses_area = np.isin(finding, [HIT, BOUNDARY])
-    knr_s = pd.Series(kommunenummer, dtype=object)
-    knr = knr_s.where(pd.notna(knr_s), None).astype(str).to_numpy(dtype=object)
+    knr = np.array([k if isinstance(k, str) else "" for k in kommunenummer], dtype=object)
     dist = np.where(uses_distance, np.round(np.asarray(distance_m, float), 1), np.nan)
     area = np.asarray(overlap_m2, float)
     area = np.where(uses_area, np.where(area >= 10, np.round(area), np.round(area, 2)), np.nan)  # as printed
@@ -178,7 +196,22 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
     first = np.unique(codes, return_index=True)[1]
     rendered_nb = np.empty(len(first), dtype=object)
     rendered_en = np.empty(len(first), dtype=object)
-    for g, i in enumerate(first.tolist()):
+    _render_rows(first, rendered_nb, rendered_en, rules, rule, keys, finding, zone_m, proximity_m, dist, area, shr,
+                 src, knr, cov, line, names, layer, undeclared, no_region)
+    nb[:] = rendered_nb[codes]
+    en[:] = rendered_en[codes]
+    return nb, en
+
+
+_SMALL = 32  # findings rendered one by one below this count
+
+
+def _render_rows(rows: np.ndarray, nb: np.ndarray, en: np.ndarray, rules: RuleSet, rule: Rule, keys: np.ndarray,
+                 finding: np.ndarray, zone_m: np.ndarray, proximity_m: np.ndarray, dist: np.ndarray,
+                 area: np.ndarray, shr: np.ndarray, src: np.ndarray, knr: np.ndarray, cov: np.ndarray,
+                 line: np.ndarray, names: dict[str, str], layer: str, undeclared: bool, no_region: bool) -> None:
+    """Render the findings at ``rows`` into ``nb[j]``/``en[j]`` for the j-th row."""
+    for j, i in enumerate(rows.tolist()):
         k = None if knr[i] in ("", "None", "nan", "<NA>") else knr[i]
         reason = reason_key(cov[i], undeclared, no_region) if finding[i] == NOT_MAPPED else None
         values = FindingValues(
@@ -190,10 +223,7 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
             reason=reason, reason_values=(("layer", layer), ("kind", rule.kind.value)) if reason else (),
             plan_line=line[i] or None,
         )
-        rendered_nb[g], rendered_en[g] = render_both(rules, rule, keys[i], values)
-    nb[:] = rendered_nb[codes]
-    en[:] = rendered_en[codes]
-    return nb, en
+        nb[j], en[j] = render_both(rules, rule, keys[i], values)
 
 
 def _hits_per_zone(n: int, m: RuleMeasure, target: RuleTarget) -> tuple[list[list[int]], list[list[str]]]:

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from constraints.codes import CodeRanges, format_ranges
 from constraints.errors import RuleSetError, UnknownRuleError
@@ -212,6 +220,8 @@ class RuleSet(_Model):
     coverage_reasons: dict[str, Text] = Field(default_factory=dict)
     text_defaults: dict[TextKey, Text] = Field(default_factory=dict)
     rules: tuple[Rule, ...]
+    _hash: str | None = PrivateAttr(default=None)
+    _placeholders: dict[tuple[str, str], frozenset[str]] = PrivateAttr(default_factory=dict)
 
     def coverage_mode(self, kind: LayerKind) -> CoverageMode:
         """How a layer of ``kind`` says where it has mapped (``declared`` when the rule set is silent)."""
@@ -278,8 +288,19 @@ class RuleSet(_Model):
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def hash(self) -> str:
-        """Stable sha256 (hex) of the effective rules; derived layers record it as provenance."""
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        """Stable sha256 (hex) of the effective rules; derived layers record it as provenance (computed once)."""
+        if self._hash is None:
+            self._hash = hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        return self._hash
+
+    def placeholders(self, rule: Rule, key: str) -> frozenset[str]:
+        """The placeholders the texts for ``key`` use, in either language (computed once per rule and key)."""
+        found = self._placeholders.get((rule.id, key))
+        if found is None:
+            text = self.text(rule, key)
+            found = frozenset() if text is None else frozenset(_placeholders(text.nb) | _placeholders(text.en))
+            self._placeholders[(rule.id, key)] = found
+        return found
 
 
 PLACEHOLDERS = frozenset({

@@ -7,7 +7,6 @@ Numbers are written the way each language writes them (``12,5 m`` / ``12.5 m``).
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -138,13 +137,8 @@ class _Lazy(dict):  # type: ignore[type-arg]
 
 def used_placeholders(rules: RuleSet, rule: Rule, key: str) -> frozenset[str]:
     """The placeholders the texts for ``key`` use, in either language (what a finding's values must vary by)."""
-    text = rules.text(rule, key)
-    if text is None:
-        return frozenset()
-    names = {f for t in (text.nb, text.en) for _, f, _, _ in string.Formatter().parse(t) if f}
-    if "limit" in names:
-        names |= {"kommune", "zone_m"}
-    return frozenset(names)
+    names = rules.placeholders(rule, key)
+    return names | {"kommune", "zone_m"} if "limit" in names else names
 
 
 def _fill(template: str, mapping: Mapping[str, Any]) -> str:

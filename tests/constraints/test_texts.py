@@ -175,3 +175,26 @@ def test_overall_objection_texts_are_published_with_titles_that_tell_rules_apart
     assert "5 m safety zone" in aut["text_en"] and "§ 6" in aut["text_en"]
     assert "follow from the protection decision" in ved["text_en"] and "§ 6" not in ved["text_en"]
     assert "Riksantikvaren" in ved["text_nb"] and "Riksantikvaren" not in aut["text_nb"]
+
+
+def test_many_findings_render_the_same_sentences_as_one_by_one(tmp_path) -> None:
+    # 40 zones (grouped rendering) against each zone alone (rendered one by one): the same sentences
+    override = tmp_path / "r.yaml"
+    override.write_text('rules:\n  - id: watercourse-belt\n    municipality_overrides:\n      "4005": {zone_m: 50}\n',
+                        encoding="utf-8")
+    rs = load_rules(override)
+    river = frame([LineString([(0, -1_000), (0, 10_000)])])
+    ar5 = frame([box(-500, -1_000, 60, 10_000)], arealtype=[21])
+    geoms = [box(5 * i + 1, 200 * i, 5 * i + 101, 200 * i + 100) for i in range(40)]
+    zones = zoning(geoms, arealformal=[1300] * 40, kommunenummer=["3303", "4005"] * 20,
+                   plantype=["reguleringsplan"] * 10 + ["kommuneplan"] * 30, fids=list(range(40)))
+    layers = {"elv": layer("elv", "watercourse", river), "ar5": layer("ar5", "farmland", ar5)}
+    together = analyse_zones(zones, layers, rs).set_index(["zone_id", "rule_id"])
+    assert len(together) == 40 * (len(rs.active_rules) - 1)  # flood-zone-1000 is for formål 1160-1169 only
+    outcomes = set(together["outcome"])
+    assert {"inside", "near", "exempt", "not_mapped"} <= outcomes
+    for i in (0, 1, 7, 25, 33, 39):
+        alone = analyse_zones(zones.iloc[[i]], layers, rs).set_index(["zone_id", "rule_id"])
+        for key in alone.index:
+            assert together.loc[key, "text_en"] == alone.loc[key, "text_en"]
+            assert together.loc[key, "text_nb"] == alone.loc[key, "text_nb"]
