@@ -87,7 +87,8 @@ def rule_findings(*, zone_ids: np.ndarray, zone_area: np.ndarray, kommunenummer:
                                      proximity_m=proximity_m, source=source, distance_m=m.distance_m,
                                      overlap_m2=overlap, share=share, kommunenummer=kommunenummer,
                                      coverage=m.coverage, coverage_basis=coverage_basis, names=names or {},
-                                     plan_line=plan_line, layer_ids=target.layer_ids)
+                                     plan_line=plan_line, layer_ids=target.layer_ids,
+                                     missing_fields=target.missing_fields)
     data: dict[str, Any] = {
         "zone_id": zone_ids,
         "rule_id": rule.id,
@@ -128,7 +129,8 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
                   zone_m: np.ndarray, proximity_m: np.ndarray, source: np.ndarray, distance_m: np.ndarray,
                   overlap_m2: np.ndarray, share: np.ndarray, kommunenummer: np.ndarray, coverage: np.ndarray,
                   coverage_basis: str | None, names: dict[str, str], plan_line: np.ndarray | None,
-                  layer_ids: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+                  layer_ids: tuple[str, ...] = (),
+                  missing_fields: tuple[tuple[str, str], ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """``(text_nb, text_en)`` per finding: the rule's sentence for each outcome, filled with its values.
 
     Values are rounded to what the sentence prints before rendering, so equal sentences render once.
@@ -143,6 +145,11 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
         return nb, en
     undeclared, no_region = coverage_basis == "undeclared", coverage_basis == "no-region"
     layer = ", ".join(layer_ids) or rule.kind.value
+    if missing_fields:  # layers left out for lacking the attribute the rule selects on (NOT_MAPPED, never GREEN)
+        coverage = np.where(np.asarray(coverage, dtype=object) == "no-layer", "missing-attribute",
+                            np.asarray(coverage, dtype=object))
+        layer = ", ".join(dict.fromkeys(lid for lid, _ in missing_fields))
+    attribute = ", ".join(dict.fromkeys(name for _, name in missing_fields)) or "…"
     if n <= _SMALL:  # a site check: plain Python per finding beats array work and grouping
         for i in range(n):
             f, key = str(finding[i]), str(keys[i])
@@ -155,7 +162,8 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
                 distance_m=round(d, 1) if f in (NEAR, EXEMPT) and not math.isnan(d) else None,
                 overlap_m2=a if f in (HIT, BOUNDARY) else None, share=float(share[i]) if f in (HIT, BOUNDARY) else None,
                 source=str(source[i]), kommunenummer=k, kommunenavn=kommunenavn(k, names) if k else None,
-                reason=reason, reason_values=(("layer", layer), ("kind", rule.kind.value)) if reason else (),
+                reason=reason,
+                reason_values=(("layer", layer), ("kind", rule.kind.value), ("attribute", attribute)) if reason else (),
                 plan_line=None if plan_line is None or plan_line[i] is None or "plan_line" not in used
                 else str(plan_line[i]),
             )
@@ -197,7 +205,7 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
     rendered_nb = np.empty(len(first), dtype=object)
     rendered_en = np.empty(len(first), dtype=object)
     _render_rows(first, rendered_nb, rendered_en, rules, rule, keys, finding, zone_m, proximity_m, dist, area, shr,
-                 src, knr, cov, line, names, layer, undeclared, no_region)
+                 src, knr, cov, line, names, layer, undeclared, no_region, attribute)
     nb[:] = rendered_nb[codes]
     en[:] = rendered_en[codes]
     return nb, en
@@ -209,7 +217,8 @@ _SMALL = 32  # findings rendered one by one below this count
 def _render_rows(rows: np.ndarray, nb: np.ndarray, en: np.ndarray, rules: RuleSet, rule: Rule, keys: np.ndarray,
                  finding: np.ndarray, zone_m: np.ndarray, proximity_m: np.ndarray, dist: np.ndarray,
                  area: np.ndarray, shr: np.ndarray, src: np.ndarray, knr: np.ndarray, cov: np.ndarray,
-                 line: np.ndarray, names: dict[str, str], layer: str, undeclared: bool, no_region: bool) -> None:
+                 line: np.ndarray, names: dict[str, str], layer: str, undeclared: bool, no_region: bool,
+                 attribute: str = "…") -> None:
     """Render the findings at ``rows`` into ``nb[j]``/``en[j]`` for the j-th row."""
     for j, i in enumerate(rows.tolist()):
         k = None if knr[i] in ("", "None", "nan", "<NA>") else knr[i]
@@ -220,7 +229,8 @@ def _render_rows(rows: np.ndarray, nb: np.ndarray, en: np.ndarray, rules: RuleSe
             overlap_m2=None if np.isnan(area[i]) else float(area[i]),
             share=None if np.isnan(shr[i]) else float(shr[i]),
             source=src[i] or "default", kommunenummer=k, kommunenavn=kommunenavn(k, names),
-            reason=reason, reason_values=(("layer", layer), ("kind", rule.kind.value)) if reason else (),
+            reason=reason,
+            reason_values=(("layer", layer), ("kind", rule.kind.value), ("attribute", attribute)) if reason else (),
             plan_line=line[i] or None,
         )
         nb[j], en[j] = render_both(rules, rule, keys[i], values)
@@ -251,9 +261,12 @@ def _notes(rule: Rule, target: RuleTarget, m: RuleMeasure, zone_m: np.ndarray, p
                            zip(notes[mask], np.broadcast_to(np.asarray(text, dtype=object), (int(mask.sum()),)),
                                strict=True)]
 
+    if target.missing_fields:
+        add(np.ones(len(finding), dtype=bool), target.missing_reason())
     if not target.has_layer:
-        add(np.ones(len(finding), dtype=bool),
-            f"No {rule.kind.value} layer is loaded: the area is not mapped for this rule.")
+        if not target.missing_fields:
+            add(np.ones(len(finding), dtype=bool),
+                f"No {rule.kind.value} layer is loaded: the area is not mapped for this rule.")
         return notes
     if rule.municipality_overrides or "municipality_overrides" in rule.model_fields_set:
         default = source == "default"

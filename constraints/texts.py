@@ -207,8 +207,8 @@ class TextCache:
 
 def reason_key(coverage: str, undeclared: bool, no_region: bool) -> str:
     """The coverage_reasons key of a not-mapped finding."""
-    if coverage == "no-layer":
-        return "no-layer"
+    if coverage in ("no-layer", "missing-attribute"):
+        return coverage
     if undeclared:
         return "undeclared"
     if no_region:

@@ -296,3 +296,14 @@ def test_every_fact_names_a_known_source_and_explain_prints_values_per_municipal
     bad.write_text("rules:\n  - id: flood-zone\n    sources: [{fact: x, source: [nowhere]}]\n", encoding="utf-8")
     with pytest.raises(Exception, match="source 'nowhere' is not in `sources`"):
         load_rules(bad)
+
+
+def test_a_layer_without_the_attribute_a_rule_selects_on_is_not_mapped_with_the_reason(rules: RuleSet) -> None:
+    # a flood layer without `gjentaksintervall`: which return period a zone is cannot be told, so neither flood
+    # rule can be assessed (NOT_MAPPED, never GREEN), and the sentence names the attribute
+    flood = frame([box(-10, -10, 50, 110)])
+    f = rows(analyse_zones(zoning([ZONE], arealformal=[1160]), {"flom": layer("flom", "flood", flood)}, rules))
+    for rule_id in ("flood-zone", "flood-zone-1000"):
+        assert f.loc[rule_id, "risk"] == "NOT_MAPPED" and f.loc[rule_id, "outcome"] == "not_mapped"
+        assert "lacks the attribute 'gjentaksintervall'" in f.loc[rule_id, "text_en"]
+        assert "«gjentaksintervall»" in f.loc[rule_id, "text_nb"]
