@@ -61,6 +61,7 @@ def build_demo_layers(seed: int = 2005) -> list[DemoLayer]:
     return [
         *_core_layers(kommuner, arealplan, vassdrag, ar5, kulturminner, veg, flomsoner),
         *_portfolio_layers(region, rngs[8:]),
+        *hazards,
     ]
 
 
@@ -185,5 +186,4 @@ def _core_layers(
             "as a flomsonekart covers selected stretches only; widths are generated, not NVE data.",
             flomsoner,
         ),
-        *hazards,
     ]
