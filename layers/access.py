@@ -38,3 +38,34 @@ class AuditEntry:
     source_sha256: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
     entry_id: int = 0
+
+
+@dataclass(frozen=True)
+class RemovedLayer:
+    """A soft-deleted layer: hidden from readers and the analysis, restorable until ``purge_after``."""
+
+    id: str
+    kind: str
+    title: str
+    removed: datetime
+    versions: int
+
+
+def with_layer_meta(meta: Any) -> dict[str, Any]:
+    """A version's provenance with the layer's title, description and attribution at publish time, so a
+    rollback can restore them (``meta`` is a ``layers.store.LayerMeta``)."""
+    return {**meta.provenance, "layer": {"title": meta.title, "description": meta.description,
+                                         "attribution": meta.attribution}}
+
+
+def public_provenance(provenance: dict[str, Any]) -> dict[str, Any]:
+    """A version's provenance as the publisher gave it (the layer metadata kept for rollback left out)."""
+    if isinstance(provenance, dict) and "layer" in provenance:
+        return {k: v for k, v in provenance.items() if k != "layer"}
+    return provenance
+
+
+def version_meta(provenance: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
+    """Title, description and attribution recorded with a version (None for versions published before)."""
+    layer = (provenance or {}).get("layer") or {}
+    return layer.get("title") or None, layer.get("description"), layer.get("attribution")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
-from layers.access import ApiKeyRecord, AuditEntry
+from layers.access import ApiKeyRecord, AuditEntry, RemovedLayer
 
 ACCESS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -28,6 +28,13 @@ def _ts(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+def upgrade_catalog(db: sqlite3.Connection) -> None:
+    """Add the ``removed`` column to catalogs made before soft delete existed."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(layers)")}
+    if "removed" not in columns:
+        db.execute("ALTER TABLE layers ADD COLUMN removed TEXT")
 
 
 class GeoPackageAccess:
@@ -60,6 +67,48 @@ class GeoPackageAccess:
             cur = db.execute("UPDATE api_keys SET revoked = ? WHERE key_id = ? AND revoked IS NULL",
                              (_ts(datetime.now(UTC)), key_id))
         return cur.rowcount == 1
+
+    def remove_layer(self, layer_id: str) -> RemovedLayer:
+        """Soft-delete a layer: hidden from readers and the analysis; every version is kept."""
+        from layers.errors import LayerNotFound
+
+        with self._write() as db:
+            cur = db.execute("UPDATE layers SET removed = ? WHERE id = ? AND removed IS NULL",
+                             (_ts(datetime.now(UTC)), layer_id))
+            if cur.rowcount != 1:
+                raise LayerNotFound(f"no layer {layer_id!r} to remove; see `geo-service layers list`")
+        return next(r for r in self.removed_layers() if r.id == layer_id)
+
+    def restore_layer(self, layer_id: str) -> None:
+        """Undo a removal (the layer serves its current version again)."""
+        from layers.errors import LayerNotFound
+
+        with self._write() as db:
+            cur = db.execute("UPDATE layers SET removed = NULL WHERE id = ? AND removed IS NOT NULL", (layer_id,))
+            if cur.rowcount != 1:
+                raise LayerNotFound(f"no removed layer {layer_id!r}; removed layers: "
+                                    f"{', '.join(r.id for r in self.removed_layers()) or 'none'}")
+
+    def removed_layers(self) -> list[RemovedLayer]:
+        """Soft-deleted layers, most recently removed first."""
+        rows = self._catalog().execute(
+            "SELECT l.id, l.kind, l.title, l.removed, (SELECT count(*) FROM versions v WHERE v.layer_id = l.id) "
+            "FROM layers l WHERE l.removed IS NOT NULL ORDER BY l.removed DESC").fetchall()
+        return [RemovedLayer(i, k, t, _dt(r), n) for i, k, t, r, n in rows]  # type: ignore[arg-type]
+
+    def purge_removed(self, before: datetime) -> list[str]:
+        """Delete for good the layers removed before ``before`` (catalog rows, then their files)."""
+        import shutil
+
+        with self._write() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM layers WHERE removed IS NOT NULL AND removed < ?",
+                                            (_ts(before),))]
+            for layer_id in ids:
+                db.execute("DELETE FROM layers WHERE id = ?", (layer_id,))
+                db.execute("DELETE FROM versions WHERE layer_id = ?", (layer_id,))
+        for layer_id in ids:
+            shutil.rmtree(self.workspace / "layers" / layer_id, ignore_errors=True)  # type: ignore[attr-defined]
+        return ids
 
     def append_audit(self, entry: AuditEntry) -> None:
         """Append one entry to the audit log (never updated or deleted)."""

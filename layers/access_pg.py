@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from psycopg import Connection
 
-from layers.access import ApiKeyRecord, AuditEntry
+from layers.access import ApiKeyRecord, AuditEntry, RemovedLayer
 from layers.migrations import CATALOG_SCHEMA
 
 _KEY_COLS = "key_id, name, role, municipalities, secret_hash, created, expires, revoked"
@@ -45,6 +45,54 @@ class PostGISAccess:
             cur = conn.execute(f"UPDATE {CATALOG_SCHEMA}.api_keys SET revoked = now() "
                                "WHERE key_id = %s AND revoked IS NULL", (key_id,))
         return cur.rowcount == 1
+
+    def remove_layer(self, layer_id: str) -> RemovedLayer:
+        """Soft-delete a layer: hidden from readers and the analysis; every version is kept."""
+        from layers.errors import LayerNotFound
+
+        with self._connection() as conn:
+            cur = conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET removed = now() WHERE id = %s AND removed IS NULL",
+                               (layer_id,))
+        if cur.rowcount != 1:
+            raise LayerNotFound(f"no layer {layer_id!r} to remove; see `geo-service layers list`")
+        return next(r for r in self.removed_layers() if r.id == layer_id)
+
+    def restore_layer(self, layer_id: str) -> None:
+        """Undo a removal (the layer serves its current version again)."""
+        from layers.errors import LayerNotFound
+
+        with self._connection() as conn:
+            cur = conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET removed = NULL WHERE id = %s "
+                               "AND removed IS NOT NULL", (layer_id,))
+        if cur.rowcount != 1:
+            raise LayerNotFound(f"no removed layer {layer_id!r}; removed layers: "
+                                f"{', '.join(r.id for r in self.removed_layers()) or 'none'}")
+
+    def removed_layers(self) -> list[RemovedLayer]:
+        """Soft-deleted layers, most recently removed first."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT l.id, l.kind, l.title, l.removed, (SELECT count(*) FROM {CATALOG_SCHEMA}.versions v "
+                f"WHERE v.layer_id = l.id) FROM {CATALOG_SCHEMA}.layers l WHERE l.removed IS NOT NULL "
+                "ORDER BY l.removed DESC").fetchall()
+        return [RemovedLayer(i, k, t, r, n) for i, k, t, r, n in rows]
+
+    def purge_removed(self, before: datetime) -> list[str]:
+        """Delete for good the layers removed before ``before``: catalog rows and version tables, one transaction."""
+        from psycopg import sql
+
+        with self._connection() as conn, conn.transaction():
+            ids = [r[0] for r in conn.execute(f"SELECT id FROM {CATALOG_SCHEMA}.layers WHERE removed < %s "
+                                              "FOR UPDATE", (before,))]
+            for layer_id in ids:
+                locations = [r[0] for r in conn.execute(
+                    f"SELECT location FROM {CATALOG_SCHEMA}.versions WHERE layer_id = %s", (layer_id,))]
+                conn.execute(f"DELETE FROM {CATALOG_SCHEMA}.layers WHERE id = %s", (layer_id,))
+                conn.execute(f"DELETE FROM {CATALOG_SCHEMA}.versions WHERE layer_id = %s", (layer_id,))
+                for location in locations:
+                    schema, table = location.split(".", 1)
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, table)))
+        return ids
 
     def append_audit(self, entry: AuditEntry) -> None:
         """Append one entry to the audit log (never updated or deleted)."""

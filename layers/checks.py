@@ -51,8 +51,19 @@ NEEDS: dict[LayerKind, KindNeeds] = {
     LayerKind.heritage: KindNeeds(ANY, (), ("vernetype",)),
     LayerKind.road: KindNeeds(frozenset({LINE}), (), ("vegkategori",)),
     LayerKind.site: KindNeeds(frozenset({POLYGON, POINT}), (), (), True, True),
+    LayerKind.premises: KindNeeds(frozenset({POLYGON, POINT}), (), (), True, True),
+    LayerKind.power: KindNeeds(ANY),
+    LayerKind.broadband: KindNeeds(frozenset({POLYGON, POINT})),
+    LayerKind.poi: KindNeeds(ANY),
+    LayerKind.transport: KindNeeds(ANY),
+    LayerKind.population: KindNeeds(frozenset({POLYGON, POINT})),
     LayerKind.other: KindNeeds(ANY),
 }
+
+
+def needs_of(kind: LayerKind) -> KindNeeds:
+    """What ``kind`` needs (any geometry, no field, for a kind without an entry)."""
+    return NEEDS.get(kind, KindNeeds(ANY))
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ class CheckResult:
 def check_layer(frame: gpd.GeoDataFrame, kind: LayerKind, field_map: dict[str, str],
                 context: CheckContext) -> CheckResult:
     """Check a normalised frame (working CRS, canonical columns added) against what ``kind`` needs."""
-    needs = NEEDS[kind]
+    needs = needs_of(kind)
     result = CheckResult(kind.value)
     _check_geometry(frame, kind, needs, context, result)
     _check_fields(frame, kind, needs, field_map, result)
@@ -133,7 +144,7 @@ def _check_geometry(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, 
 
 def _check_fields(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, field_map: dict[str, str],
                   result: CheckResult) -> None:
-    canon = {c.name: c for c in FIELDS_BY_KIND[kind]}
+    canon = {c.name: c for c in FIELDS_BY_KIND.get(kind, ())}
     status: dict[str, Any] = {}
     for name in (*needs.required, *needs.expected):
         column = field_map.get(name)
@@ -199,6 +210,13 @@ def _check_scope(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, con
         where = ", ".join(f"{c} ({n})" for c, n in sorted(foreign.items()))
         result.problems.append(f"{sum(foreign.values())} features lie outside your municipalities ({mine}): "
                                f"{where}; only an editor of those municipalities (or an admin) may publish them")
+
+
+def scope_problems(frame: gpd.GeoDataFrame, kind: LayerKind, context: CheckContext) -> list[str]:
+    """Only the municipality-scope check (e.g. for features an editor deletes)."""
+    result = CheckResult(kind.value)
+    _check_scope(frame, kind, needs_of(kind), context, np.ones(len(frame), dtype=bool), result)
+    return result.problems
 
 
 def _municipality_of(frame: gpd.GeoDataFrame, region: Region) -> list[str | None] | None:

@@ -10,13 +10,16 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import geopandas as gpd
 import numpy as np
 
-from layers.access import ApiKeyRecord, AuditEntry
+from layers.access import ApiKeyRecord, AuditEntry, RemovedLayer
 from layers.kinds import LayerKind
+
+if TYPE_CHECKING:
+    from layers.cql2 import Cql2Filter, SortKey
 from layers.progress import Progress
 
 
@@ -119,7 +122,11 @@ class Store(Protocol):
         ...
 
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage: ...
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """Features meeting ``bbox`` (working CRS), the equality ``filters`` and the CQL2 filter ``cql``, all
+        pushed down to the store's SQL; ordered by ``sortby`` then fid; ``number_matched`` counts them all."""
+        ...
 
     def get_feature(self, record: VersionRecord, feature_id: int) -> FeaturePage: ...
 
@@ -144,6 +151,18 @@ class Store(Protocol):
     def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
 
     def revoke_api_key(self, key_id: str) -> bool: ...
+
+    def remove_layer(self, layer_id: str) -> RemovedLayer:
+        """Soft delete: hidden from every reader and the analysis; versions kept until purged."""
+        ...
+
+    def restore_layer(self, layer_id: str) -> None: ...
+
+    def removed_layers(self) -> list[RemovedLayer]: ...
+
+    def purge_removed(self, before: datetime) -> list[str]:
+        """Delete for good the layers removed before ``before`` (the retention period has passed)."""
+        ...
 
     def append_audit(self, entry: AuditEntry) -> None: ...
 

@@ -55,6 +55,8 @@ ASSETS: dict[str, Asset] = {
         *(Asset(f"vendor/leaflet/images/{name}", "leaflet", f"dist/images/{name}") for name in _LEAFLET_IMAGES),
         Asset("vendor/leaflet.vectorgrid/leaflet.vectorgrid.js", "leaflet.vectorgrid",
               "dist/Leaflet.VectorGrid.bundled.min.js"),
+        *(Asset(f"vendor/swagger-ui/{name}", "swagger-ui-dist", name)  # /docs
+          for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")),
         Asset("geo-maps.css", None, "geo-maps.css"),
         Asset("geo-maps.js", None, "geo-maps.js"),
         Asset("programme.css", None, "programme.css"),

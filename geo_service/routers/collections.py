@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 
+from constraints.publish import DERIVED_IDS
 from geo_service.dependencies import LayerDep, StoreDep
 from geo_service.links import GEOJSON, JSON, base_url, link
 from layers.crs import CRS84_URI, EPSG_URI, WORKING_EPSG, bounds_to_crs84, supported_crs_uris
@@ -17,11 +19,16 @@ _JSON_SCHEMA_TYPE = {"int": "integer", "float": "number", "bool": "boolean", "st
                      "datetime": "string", "date": "string"}
 
 
+def source_name(source: str) -> str:
+    """The file name of a layer's source, never the server's folders (older versions stored full paths)."""
+    return re.split(r"[\\/]", source.rstrip("/\\"))[-1] if source else ""
+
+
 def collection_document(layer: LayerRecord, base: str) -> dict[str, Any]:
     """The collection description: extent in CRS84, kind, version, count, CRS list, provenance, links."""
     current = layer.current
     href = f"{base}/collections/{layer.id}"
-    source = current.provenance.get("source", "")
+    source = source_name(str(current.provenance.get("source", "")))
     description = layer.description
     if source:
         description += f" Kilde/source: {source}."
@@ -66,18 +73,34 @@ def collections(request: Request, store: StoreDep) -> dict:
 
 @router.get("/collections/{collectionId}", summary="One collection")
 def collection(request: Request, layer: LayerDep) -> dict:
-    """One layer's description; 404 if unknown."""
-    return collection_document(layer, base_url(request))
+    """One layer's description; 404 if unknown. Derived collections say whether they are current or behind."""
+    document = collection_document(layer, base_url(request))
+    if layer.id in DERIVED_IDS:
+        document["analysis"] = request.app.state.analysis.status().to_dict()
+    return document
 
 
 @router.get("/collections/{collectionId}/queryables", summary="Queryable properties")
 def queryables(request: Request, layer: LayerDep) -> dict:
-    """Properties usable as equality filters on ``/items``, as JSON Schema."""
+    """Properties usable in CQL2 filters, ``sortby`` and equality filters on ``/items``, as JSON Schema with
+    their types (and the geometry, for the spatial functions)."""
+    properties: dict[str, Any] = {"geometry": {"title": "geometry", "format": _geometry_format(layer),
+                                               "x-ogc-role": "primary-geometry"}}
+    for name, kind in layer.current.fields.items():
+        properties[name] = {"type": _JSON_SCHEMA_TYPE.get(kind, "string"), "title": name,
+                            **({"format": "date-time"} if kind == "datetime" else {})}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{base_url(request)}/collections/{layer.id}/queryables",
         "type": "object",
         "title": layer.title,
-        "properties": {name: {"type": _JSON_SCHEMA_TYPE.get(kind, "string"), "title": name}
-                       for name, kind in layer.current.fields.items()},
+        "properties": properties,
+        "additionalProperties": False,
     }
+
+
+def _geometry_format(layer: LayerRecord) -> str:
+    """``geometry-polygon``, ``geometry-multipolygon``, … (Part 3), ``geometry-any`` when mixed."""
+    name = layer.current.geometry_type
+    known = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"}
+    return f"geometry-{name.lower()}" if name in known else "geometry-any"
