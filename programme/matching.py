@@ -24,3 +24,15 @@ def criteria(needs: Needs) -> dict[str, Any]:
             {"attribute": "population_45min", "weight": 30, "direction": "higher"},
             {"attribute": "main_road_km", "weight": 30, "direction": "lower"}]
     return {"filters": filters, "criteria": soft}
+
+
+def search_query(needs: Needs) -> list[tuple[str, str]]:
+    """The same criteria as the query string of ``GET /sites/search`` (and of the investor workspace's URL)."""
+    out: list[tuple[str, str]] = []
+    for attribute, bounds in criteria(needs)["filters"].items():
+        for op, value in bounds.items():
+            out.append((f"{op}.{attribute}", ",".join(value) if isinstance(value, list) else f"{value:g}"))
+    for c in criteria(needs)["criteria"]:
+        ideal = f":{c['ideal']:g}" if c.get("ideal") is not None else ""
+        out.append(("score", f"{c['attribute']}:{c['direction']}:{c['weight']:g}{ideal}"))
+    return out

@@ -6,7 +6,6 @@ on the page. Cookie sessions carry the CSRF token in every form (checked by the 
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from datetime import date
 from typing import Annotated, Any
@@ -32,7 +31,7 @@ from maps.page import is_synthetic
 from programme.errors import ProgrammeError
 from programme.exchange import import_enquiries, read_rows
 from programme.lookup import site_facts
-from programme.matching import criteria
+from programme.matching import search_query
 from programme.model import CapacityIn, EnquiryIn, Handover, TaskIn
 from programme.workflow import workflow
 
@@ -160,7 +159,7 @@ def enquiry_page(request: Request, enquiry_id: str, store: StoreDep, principal: 
                  error: Error = None) -> HTMLResponse:
     reg, who, flow = register_of(request), actor(principal), workflow()
     enquiry = reg.get(who, enquiry_id)
-    search = urllib.parse.urlencode({"criteria": json.dumps(criteria(enquiry.needs)), "lang": lang})
+    search = urllib.parse.urlencode([*search_query(enquiry.needs), ("lang", lang)])
     html = pages.render(
         "programme_enquiry.html", lang=lang, root=_root(request), heading=enquiry.id, synthetic=_synthetic(store),
         lang_link=_lang_link(request, lang), error=error, e=enquiry, history=reg.history(who, enquiry_id),

@@ -117,3 +117,17 @@ def test_invalid_enquiry_fields(field: str, value: str, message: str) -> None:
     data = {"company": "X", "lead_municipality": "3303", field: value}
     with pytest.raises(ValueError, match=message):
         EnquiryIn.model_validate(data)
+
+
+def test_needs_become_the_site_search_query() -> None:
+    from programme.matching import search_query
+    from programme.model import Needs
+
+    query = search_query(Needs(land_daa=20, power_mw=5, preferred_municipalities=["3303", "4005"]))
+    assert query == [("min.net_available_daa", "20"), ("min.substation_free_mw", "5"),
+                     ("in.kommunenummer", "3303,4005"), ("score", "net_available_daa:ideal:40:20"),
+                     ("score", "population_45min:higher:30"), ("score", "main_road_km:lower:30")]
+    from sites.search import request_from_query
+
+    parsed = request_from_query(query)  # the site search accepts it as it is
+    assert parsed.filters["net_available_daa"].min == 20 and sum(c.weight for c in parsed.criteria) == 100
