@@ -40,6 +40,7 @@ from geo_service.tile_asgi import TileFastPath, open_tiles
 from geo_service.uploads import UploadSizeGuard, open_staging, purge_removed_layers
 from maps.pages import PageCache
 from programme.db import open_database
+from programme.demo import seed_programme_demo
 from programme.register import EnquiryRegister
 
 
@@ -50,8 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings)
-        if settings.seed_demo:
-            seed_if_empty(store)
+        seeded = settings.seed_demo and seed_if_empty(store)
         app.state.store = store
         app.state.auth = Authenticator(settings, store)
         app.state.staging = open_staging(settings)
@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.map_pages = PageCache()
         app.state.site_gate = site_gate(settings)
         app.state.programme = EnquiryRegister(open_database(store))
+        if seeded:  # a new demo workspace also gets the programme's synthetic enquiries and capacity
+            seed_programme_demo(store, app.state.programme, None, land_history=False)
         app.state.analysis.start()
         arm_watchdog_on_sigterm(settings.shutdown_deadline_seconds)
         yield
