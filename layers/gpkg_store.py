@@ -34,6 +34,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from layers.access import public_provenance, version_meta, with_layer_meta
+from layers.access_gpkg import ACCESS_SCHEMA, GeoPackageAccess, upgrade_catalog
 from layers.cql2 import Cql2Filter, SortKey
 from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by, register_sqlite_functions
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
@@ -45,7 +47,7 @@ from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, Ve
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
-    attribution TEXT NOT NULL, current_version INTEGER NOT NULL, updated TEXT NOT NULL);
+    attribution TEXT NOT NULL, current_version INTEGER NOT NULL, updated TEXT NOT NULL, removed TEXT);
 CREATE TABLE IF NOT EXISTS versions (
     layer_id TEXT NOT NULL, version INTEGER NOT NULL, created TEXT NOT NULL, feature_count INTEGER NOT NULL,
     geometry_type TEXT NOT NULL, bbox TEXT NOT NULL, fields TEXT NOT NULL, provenance TEXT NOT NULL,
@@ -55,9 +57,10 @@ _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _WRITE_CHUNK = 50_000
 _MMAP_BYTES = 1 << 30  # address space per version file (not memory)
 GEOMETRY_COLUMN = "geom"
+FID_COLUMN = "fid"  # a frame with this column keeps those feature ids (edits: ids stay stable across versions)
 
 
-class GeoPackageStore:
+class GeoPackageStore(GeoPackageAccess):
     """A ``Store`` on a workspace folder (see module docstring)."""
 
     def __init__(self, workspace: Path) -> None:
@@ -65,9 +68,10 @@ class GeoPackageStore:
         self.workspace.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._write() as db:
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + ACCESS_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
+            upgrade_catalog(db)
         self.removed_leftovers = self._clean_leftovers()
 
     # -- catalog -------------------------------------------------------------------------------
@@ -93,13 +97,14 @@ class GeoPackageStore:
     def list_layers(self) -> list[LayerRecord]:
         rows = self._catalog().execute(
             f"SELECT {_LAYER_COLS} FROM layers l JOIN versions v "
-            "ON v.layer_id = l.id AND v.version = l.current_version ORDER BY l.id").fetchall()
+            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.removed IS NULL ORDER BY l.id").fetchall()
         return [_layer(r) for r in rows]
 
     def get_layer(self, layer_id: str) -> LayerRecord:
         row = self._catalog().execute(
             f"SELECT {_LAYER_COLS} FROM layers l JOIN versions v "
-            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.id = ?", (layer_id,)).fetchone()
+            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.id = ? AND l.removed IS NULL",
+            (layer_id,)).fetchone()
         if row is None:
             raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
         return _layer(row)
@@ -119,7 +124,7 @@ class GeoPackageStore:
         (stamp,) = watch.execute("PRAGMA data_version").fetchone()
         seen, versions = local.watched
         if stamp != seen:
-            versions = dict(watch.execute("SELECT id, current_version FROM layers").fetchall())
+            versions = dict(watch.execute("SELECT id, current_version FROM layers WHERE removed IS NULL").fetchall())
             local.watched = (stamp, versions)
         return versions
 
@@ -140,8 +145,13 @@ class GeoPackageStore:
                     raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
                 raise VersionNotFound(f"layer {layer_id!r} has no version {version}; versions: "
                                       f"{', '.join(map(str, known))}")
-            db.execute("UPDATE layers SET current_version = ?, updated = ? WHERE id = ?",
-                       (version, _now(), layer_id))
+            (provenance,) = db.execute("SELECT provenance FROM versions WHERE layer_id = ? AND version = ?",
+                                       (layer_id, version)).fetchone()
+            title, description, attribution = version_meta(json.loads(provenance))
+            db.execute("UPDATE layers SET current_version = ?, updated = ?, removed = NULL, "
+                       "title = COALESCE(?, title), description = COALESCE(?, description), "
+                       "attribution = COALESCE(?, attribution) WHERE id = ?",
+                       (version, _now(), title, description, attribution, layer_id))
         return self.get_layer(layer_id)
 
     @contextmanager
@@ -182,14 +192,14 @@ class GeoPackageStore:
                 db.execute(
                     "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (layer_id, version, created, len(frame), geometry_type, json.dumps(bounds),
-                     json.dumps(fields), json.dumps(meta.provenance, default=str), str(final)))
+                     json.dumps(fields), json.dumps(with_layer_meta(meta), default=str), str(final)))
                 db.execute(
-                    "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                     "kind = excluded.kind, title = excluded.title, description = excluded.description, "
                     "attribution = excluded.attribution, current_version = excluded.current_version, "
-                    "updated = excluded.updated",
+                    "updated = excluded.updated, removed = NULL",
                     (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution,
-                     version, created))
+                     version, created, None))
         except BaseException:
             for leftover in folder.glob(f"*{layer_id}-{token}*"):
                 if leftover.name != Path(marker.name).name:
@@ -399,7 +409,7 @@ def _layer(row: tuple) -> LayerRecord:
 
 def _version(row: tuple) -> VersionRecord:
     return VersionRecord(row[0], int(row[1]), datetime.fromisoformat(row[2]), int(row[3]), row[4],
-                         tuple(json.loads(row[5])), json.loads(row[6]), json.loads(row[7]), row[8])
+                         tuple(json.loads(row[5])), json.loads(row[6]), public_provenance(json.loads(row[7])), row[8])
 
 
 def _now() -> str:
@@ -432,7 +442,7 @@ def _geometry_type(frame: gpd.GeoDataFrame) -> str:
 
 def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, dtype in frame.drop(columns=frame.geometry.name).dtypes.items():
+    for name, dtype in frame.drop(columns=[frame.geometry.name, FID_COLUMN], errors="ignore").dtypes.items():
         if pd.api.types.is_bool_dtype(dtype):
             out[str(name)] = "bool"
         elif pd.api.types.is_integer_dtype(dtype):
