@@ -250,7 +250,7 @@ def read_layer(source: Source, layer: str, encoding: str | None = None,
     silently at malformed or cut-off XML, so a GML read that yields fewer features is an error.
     """
     if source.driver == "SOSI":
-        return sosi.read(source.path, layer, encoding=encoding)[0]
+        return sosi.read(source.gdal_path, layer, encoding=encoding, shown=source.path)[0]
     gdal_path, gdal_layer = _layer_address(source, layer)
     try:
         with warnings.catch_warnings():  # shapely warns on NaN coordinates; normalise names them

@@ -151,32 +151,37 @@ def _header_values(text: str) -> dict[str, Any]:
     return {}
 
 
-def choose(info: SosiScan, layer: str | None) -> str:
-    """The OBJTYPE to read; several and no ``--layer`` is an error listing them with counts."""
+def choose(info: SosiScan, layer: str | None, shown: str | Path | None = None) -> str:
+    """The OBJTYPE to read; several and no ``--layer`` is an error listing them with counts.
+
+    ``shown`` is the name messages use (an upload's own name, not the server path it was saved under).
+    """
+    name = shown or info.path
     listed = ", ".join(f"{name} ({n})" for name, n in info.layers.items())
     if layer is not None:
         if layer not in info.layers:
-            raise LayerChoiceRequired(f"{info.path}: no OBJTYPE {layer!r}; the file holds: {listed or 'nothing'}")
+            raise LayerChoiceRequired(f"{name}: no OBJTYPE {layer!r}; the file holds: {listed or 'nothing'}")
         return layer
     if not info.layers:
-        raise NoFeatures(f"{info.path}: the SOSI file holds no features (only "
+        raise NoFeatures(f"{name}: the SOSI file holds no features (only "
                          f"{', '.join('.' + g for g in info.skipped) or 'a header'}); check that the export contains data")
     if len(info.layers) > 1:
-        raise LayerChoiceRequired(f"{info.path}: holds {len(info.layers)} OBJTYPEs; choose one with --layer NAME "
+        raise LayerChoiceRequired(f"{name}: holds {len(info.layers)} OBJTYPEs; choose one with --layer NAME "
                                   f"from: {listed}")
     return next(iter(info.layers))
 
 
 def read(path: str | Path, layer: str | None = None, encoding: str | None = None,
-         arc_tolerance: float = geo.ARC_TOLERANCE_M, info: SosiScan | None = None
-         ) -> tuple[gpd.GeoDataFrame, SosiReport]:
+         arc_tolerance: float = geo.ARC_TOLERANCE_M, info: SosiScan | None = None,
+         shown: str | Path | None = None) -> tuple[gpd.GeoDataFrame, SosiReport]:
     """Read the features of one OBJTYPE as a GeoDataFrame (x = east) in the file's CRS.
 
     With an unknown KOORDSYS the frame has no CRS and ``frame.attrs["missing_crs_reason"]`` says why
     (``--crs`` then sets it). The reader's warnings are in ``frame.attrs["reader_warnings"]``.
     """
     info = info or scan(path, encoding)
-    chosen = choose(info, layer)
+    chosen = choose(info, layer, shown)
+    name = shown or info.path
     report = SosiReport(warnings=list(info.warnings))
     transform = info.header.transform
     tolerance = arc_tolerance / 111_000.0 if (info.koordsys and info.koordsys.geographic) else arc_tolerance
@@ -197,7 +202,7 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
             if not mine and not (need_curves and group in CURVE_GROUPS):
                 continue
             feature = parse_feature(group, ident, lines, full=mine or group in ("BUE", "SIRKEL"))
-            where = f"{info.path}: .{group} {ident}:"
+            where = f"{name}: .{group} {ident}:"
             if mine and group in AREA_GROUPS:
                 areas.append((len(collected.kinds), feature))
                 collected.kinds.append("polygon")
@@ -217,7 +222,7 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
                 collected.coords.append(xy)
                 collected.rings.append(None)
     for index, feature in areas:
-        collected.rings[index] = _rings(feature, curves, transform, join_tol, report, info.path)
+        collected.rings[index] = _rings(feature, curves, transform, join_tol, report)
     curves.clear()  # every ring is assembled: the curves' memory goes before the geometries are built
     areas.clear()
     report.features = len(collected.kinds)
@@ -231,7 +236,7 @@ def read(path: str | Path, layer: str | None = None, encoding: str | None = None
 
 
 def _rings(feature: Feature, curves: dict[int, np.ndarray], transform: geo.Transform, tolerance: float,
-           report: SosiReport, path: Path) -> list[np.ndarray] | None:
+           report: SosiReport) -> list[np.ndarray] | None:
     groups = geo.parse_refs(feature.ref_text)
     rings: list[np.ndarray] = []
     for n, group in enumerate(groups):

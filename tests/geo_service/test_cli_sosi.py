@@ -68,3 +68,21 @@ def test_sosi_plan_zoning_through_layers_add_and_the_analysis(tmp_path: Path) ->
     assert business["status"].tolist() == ["conflict", "reserve"]
     assert business["net_available_daa"].round(1).tolist() == [30.0, 40.0]
     assert business["farmland_daa"].round(1).tolist() == [10.0, 0.0]
+
+
+def test_sosi_plan_through_the_upload_staging(tmp_path: Path) -> None:
+    """The upload path (staging for review) reads SOSI like `layers add`; the report names the SOSI layer."""
+    import io
+
+    from layers.checks import CheckContext, Region
+    from layers.kinds import LayerKind
+    from layers.staging import Staging, UploadRequest
+
+    plan = write_plan(tmp_path / "kommuneplan.sos")
+    staging = Staging(tmp_path / "staging")
+    staged = staging.stage("kommuneplan.sos", io.BytesIO(plan.read_bytes()),
+                           UploadRequest("kp", LayerKind.zoning, layer="KpArealformålOmråde"),
+                           CheckContext(Region((415_935.0, 6_585_656.0, 560_058.0, 6_708_484.0))), "kari")
+    assert staged.source_name == "kommuneplan.sos"
+    assert staged.report["normalised"]["features_out"] == 2
+    assert staged.report["normalised"]["field_map"]["arealformal"] == "KPAREALFORMÅL"
