@@ -34,6 +34,10 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from layers.access import public_provenance, version_meta, with_layer_meta
+from layers.access_gpkg import ACCESS_SCHEMA, GeoPackageAccess, upgrade_catalog
+from layers.cql2 import Cql2Filter, SortKey
+from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by, register_sqlite_functions
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
@@ -43,7 +47,7 @@ from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, Ve
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
-    attribution TEXT NOT NULL, current_version INTEGER NOT NULL, updated TEXT NOT NULL);
+    attribution TEXT NOT NULL, current_version INTEGER NOT NULL, updated TEXT NOT NULL, removed TEXT);
 CREATE TABLE IF NOT EXISTS versions (
     layer_id TEXT NOT NULL, version INTEGER NOT NULL, created TEXT NOT NULL, feature_count INTEGER NOT NULL,
     geometry_type TEXT NOT NULL, bbox TEXT NOT NULL, fields TEXT NOT NULL, provenance TEXT NOT NULL,
@@ -53,9 +57,10 @@ _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _WRITE_CHUNK = 50_000
 _MMAP_BYTES = 1 << 30  # address space per version file (not memory)
 GEOMETRY_COLUMN = "geom"
+FID_COLUMN = "fid"  # a frame with this column keeps those feature ids (edits: ids stay stable across versions)
 
 
-class GeoPackageStore:
+class GeoPackageStore(GeoPackageAccess):
     """A ``Store`` on a workspace folder (see module docstring)."""
 
     def __init__(self, workspace: Path) -> None:
@@ -63,9 +68,10 @@ class GeoPackageStore:
         self.workspace.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._write() as db:
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + ACCESS_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
+            upgrade_catalog(db)
         self.removed_leftovers = self._clean_leftovers()
 
     # -- catalog -------------------------------------------------------------------------------
@@ -91,13 +97,14 @@ class GeoPackageStore:
     def list_layers(self) -> list[LayerRecord]:
         rows = self._catalog().execute(
             f"SELECT {_LAYER_COLS} FROM layers l JOIN versions v "
-            "ON v.layer_id = l.id AND v.version = l.current_version ORDER BY l.id").fetchall()
+            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.removed IS NULL ORDER BY l.id").fetchall()
         return [_layer(r) for r in rows]
 
     def get_layer(self, layer_id: str) -> LayerRecord:
         row = self._catalog().execute(
             f"SELECT {_LAYER_COLS} FROM layers l JOIN versions v "
-            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.id = ?", (layer_id,)).fetchone()
+            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.id = ? AND l.removed IS NULL",
+            (layer_id,)).fetchone()
         if row is None:
             raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
         return _layer(row)
@@ -117,7 +124,7 @@ class GeoPackageStore:
         (stamp,) = watch.execute("PRAGMA data_version").fetchone()
         seen, versions = local.watched
         if stamp != seen:
-            versions = dict(watch.execute("SELECT id, current_version FROM layers").fetchall())
+            versions = dict(watch.execute("SELECT id, current_version FROM layers WHERE removed IS NULL").fetchall())
             local.watched = (stamp, versions)
         return versions
 
@@ -138,8 +145,13 @@ class GeoPackageStore:
                     raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
                 raise VersionNotFound(f"layer {layer_id!r} has no version {version}; versions: "
                                       f"{', '.join(map(str, known))}")
-            db.execute("UPDATE layers SET current_version = ?, updated = ? WHERE id = ?",
-                       (version, _now(), layer_id))
+            (provenance,) = db.execute("SELECT provenance FROM versions WHERE layer_id = ? AND version = ?",
+                                       (layer_id, version)).fetchone()
+            title, description, attribution = version_meta(json.loads(provenance))
+            db.execute("UPDATE layers SET current_version = ?, updated = ?, removed = NULL, "
+                       "title = COALESCE(?, title), description = COALESCE(?, description), "
+                       "attribution = COALESCE(?, attribution) WHERE id = ?",
+                       (version, _now(), title, description, attribution, layer_id))
         return self.get_layer(layer_id)
 
     @contextmanager
@@ -180,14 +192,14 @@ class GeoPackageStore:
                 db.execute(
                     "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (layer_id, version, created, len(frame), geometry_type, json.dumps(bounds),
-                     json.dumps(fields), json.dumps(meta.provenance, default=str), str(final)))
+                     json.dumps(fields), json.dumps(with_layer_meta(meta), default=str), str(final)))
                 db.execute(
-                    "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                     "kind = excluded.kind, title = excluded.title, description = excluded.description, "
                     "attribution = excluded.attribution, current_version = excluded.current_version, "
-                    "updated = excluded.updated",
+                    "updated = excluded.updated, removed = NULL",
                     (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution,
-                     version, created))
+                     version, created, None))
         except BaseException:
             for leftover in folder.glob(f"*{layer_id}-{token}*"):
                 if leftover.name != Path(marker.name).name:
@@ -244,16 +256,30 @@ class GeoPackageStore:
             # page cache) and keep a larger private page cache for the R-tree and hot rows
             db.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             db.execute("PRAGMA cache_size = -32768")  # KiB
+            register_sqlite_functions(db)  # CQL2: exact spatial predicates and CASEI
             cache[location] = db
         return db
 
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
-        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection), ``filters`` (equality) and
+        ``cql``, in ``sortby`` order then by fid. All of it runs in SQLite: spatial predicates through the R-tree
+        and an exact shapely test (``layers.cql2_sql``)."""
         db = self._features_db(record.location)
         table = _quote(record.layer_id)
         where, params = _filter_sql(record, filters)
-        if bbox is None:
+        if cql is not None or sortby:
+            for condition in ([compile_filter(record, cql, SQLITE)] if cql is not None else []) + (
+                    [bbox_condition(record, bbox, SQLITE)] if bbox is not None else []):
+                where += f" AND {condition.sql}"
+                params += condition.params
+            order = order_by(record, sortby, SQLITE)
+            (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
+            fids = [r[0] for r in db.execute(
+                f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, offset))]
+        elif bbox is None:
             (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
             fids = [r[0] for r in db.execute(
                 f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY t.fid LIMIT ? OFFSET ?",
@@ -279,7 +305,9 @@ class GeoPackageStore:
             marks = ",".join("?" * len(chunk))
             rows += db.execute(
                 f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {_quote(record.layer_id)} t "
-                f"WHERE t.fid IN ({marks}) ORDER BY t.fid", chunk).fetchall()
+                f"WHERE t.fid IN ({marks})", chunk).fetchall()
+        position = {fid: i for i, fid in enumerate(fids)}
+        rows.sort(key=lambda row: position[row[0]])  # the order asked for (fid order or sortby)
         return feature_page(record, rows, matched, gpkg_blobs_to_geometries, {"bool": bool})
 
     def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
@@ -381,7 +409,7 @@ def _layer(row: tuple) -> LayerRecord:
 
 def _version(row: tuple) -> VersionRecord:
     return VersionRecord(row[0], int(row[1]), datetime.fromisoformat(row[2]), int(row[3]), row[4],
-                         tuple(json.loads(row[5])), json.loads(row[6]), json.loads(row[7]), row[8])
+                         tuple(json.loads(row[5])), json.loads(row[6]), public_provenance(json.loads(row[7])), row[8])
 
 
 def _now() -> str:
@@ -414,7 +442,7 @@ def _geometry_type(frame: gpd.GeoDataFrame) -> str:
 
 def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, dtype in frame.drop(columns=frame.geometry.name).dtypes.items():
+    for name, dtype in frame.drop(columns=[frame.geometry.name, FID_COLUMN], errors="ignore").dtypes.items():
         if pd.api.types.is_bool_dtype(dtype):
             out[str(name)] = "bool"
         elif pd.api.types.is_integer_dtype(dtype):
@@ -435,7 +463,7 @@ def gpkg_blobs_to_geometries(blobs: list[bytes]) -> np.ndarray:
 
 
 def _filter_sql(record: VersionRecord, filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
+    clauses, params = ["1"], []  # equality filters (``?name=value``)
     for name, raw in filters.items():
         kind = record.fields.get(name)
         if kind is None:
