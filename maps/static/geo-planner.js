@@ -143,7 +143,8 @@
       check(source.toGeoJSON().geometry);
     });
     content.appendChild(btn);
-    e.popup.update();
+    // re-measure and pan so the button is in view (update() would rebuild the content without it)
+    if (e.popup._updateLayout) { e.popup._updateLayout(); e.popup._updatePosition(); e.popup._adjustPan(); }
   }
 
   function init() {
@@ -161,6 +162,8 @@
     map.invalidateSize();
     if (map.pm) {
       map.pm.setLang(lang === 'en' ? 'en' : 'no');
+      // no snapping: the outline is where the planner clicks (snapping to thousands of zone edges surprises)
+      map.pm.setGlobalOptions({snappable: false});
       map.pm.addControls({
         position: 'topleft', drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawCircle: false,
         drawText: false, drawRectangle: true, drawPolygon: true, editMode: false, dragMode: false, cutPolygon: false,

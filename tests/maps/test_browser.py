@@ -138,7 +138,7 @@ class Watched:
 
     def toggle(self, label: str) -> None:
         """Open the (collapsed) layer control and click the checkbox of the layer named ``label``."""
-        self.page.hover(".leaflet-control-layers-toggle")
+        self.page.hover(".leaflet-control-layers")
         self.page.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input").click()
 
     def close(self) -> None:
