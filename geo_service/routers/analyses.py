@@ -14,10 +14,14 @@ from constraints.publish import BUSINESS_AREAS
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
 from geo_service.analysis_service import AnalysisService
 from geo_service.dependencies import StoreDep
+from geo_service.links import with_query
 from layers.crs import WORKING_EPSG, parse_crs_uri, transformer
+from layers.errors import InvalidQuery
 from layers.store import Store
 from layers.upload import read_upload
 from maps.i18n import Lang, parse_lang
+from maps.land_reserve import csv_excel_no, xlsx
+from maps.land_reserve import page as land_reserve_page
 from maps.site_check import hits_geojson, report_pdf, run_site_check, store_is_synthetic, view
 from maps.site_report import render_report_page, render_report_panel
 
@@ -152,21 +156,70 @@ def site_check_get(request: Request) -> Response:
                             status_code=303)
 
 
-@router.get("/land-reserve", summary="Business land per municipality (JSON)")
-def land_reserve_json_view(store: StoreDep) -> dict:
-    """Daa of business land by status, net available, and dyrka jord the reserves would consume."""
+def _reserve(store: Store) -> tuple[Any, dict[str, Any]]:
     record = store.get_layer(BUSINESS_AREAS).current
     table = land_reserve(store.read_frame(record))
-    provenance = {"business_areas_version": record.version, **record.provenance}
-    return _json_safe(land_reserve_json(table, provenance))
+    return table, {"business_areas_version": record.version, **record.provenance}
+
+
+@router.get("/land-reserve", summary="Business land per municipality (HTML for browsers, JSON for APIs)")
+def land_reserve_view(
+    request: Request,
+    store: StoreDep,
+    f: Annotated[str | None, Query(description="json or html (default: html when the browser asks for it)")] = None,
+    lang: LangQuery = None,
+) -> Response:
+    """Daa of business land by status, net available, and dyrka jord the reserves would consume: a page with a
+    table and a chart for browsers (``Accept: text/html``), JSON for ``Accept: application/json``."""
+    table, provenance = _reserve(store)
+    doc = _json_safe(land_reserve_json(table, provenance))
+    accept = request.headers.get("accept", "")
+    if f == "html" or (f is None and "text/html" in accept):
+        language = parse_lang(lang)
+        root = request.scope.get("root_path", "").rstrip("/")
+        base = f"{root}/analyses/land-reserve"
+        links = {"csv": f"{base}.csv", "csv_excel": f"{base}.csv?variant=excel-no",
+                 "xlsx": f"{base}.xlsx?lang={language}", "json": f"{base}?f=json"}
+        return HTMLResponse(land_reserve_page(doc, table, language, links=links, static_url=_static_url(request),
+                                              lang_switch_url=with_query(request, lang="nb" if language == "en"
+                                                                         else "en")))
+    return JSONResponse(doc)
 
 
 @router.get("/land-reserve.csv", summary="Business land per municipality (CSV)")
-def land_reserve_csv_view(store: StoreDep) -> Response:
-    """The same accounting as CSV (UTF-8)."""
-    table = land_reserve(store.read_frame(store.get_layer(BUSINESS_AREAS).current))
-    return Response(land_reserve_csv(table), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="arealreserve.csv"'})
+def land_reserve_csv_view(
+    store: StoreDep,
+    variant: Annotated[str | None, Query(description="plain (default: UTF-8, comma) or excel-no (semicolon, "
+                                                     "decimal comma, UTF-8 with BOM, Norwegian headers)")] = None,
+) -> Response:
+    """The same accounting as CSV: plain for programs, or ``?variant=excel-no`` for Norwegian Excel."""
+    table, _ = _reserve(store)
+    if variant in (None, "", "plain"):
+        return Response(land_reserve_csv(table), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="arealreserve.csv"'})
+    if variant == "excel-no":
+        return _excel_csv(table)
+    raise InvalidQuery("variant", f"variant={variant!r} is not a CSV variant; use plain or excel-no")
+
+
+@router.get("/land-reserve.no.csv", summary="Business land per municipality (CSV for Norwegian Excel)")
+def land_reserve_csv_no_view(store: StoreDep) -> Response:
+    """``;``-separated, decimal comma, UTF-8 with BOM and Norwegian headers: opens in columns in Excel."""
+    return _excel_csv(_reserve(store)[0])
+
+
+def _excel_csv(table: Any) -> Response:
+    return Response(csv_excel_no(table), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="arealreserve-excel.csv"'})
+
+
+@router.get("/land-reserve.xlsx", summary="Business land per municipality (Excel workbook)")
+def land_reserve_xlsx_view(store: StoreDep, lang: LangQuery = None) -> Response:
+    """The accounting as an XLSX workbook with a totals row (headers in bokmål, or English with ``?lang=en``)."""
+    table, _ = _reserve(store)
+    return Response(xlsx(table, parse_lang(lang)),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": 'attachment; filename="arealreserve.xlsx"'})
 
 
 def _json_safe(value: Any) -> Any:
