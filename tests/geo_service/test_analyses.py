@@ -165,7 +165,7 @@ def test_site_check_in_crs84_and_html(client: TestClient) -> None:
     farmland_theme = next(t for t in report["themes"] if t["theme"] == "farmland")
     assert farmland_theme["status"] == "NO-HIT-GREEN"
     page = client.post("/analyses/site-check?f=html", json=geometry)
-    assert page.headers["content-type"].startswith("text/html") and "6.4 daa" in page.text
+    assert page.headers["content-type"].startswith("text/html") and "6,4 daa" in page.text  # bokmål: decimal comma
 
 
 @pytest.mark.parametrize("body", [
