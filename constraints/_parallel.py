@@ -1,14 +1,35 @@
-"""Run vectorised shapely work on chunks in threads: shapely 2 releases the GIL, so 2 cores give ~2x."""
+"""Run vectorised shapely work on chunks in threads: shapely 2 releases the GIL, so 2 cores give ~2x.
+
+Thread safety, by design
+------------------------
+Plain GEOS geometries may be *read* by many threads at once. A **prepared** geometry may not: GEOS builds its
+indexes (segment intersector, point-in-area locator) lazily, on the first predicate, without a lock
+(libgeos/geos#825, still open in GEOS 3.14). Two threads evaluating ``contains_properly`` on one prepared zone
+at the same time crash the process with a segmentation fault, and preparing "up front" does not help, because the
+indexes are still built on first use. Hence one rule:
+
+    **A prepared geometry belongs to one thread.** No worker ever sees a geometry that another thread can use.
+
+* :func:`pmap` / :func:`pmap_list` give every chunk its own copies of the geometries to prepare (``prepare=``)
+  and of any geometry that arrives already prepared; the copies are made and prepared here, in the calling
+  thread, before the pool sees them. Inputs are never prepared or otherwise changed in place.
+* Long-lived shared objects (the constraint index used by every request) hold no prepared geometry; they hold a
+  :class:`PreparedPerThread`, which hands each thread its own prepared copy.
+* ``shapely.prepare`` / ``shapely.prepared.prep`` appear nowhere else in the engine (a test checks the sources).
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
 
 MIN_CHUNK = 2_048
 T = TypeVar("T")
@@ -33,30 +54,110 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_executor.cache_clear)
 
 
-def pmap(fn: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int = MIN_CHUNK) -> np.ndarray:
-    """``fn(*arrays)`` computed on row chunks in parallel and concatenated (same result as one call)."""
+# --------------------------------------------------------------------------------------- private copies
+
+
+def private_copy(geom: BaseGeometry, *, prepare: bool = True) -> BaseGeometry:
+    """A copy of ``geom`` that no other thread can reach, prepared when asked (the original is untouched)."""
+    copy = shapely.set_srid(geom, shapely.get_srid(geom))  # GEOS clone: same coordinates, new object
+    if prepare:
+        shapely.prepare(copy)
+    return copy
+
+
+def private_geometries(geoms: np.ndarray, *, prepare: bool) -> np.ndarray:
+    """``geoms`` with thread-private copies where a thread could otherwise share a prepared geometry.
+
+    With ``prepare`` every geometry is replaced by a prepared copy; otherwise only those that arrive prepared.
+    A geometry that occurs several times gets one copy (repeats stay identical objects, so a prepared zone
+    checked against many features is prepared once per chunk). Arrays that are not geometry arrays pass through.
+    """
+    if geoms.dtype != object or len(geoms) == 0:
+        return geoms
+    present = ~shapely.is_missing(geoms)
+    sel = present if prepare else present & shapely.is_prepared(geoms)
+    pos = np.flatnonzero(sel)
+    if len(pos) == 0:
+        return geoms
+    ids = np.fromiter(map(id, geoms[pos]), dtype=np.uintp, count=len(pos))
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    unique = geoms[pos[first]]
+    copies = shapely.set_srid(unique, shapely.get_srid(unique))
+    if prepare:
+        shapely.prepare(copies)
+    out = geoms.copy()
+    out[pos] = copies[inverse]
+    return out
+
+
+class PreparedPerThread:
+    """One geometry, prepared separately for each thread that asks (for objects shared by many requests)."""
+
+    def __init__(self, geometry: BaseGeometry) -> None:
+        if shapely.is_prepared(geometry):
+            geometry = private_copy(geometry, prepare=False)
+        self.geometry = geometry  # never prepared: safe to read from any thread
+        self._local = threading.local()
+
+    def get(self) -> BaseGeometry:
+        """This thread's prepared copy (made on the first call from each thread)."""
+        mine = getattr(self._local, "geometry", None)
+        if mine is None:
+            mine = self._local.geometry = private_copy(self.geometry)
+        return mine
+
+
+# ------------------------------------------------------------------------------------------------ maps
+
+
+def pmap(fn: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int = MIN_CHUNK,
+         prepare: Sequence[int] = ()) -> np.ndarray:
+    """``fn(*arrays)`` computed on row chunks in parallel and concatenated (same result as one call).
+
+    ``prepare`` lists the positions of the geometry arguments to prepare (e.g. ``(0,)`` for the ``a`` of
+    ``contains_properly(a, b)``); each chunk gets its own prepared copies (see the module docstring).
+    """
     n = len(arrays[0])
     k = min(workers(), n // min_chunk)
     if k <= 1:
-        return fn(*arrays)
+        return fn(*(_private(a, True) if i in prepare else a for i, a in enumerate(arrays)))
     cuts = np.linspace(0, n, k + 1).astype(int)
+    chunks = [tuple(_private(a[cuts[c]:cuts[c + 1]], i in prepare) for i, a in enumerate(arrays))
+              for c in range(k)]
 
-    def run(i: int) -> np.ndarray:
-        return fn(*(a[cuts[i]:cuts[i + 1]] for a in arrays))
+    def run(chunk: tuple[np.ndarray, ...]) -> np.ndarray:
+        return fn(*chunk)
 
-    return np.concatenate(list(_executor(workers()).map(run, range(k))))
+    return np.concatenate(list(_executor(workers()).map(run, chunks)))
 
 
 def pmap_list(fn: Callable[[T], R], items: Sequence[T], weights: Sequence[float] | None = None,
               min_items: int = 64) -> list[R]:
-    """``[fn(x) for x in items]`` on threads, split into contiguous runs of about equal total weight."""
+    """``[fn(x) for x in items]`` on threads, split into contiguous runs of about equal total weight.
+
+    Geometries among the items (single or arrays) that arrive prepared are copied per run. ``fn`` must not
+    reach prepared geometries by other ways (closures): pass them as items, or use :class:`PreparedPerThread`.
+    """
     k = min(workers(), len(items) // min_items)
     if k <= 1:
         return [fn(x) for x in items]
     w = np.cumsum(np.asarray(weights if weights is not None else np.ones(len(items)), dtype=float))
     cuts = np.r_[0, np.searchsorted(w, w[-1] * np.arange(1, k) / k), len(items)]
+    runs = [[_private_item(x) for x in items[cuts[i]:cuts[i + 1]]] for i in range(k)]
 
-    def run(i: int) -> list[R]:
-        return [fn(x) for x in items[cuts[i]:cuts[i + 1]]]
+    def run(chunk: list[Any]) -> list[R]:
+        return [fn(x) for x in chunk]
 
-    return [r for chunk in _executor(workers()).map(run, range(k)) for r in chunk]
+    return [r for chunk in _executor(workers()).map(run, runs) for r in chunk]
+
+
+def _private(a: np.ndarray, prepare: bool) -> np.ndarray:
+    return private_geometries(a, prepare=prepare) if isinstance(a, np.ndarray) else a
+
+
+def _private_item(x: Any) -> Any:
+    if isinstance(x, BaseGeometry):
+        return private_copy(x) if shapely.is_prepared(x) else x
+    if isinstance(x, np.ndarray):
+        return private_geometries(x, prepare=False)
+    return x

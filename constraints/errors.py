@@ -77,3 +77,11 @@ class SiteGeometryError(ConstraintsError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"cannot check the site: {reason}")
+
+
+class SiteTooComplex(SiteGeometryError):
+    """A site has more vertices, parts or holes than the service checks (the limits are settings)."""
+
+
+class SiteCheckOverBudget(SiteGeometryError):
+    """A site check ran past its time budget and was stopped (a simpler outline checks faster)."""

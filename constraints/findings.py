@@ -120,9 +120,12 @@ def _notes(rule: Rule, target: RuleTarget, m: RuleMeasure, zone_m: np.ndarray, p
                            zip(notes[mask], np.broadcast_to(np.asarray(text, dtype=object), (int(mask.sum()),)),
                                strict=True)]
 
+    if target.missing_fields:
+        add(np.ones(len(finding), dtype=bool), target.missing_reason())
     if not target.has_layer:
-        add(np.ones(len(finding), dtype=bool),
-            f"No {rule.kind.value} layer is loaded: the area is not mapped for this rule.")
+        if not target.missing_fields:
+            add(np.ones(len(finding), dtype=bool),
+                f"No {rule.kind.value} layer is loaded: the area is not mapped for this rule.")
         return notes
     if rule.municipality_overrides or "municipality_overrides" in rule.model_fields_set:
         default = source == "default"

@@ -11,9 +11,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 from shapely import STRtree
-from shapely.geometry.base import BaseGeometry
 
-from constraints.errors import MissingColumnError
+from constraints._parallel import PreparedPerThread
 from constraints.geometry import explode, repair
 from constraints.inputs import ConstraintLayer, check_crs
 from constraints.rules import Rule, RuleSet
@@ -36,8 +35,10 @@ class RuleTarget:
     part_polygonal: np.ndarray  # bool per part
     part_areas: np.ndarray  # area per part (0 for points and lines)
     tree: STRtree  # over parts
-    coverage: BaseGeometry  # union of the layers' coverages, prepared
+    coverage: PreparedPerThread  # union of the layers' coverages (prepared per thread: shared by requests)
     repaired: set[tuple[str, object]] = field(default_factory=set)  # (layer id, fid) made valid, shared
+    # (layer id, field) of the layers of the rule's kind left out because they lack a field the rule selects on
+    missing_fields: tuple[tuple[str, str], ...] = ()
     _part_checked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     _geom_checked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,6 +50,14 @@ class RuleTarget:
 
     def __len__(self) -> int:
         return len(self.geoms)
+
+    def missing_reason(self, lang: str = "en") -> str:
+        """Why layers of the rule's kind were not used (empty when all were): a missing field means not mapped."""
+        if lang == "nb":
+            return " ".join(f"Laget {lid} mangler feltet {name}, som regelen velger på; det er ikke brukt."
+                            for lid, name in self.missing_fields)
+        return " ".join(f"Layer {lid} has no field {name}; the rule selects on it, so the layer is not used."
+                        for lid, name in self.missing_fields)
 
     def ensure_valid_parts(self, idx: np.ndarray) -> None:
         """Make the parts at ``idx`` valid before overlay (checked once each, on first use).
@@ -64,8 +73,11 @@ class RuleTarget:
         fixed, bad = repair(self.parts[todo])
         with self._lock:
             if len(bad):
-                self.parts[todo[bad]] = fixed[bad]
-                self.part_areas[todo[bad]] = shapely.area(fixed[bad])
+                # copy on write: a thread reading the old arrays keeps valid geometries (see _replace)
+                parts, areas = self.parts.copy(), self.part_areas.copy()
+                parts[todo[bad]] = fixed[bad]
+                areas[todo[bad]] = shapely.area(fixed[bad])
+                self._replace(parts=parts, part_areas=areas)
                 self._note(self.owner[todo[bad]])
             self._part_checked[todo] = True
 
@@ -78,9 +90,20 @@ class RuleTarget:
         fixed, bad = repair(self.geoms[todo])
         with self._lock:
             if len(bad):
-                self.geoms[todo[bad]] = fixed[bad]
+                geoms = self.geoms.copy()
+                geoms[todo[bad]] = fixed[bad]
+                self._replace(geoms=geoms)
                 self._note(todo[bad])
             self._geom_checked[todo] = True
+
+    def _replace(self, **arrays: np.ndarray) -> None:
+        """Swap in repaired arrays instead of writing into the shared ones.
+
+        Other threads (concurrent site checks) may be reading the old arrays with the GIL released; replacing an
+        element in place could free a geometry under them. Callers hold ``_lock``.
+        """
+        for name, value in arrays.items():
+            object.__setattr__(self, name, value)
 
     def _note(self, features: np.ndarray) -> None:
         for f in np.unique(features):
@@ -166,8 +189,15 @@ class ConstraintIndex:
         return self._usable_rows[layer.id]
 
     def _target(self, rule: Rule) -> RuleTarget:
-        layers = [layer for layer in self.layers.values()
-                  if layer.kind == rule.kind and (rule.layer_ids is None or layer.id in rule.layer_ids)]
+        layers, missing = [], []
+        for layer in self.layers.values():
+            if layer.kind != rule.kind or (rule.layer_ids is not None and layer.id not in rule.layer_ids):
+                continue
+            lacking = _missing_field(layer, rule)
+            if lacking is None:
+                layers.append(layer)
+            else:  # the rule cannot tell its features apart: the layer does not map this rule (NOT_MAPPED)
+                missing.append((layer.id, lacking))
         geoms_parts, fid_parts, layer_parts, coverages = [], [], [], []
         for pos, layer in enumerate(layers):
             geoms, usable = self._usable(layer)
@@ -181,7 +211,6 @@ class ConstraintIndex:
         layer_of = np.concatenate(layer_parts) if layer_parts else np.empty(0, dtype=np.int32)
         coverage = coverages[0] if len(coverages) == 1 else shapely.union_all(coverages) if coverages else (
             shapely.Polygon())
-        shapely.prepare(coverage)
         parts, owner = explode(geoms)
         return RuleTarget(
             rule=rule,
@@ -194,8 +223,9 @@ class ConstraintIndex:
             part_polygonal=shapely.get_dimensions(parts) == 2 if len(parts) else np.empty(0, dtype=bool),
             part_areas=shapely.area(parts) if len(parts) else np.empty(0),
             tree=STRtree(parts),
-            coverage=coverage,
+            coverage=PreparedPerThread(coverage),
             repaired=self._repaired,
+            missing_fields=tuple(missing),
             _part_checked=np.zeros(len(parts), dtype=bool),
             _geom_checked=np.zeros(len(geoms), dtype=bool),
         )
@@ -215,18 +245,28 @@ class ConstraintIndex:
         return Municipalities(geoms[usable], knr[usable], names[usable], STRtree(geoms[usable]))
 
 
+def _missing_field(layer: ConstraintLayer, rule: Rule) -> str | None:
+    """The first field the rule selects on (by value) that the layer lacks, or None.
+
+    ``"*"`` ("has a value") on an optional attribute the layer lacks is no gap: no feature has a value.
+    """
+    for attr, allowed in rule.select.items():
+        if attr not in layer.frame.columns and ANY_VALUE not in allowed:
+            return attr
+    return None
+
+
 def _select(layer: ConstraintLayer, rule: Rule) -> np.ndarray:
     """Rows of ``layer`` that the rule's ``select`` allows (all rows when it selects nothing).
 
     Values compare as numbers on numeric columns, else as upper-case text; ``"*"`` means any non-empty value.
+    Layers lacking a selected field are left out before (see :func:`_missing_field`).
     """
     frame = layer.frame
     mask = np.ones(len(frame), dtype=bool)
     for attr, allowed in rule.select.items():
-        if attr not in frame.columns:
-            if ANY_VALUE in allowed:  # "has a value" on an optional attribute the layer lacks: none has one
-                return np.zeros(len(frame), dtype=bool)
-            raise MissingColumnError(layer.id, attr, rule.id)
+        if attr not in frame.columns:  # only "*" gets here: no feature has a value
+            return np.zeros(len(frame), dtype=bool)
         col = frame[attr]
         if ANY_VALUE in allowed:
             text = col.astype("string").str.strip()

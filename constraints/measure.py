@@ -12,7 +12,9 @@ Fast path (shapely 2, no Python loop over features):
   the distance (nothing outside can reach the zone), buffered on its own and intersected with the zone; a
   zone takes the area of a piece that fills it, of its single piece, or of the union of its pieces;
 * the nearest-feature distance is only searched for zones without a hit;
-* heavy arrays run on threads (shapely releases the GIL).
+* heavy arrays run on threads (shapely releases the GIL); prepared geometries are thread-private copies made by
+  ``pmap`` (GEOS prepared geometries are not thread-safe, see ``constraints._parallel``): ``measure`` never
+  prepares or changes the caller's geometries.
 """
 
 from __future__ import annotations
@@ -67,7 +69,6 @@ def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_p
     if len(target) == 0 or n == 0:
         return RuleMeasure(overlap, distance, empty, empty, coverage, parts)
 
-    shapely.prepare(zones)
     at_zero_zone = zone_m == 0
     zi, pi = target.tree.query(zones, predicate="intersects") if at_zero_zone.all() else (
         _candidates(zones, zone_m, target.tree))
@@ -115,7 +116,7 @@ def _zero_distance(zones: np.ndarray, zi: np.ndarray, pi: np.ndarray, target: Ru
     """Rules without a buffer: polygon parts add their overlap area, lines and points hit by crossing."""
     poly = target.part_polygonal[pi]
     pz, pp = zi[poly], pi[poly]
-    inside = pmap(shapely.contains_properly, zones[pz], target.parts[pp])
+    inside = pmap(shapely.contains_properly, zones[pz], target.parts[pp], prepare=(0,))
     piece_area = np.where(inside, target.part_areas[pp], 0.0)
     rest = np.flatnonzero(~inside)
     pieces = target.parts[pp].copy()
@@ -286,7 +287,7 @@ def _coverage(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
     if not target.has_layer:
         out[:] = NO_LAYER
         return out
-    cov = target.coverage
+    cov = target.coverage.get()  # this thread's prepared copy
     if cov.is_empty or len(zones) == 0:
         return out
     full = shapely.covers(cov, zones)

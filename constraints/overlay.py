@@ -54,14 +54,13 @@ def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, Constraint
         One row per (zone, applicable rule) with the columns in
         :data:`~constraints.findings.FINDING_COLUMNS`; ``attrs["provenance"]`` holds the input layer
         versions and the rule-set hash. Zones whose formål is not a building formål get no rows for
-        building rules (their objection risk is GREEN, "rule does not apply").
+        building rules (their objection risk is GREEN, "rule does not apply"). A layer lacking a field a rule
+        selects on is not used by that rule (NOT_MAPPED where no other layer maps it; the note says why).
 
     Raises
     ------
     CRSMismatchError, MissingCRSError, NonMetricCRSError
         If the inputs are not all in the same metric CRS (checked before any work).
-    MissingColumnError
-        If a rule selects on an attribute a layer lacks.
     """
     check_crs(zoning, constraints)
     index = index if index is not None else ConstraintIndex(constraints, rules)

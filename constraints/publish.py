@@ -3,6 +3,9 @@
 ``objection-risk`` (one row per zoning area) and ``business-areas`` (one row per business zone) are
 published like any layer, as new versions, with provenance: the input layer versions and the rule-set
 hash they were computed from. ``refresh_derived`` recomputes only when an input or the rules changed.
+
+A refresh that fails changes nothing: the last good versions keep serving. :func:`analysis_status` says whether
+they are current or *behind* the inputs (and why), for the collection metadata and the pages.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -69,6 +73,93 @@ def is_stale(store: Store, rules: RuleSet, inputs: Inputs | None = None) -> bool
         if provenance.get("inputs") != inputs.versions() or provenance.get("rules_hash") != rules.hash():
             return True
     return False
+
+
+def refresh_key(inputs: Inputs, rules: RuleSet) -> tuple[object, ...]:
+    """What a derived refresh depends on: the input layer versions and the rule-set hash."""
+    return (tuple(inputs.versions().items()), rules.hash())
+
+
+@dataclass(frozen=True)
+class RefreshFailure:
+    """A derived refresh that failed: for which inputs, why, since when, how often (for backing off)."""
+
+    key: tuple[object, ...]  # refresh_key() of the inputs it failed on
+    reason: str
+    since: datetime
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class AnalysisStatus:
+    """Whether the derived collections are up to date with their inputs.
+
+    ``status`` is ``current`` (computed from the current inputs and rules), ``behind`` (an input or the rules
+    changed since; the previous versions keep serving until a refresh succeeds) or ``none`` (nothing to
+    analyse: no zoning layer). ``reason`` says why it is behind (the failure, or that a refresh is pending);
+    ``since`` when it fell behind (UTC).
+    """
+
+    status: Literal["current", "behind", "none"]
+    reason: str = ""
+    since: datetime | None = None
+    failed: bool = False  # a refresh was tried on these inputs and failed (else: pending)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shown as ``analysis`` in the derived collections' metadata."""
+        out: dict[str, Any] = {"status": self.status}
+        if self.status == "behind":
+            out |= {"reason": self.reason, "since": self.since.isoformat() if self.since else None,
+                    "failed": self.failed, "message_nb": self.text("nb"), "message_en": self.text("en")}
+        return out
+
+    def text(self, lang: str = "nb") -> str:
+        """One sentence for a page banner ("" when current)."""
+        if self.status != "behind":
+            return ""
+        since = f" ({self.since:%Y-%m-%d %H:%M} UTC)" if self.since else ""
+        if lang == "en":
+            return (f"The analysis is behind its input layers{since}: {self.reason} "
+                    "The previous results are shown until it succeeds.")
+        return (f"Analysen er ikke oppdatert med kildelagene{since}: {self.reason} "
+                "Forrige resultat vises til ny beregning lykkes.")
+
+
+PENDING_REASON = "an input layer or the rules changed; the derived collections are being recomputed."
+
+
+def analysis_status(store: Store, rules: RuleSet, failure: RefreshFailure | None = None) -> AnalysisStatus:
+    """Current or behind, with the reason: ``failure`` is this process's last failed refresh (if any)."""
+    inputs = current_inputs(store)
+    if not inputs.zoning:
+        return AnalysisStatus("none")
+    if not is_stale(store, rules, inputs):
+        return AnalysisStatus("current")
+    if failure is not None and failure.key == refresh_key(inputs, rules):
+        return AnalysisStatus("behind", failure.reason, failure.since, failed=True)
+    return AnalysisStatus("behind", PENDING_REASON, _behind_since(store, inputs))
+
+
+def _behind_since(store: Store, inputs: Inputs) -> datetime | None:
+    """When the first input version the derived collections do not reflect was published."""
+    try:
+        derived = store.get_layer(OBJECTION_RISK).current
+    except LayerNotFound:
+        return None
+    used = derived.provenance.get("inputs", {})
+    newer = [r.current.created for r in inputs.zoning + inputs.constraints if used.get(r.id) != r.current.version]
+    return min(newer) if newer else derived.created
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line naming what went wrong in a refresh."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def now_utc() -> datetime:
+    """The current time in UTC (timestamps of failures)."""
+    return datetime.now(UTC)
 
 
 def constraint_layers(store: Store, inputs: Inputs) -> dict[str, ConstraintLayer]:

@@ -12,7 +12,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from constraints.errors import SiteGeometryError
+from constraints.errors import SiteCheckOverBudget, SiteGeometryError, SiteTooComplex
 from constraints.findings import M2_PER_DAA, coverage_label
 from constraints.geometry import repair
 from constraints.index import ConstraintIndex
@@ -47,6 +47,8 @@ class RuleResult:
     legal_basis: str
     guidance_nb: str
     guidance_en: str
+    note_nb: str = ""  # why the rule could not use a layer (e.g. a field it selects on is missing)
+    note_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,38 @@ class SiteReport:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SiteLimits:
+    """How large and complex a site may be; the work of a check grows with each of these."""
+
+    max_vertices: int = 50_000
+    max_parts: int = 500
+    max_holes: int = 1_000
+    max_area_m2: float = 100e6  # 100 km²
+
+
+def validate_site(geometry: BaseGeometry, limits: SiteLimits) -> None:
+    """Refuse a site past ``limits`` (``SiteTooComplex``; ``SiteGeometryError`` for the area), before any work."""
+    vertices = int(shapely.get_num_coordinates(geometry))
+    if vertices > limits.max_vertices:
+        raise SiteTooComplex(f"the outline has {vertices} vertices; at most {limits.max_vertices} are checked — "
+                             "simplify it / omrisset har for mange punkter")
+    parts = shapely.get_parts(geometry)
+    if len(parts) > limits.max_parts:
+        raise SiteTooComplex(f"the site has {len(parts)} polygons; at most {limits.max_parts} are checked "
+                             "/ tomta har for mange deler")
+    holes = int(shapely.get_num_interior_rings(parts).sum()) if len(parts) else 0
+    if holes > limits.max_holes:
+        raise SiteTooComplex(f"the site has {holes} holes; at most {limits.max_holes} are checked "
+                             "/ tomta har for mange hull")
+    area = float(shapely.area(geometry))
+    if area > limits.max_area_m2:
+        raise SiteGeometryError(f"the site covers {area / 1e6:.1f} km²; at most {limits.max_area_m2 / 1e6:g} km² "
+                                "are checked at once — check a smaller area / tomta er for stor")
+
+
 def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[str, ConstraintLayer],
-               rules: RuleSet, kommunenummer: str | None = None) -> SiteReport:
+               rules: RuleSet, kommunenummer: str | None = None, budget_s: float | None = None) -> SiteReport:
     """Check one site against every active rule, as if it were zoned for new building.
 
     Parameters
@@ -93,6 +125,8 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
         The rule set; must be the one the index was built with.
     kommunenummer
         Municipality whose distances apply (watercourse belt); found from a municipality layer when None.
+    budget_s
+        Time budget: past it the check stops between two rules with ``SiteCheckOverBudget``.
 
     Returns
     -------
@@ -109,6 +143,9 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
     area = float(shapely.area(site))
     results: list[RuleResult] = []
     for rule in rules.active_rules:
+        if budget_s is not None and time.perf_counter() - started > budget_s:
+            raise SiteCheckOverBudget(f"the check took longer than its {budget_s:g} s budget; simplify or split "
+                                      "the site / analysen tok for lang tid")
         zone, prox, source = rule.distances_for(kommunenummer)
         target = index.target(rule.id)
         m = measure(zones, np.array([zone]), target)
@@ -128,6 +165,7 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
             coverage_text=coverage_label(str(m.coverage[0])), authority=rule.authority,
             legal_basis=rule.legal_basis, guidance_nb=" ".join(rule.explanation_nb.split()),
             guidance_en=" ".join(rule.explanation_en.split()),
+            note_nb=target.missing_reason("nb"), note_en=target.missing_reason("en"),
         ))
     themes = []
     for theme in dict.fromkeys(r.theme for r in results):

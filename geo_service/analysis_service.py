@@ -3,21 +3,37 @@
 The rule set is reloaded when its file changes; the constraint index (STRtrees over every constraint
 layer) is rebuilt only when an input layer version or the rules change. A background thread checks
 every ``analysis_refresh_seconds`` whether the derived collections are stale and republishes them.
+
+A refresh that fails (for any reason) leaves the last good versions serving; :meth:`AnalysisService.status`
+then says they are *behind* and why. The failure is logged once; the same inputs are retried with a growing
+pause (up to ``MAX_BACKOFF_SECONDS``), and at once when an input layer or the rules change.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from constraints.index import ConstraintIndex
-from constraints.publish import constraint_index, current_inputs, refresh_derived
+from constraints.publish import (
+    AnalysisStatus,
+    RefreshFailure,
+    analysis_status,
+    constraint_index,
+    current_inputs,
+    failure_reason,
+    now_utc,
+    refresh_derived,
+    refresh_key,
+)
 from constraints.rules import RuleSet, load_rules
 from geo_service.settings import Settings
 from layers.store import Store, VersionRecord
 
 log = logging.getLogger("geo_service.analysis")
+MAX_BACKOFF_SECONDS = 3600.0
 
 
 class AnalysisService:
@@ -31,6 +47,8 @@ class AnalysisService:
         self._index: tuple[tuple[object, ...], ConstraintIndex] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failure: RefreshFailure | None = None  # the last failed refresh, until one succeeds
+        self._retry_at = 0.0  # monotonic time before which the failed inputs are not tried again
 
     def rules(self) -> RuleSet:
         """The effective rules, reloaded when the override file appears, changes or goes away."""
@@ -52,7 +70,7 @@ class AnalysisService:
             return self._index[1]
 
     def refresh(self) -> list[VersionRecord]:
-        """Republish the derived collections if stale."""
+        """Republish the derived collections if stale (raises what the refresh raised; see :meth:`try_refresh`)."""
         return refresh_derived(self.store, self.rules())
 
     def warm(self) -> None:
@@ -65,6 +83,47 @@ class AnalysisService:
 
         threading.Thread(target=build, name="analysis-warm", daemon=True).start()
 
+    def try_refresh(self) -> list[VersionRecord]:
+        """Refresh unless these inputs failed recently; a failure is recorded and logged once, never raised."""
+        try:
+            rules = self.rules()
+            key = refresh_key(current_inputs(self.store), rules)
+        except Exception as exc:  # noqa: BLE001 - the store or the rule file is unreadable: say so, keep serving
+            return self._failed(("unreadable",), exc)
+        failure = self.failure
+        if failure is not None and failure.key == key and time.monotonic() < self._retry_at:
+            return []
+        try:
+            published = refresh_derived(self.store, rules)
+        except Exception as exc:  # noqa: BLE001 - keep serving the last good versions; status() says why
+            return self._failed(key, exc)
+        if failure is not None:
+            log.info("derived layers are current again (after %d failed attempts)", failure.attempts)
+        self.failure = None
+        return published
+
+    def _failed(self, key: tuple[object, ...], exc: Exception) -> list[VersionRecord]:
+        old = self.failure
+        same = old is not None and old.key == key
+        attempts = old.attempts + 1 if same and old is not None else 1
+        self.failure = RefreshFailure(key, failure_reason(exc), old.since if same and old is not None else now_utc(),
+                                      attempts)
+        pause = min(max(self.settings.analysis_refresh_seconds, 1.0) * 2 ** attempts, MAX_BACKOFF_SECONDS)
+        self._retry_at = time.monotonic() + pause
+        if not same:  # once per set of inputs, not every few seconds
+            log.error("refreshing derived layers failed; the previous versions keep serving and are marked "
+                      "behind: %s", self.failure.reason, exc_info=exc)
+        return []
+
+    def status(self) -> AnalysisStatus:
+        """Whether the derived collections are current or behind (and why): for metadata and pages."""
+        try:
+            rules = self.rules()
+        except Exception as exc:  # noqa: BLE001 - an invalid rule file: the results are behind, say why
+            failure = self.failure
+            return AnalysisStatus("behind", failure_reason(exc), failure.since if failure else now_utc(), failed=True)
+        return analysis_status(self.store, rules, self.failure)
+
     def start(self) -> None:
         """Warm the constraint index and start the background refresh loop (no loop when the interval is 0)."""
         self.warm()
@@ -73,18 +132,15 @@ class AnalysisService:
         self._thread = threading.Thread(target=self._loop, name="analysis-refresh", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the loop and wait for a running refresh to finish."""
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the loop and wait (at most ``timeout`` s) for a running refresh to finish."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
         while True:
-            try:
-                for record in self.refresh():
-                    log.info("republished %s version %s", record.layer_id, record.version)
-            except Exception:  # noqa: BLE001 - keep serving the last good version; say why in the log
-                log.exception("refreshing derived layers failed; the previous versions keep serving")
+            for record in self.try_refresh():
+                log.info("republished %s version %s", record.layer_id, record.version)
             if self._stop.wait(self.settings.analysis_refresh_seconds):
                 return

@@ -176,7 +176,8 @@ def serve(
     source = _without_password(settings.database_url) if settings.database_url else settings.workspace.resolve()
     out.print(f"serving {source} at http://{host}:{port}/")
     uvicorn.run("geo_service.main:app_factory", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+                log_level="info", timeout_graceful_shutdown=settings.shutdown_seconds,
+                h11_max_incomplete_event_size=settings.max_header_bytes)
 
 
 def _without_password(url: str) -> str:

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from constraints.publish import BUSINESS_AREAS, refresh_derived
+from constraints.publish import BUSINESS_AREAS, failure_reason, refresh_derived
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
 from constraints.rules import describe_rules, load_rules
-from geo_service.cli_common import WorkspaceOpt, out, settings_for, user_errors
+from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
 from geo_service.settings import Settings
 from geo_service.stores import open_store
 from layers.store import Store
@@ -23,11 +24,34 @@ RulesOpt = Annotated[Path | None, typer.Option("--rules", help="rule-set overrid
                                                                  "default WORKSPACE/rules.yaml if present")]
 
 
-def refresh_and_report(store: Store, settings: Settings, *, force: bool = False) -> None:
-    """Recompute the derived collections if stale and say what was published."""
-    for record in refresh_derived(store, load_rules(settings.effective_rules_file()), force=force):
+def refresh_and_report(store: Store, settings: Settings, *, force: bool = False, strict: bool = False) -> bool:
+    """Recompute the derived collections if stale and say what was published; True when they are current.
+
+    A failure never undoes what the command did before (a publish stays published): without ``strict`` it is
+    one warning line (the previous derived versions keep serving, marked behind); with ``strict`` (``analyse``,
+    where the analysis is what was asked for) it is the one-line error and exit 2.
+    """
+    try:
+        published = refresh_derived(store, load_rules(settings.effective_rules_file()), force=force)
+    except Exception as exc:  # noqa: BLE001 - any failure of the analysis: the last good results keep serving
+        reason = failure_reason(exc)
+        if strict:
+            raise AnalysisFailed(reason) from None
+        err.print(Text("warning: ", style="bold yellow") + Text(
+            f"the analysis is behind: {reason}. The previous objection-risk and business-areas versions keep "
+            "serving; run `geo-service analyse` after fixing the cause."), highlight=False, soft_wrap=True)
+        return False
+    for record in published:
         out.print(f"recomputed {record.layer_id}: version {record.version}, {record.feature_count} features",
                   highlight=False)
+    return True
+
+
+class AnalysisFailed(ValueError):
+    """``geo-service analyse`` could not compute the derived collections (printed as one line, exit 2)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the analysis failed: {reason}. The previous derived versions keep serving.")
 
 
 def analyse(
@@ -42,7 +66,7 @@ def analyse(
     with user_errors():
         settings = settings_for(workspace, **({"rules_file": rules} if rules else {}))
         store = open_store(settings)
-        refresh_and_report(store, settings, force=force)
+        refresh_and_report(store, settings, force=force, strict=True)
         record = store.get_layer(BUSINESS_AREAS).current
         table = land_reserve(store.read_frame(record))
     if csv is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -14,9 +16,11 @@ from rich.text import Text
 from constraints.errors import ConstraintsError
 from geo_service.settings import Settings
 from layers.errors import LayerError
+from layers.ingest import is_out_of_space
 
-out = Console()
-err = Console(stderr=True)
+# markup=False: user text (file names like "plan [bold red]gammel.gpkg", titles, field values) prints verbatim
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-w", envvar="GEO_SERVICE_WORKSPACE",
                                                     help="workspace folder (default ./workspace)")]
@@ -32,11 +36,37 @@ def settings_for(workspace: Path | None, **extra: Any) -> Settings:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn domain errors into one line on stderr and exit code 2; never a traceback."""
+    """Turn every error into one line on stderr and exit code 2; never a traceback.
+
+    Domain errors carry their own message (problem and fix). Out of disk space is said so whatever raised it;
+    any other failure is named by its type and first line (``GEO_SERVICE_DEBUG=1`` shows the traceback).
+    """
     try:
         yield
+    except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+        raise
     except (LayerError, ConstraintsError, ValueError) as exc:
-        message = " ".join(str(exc).split()) if isinstance(exc, LayerError) else str(exc)
-        # Text, not markup: file names such as "plan [gammel].gpkg" must print verbatim
-        err.print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted; nothing half-written is served (an interrupted publish is cleaned up at the next start)")
+    except Exception as exc:
+        if os.environ.get("GEO_SERVICE_DEBUG"):
+            raise
+        if is_out_of_space(exc):
+            fail(f"no space left on the disk ({_first_line(exc)}); free space and run the command again")
+        if isinstance(exc, OSError):
+            fail(f"{exc.strerror or _first_line(exc)}: {exc.filename or ''}".rstrip(": "))
+        fail(f"unexpected {type(exc).__name__}: {_first_line(exc)} (a bug: please report it with the command; "
+             "GEO_SERVICE_DEBUG=1 shows the details)")
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: MESSAGE`` as one line (verbatim, never markup) and exit with code 2."""
+    err.print(Text("error: ", style="bold red") + Text(" ".join(message.split())), highlight=False,
+              soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constraints import errors as ce
+from geo_service.limits import SiteCheckBusy
 from layers import errors as le
 from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
+
+log = logging.getLogger("geo_service.errors")
 
 STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     le.LayerNotFound: (404, "NotFound"),
@@ -20,6 +25,8 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     le.InvalidQuery: (400, "InvalidParameterValue"),
     le.InvalidLayerId: (400, "InvalidParameterValue"),
     le.LayerError: (400, "BadRequest"),
+    ce.SiteTooComplex: (413, "PayloadTooLarge"),
+    ce.SiteCheckOverBudget: (413, "PayloadTooLarge"),
     ce.SiteGeometryError: (400, "InvalidParameterValue"),
     ce.RuleSetError: (500, "RuleSetError"),  # the server's own rule file is broken: an operator must fix it
     ce.ConstraintsError: (400, "BadRequest"),
@@ -28,8 +35,21 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
 }
 
 
-def _body(status: int, code: str, description: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"code": code, "description": description, **extra}, status_code=status)
+CODE_BY_STATUS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
+                  413: "PayloadTooLarge", 415: "UnsupportedMediaType", 431: "RequestHeaderFieldsTooLarge",
+                  503: "ServiceUnavailable"}
+
+
+def _body(status: int, code: str, description: str, headers: dict[str, str] | None = None,
+          **extra: object) -> JSONResponse:
+    return JSONResponse({"code": code, "description": description, **extra}, status_code=status, headers=headers)
+
+
+def _is_database_outage(exc: Exception) -> bool:
+    """A PostGIS connection failure (psycopg / its pool), told apart without importing the optional driver."""
+    module = type(exc).__module__.split(".")[0]
+    return module in ("psycopg", "psycopg_pool") and type(exc).__name__ in (
+        "OperationalError", "PoolTimeout", "PoolClosed", "InterfaceError", "ConnectionTimeout")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -53,10 +73,25 @@ def install_error_handlers(app: FastAPI) -> None:
         return _body(400, "InvalidParameterValue", "; ".join(problems), parameter=parameter)
 
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = "NotFound" if exc.status_code == 404 else "HTTPError"
-        return _body(exc.status_code, code, str(exc.detail))
+        code = CODE_BY_STATUS.get(exc.status_code, "HTTPError")
+        return _body(exc.status_code, code, str(exc.detail), headers=exc.headers)  # 405 keeps its Allow
+
+    async def busy(_: Request, exc: SiteCheckBusy) -> JSONResponse:
+        return _body(503, "ServiceUnavailable", str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_database_outage(exc):
+            log.warning("database unavailable answering %s %s: %s", request.method, request.url.path,
+                        type(exc).__name__)
+            return _body(503, "ServiceUnavailable", "the database is not reachable right now; try again shortly "
+                                                    "/ databasen svarer ikke", headers={"Retry-After": "5"})
+        log.error("unexpected error answering %s %s", request.method, request.url.path, exc_info=exc)
+        return _body(500, "ServerError", "internal error; the operator finds the details in the service log "
+                                         "/ intern feil")
 
     app.add_exception_handler(le.LayerError, domain_error)
     app.add_exception_handler(ce.ConstraintsError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(SiteCheckBusy, busy)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, unexpected)  # the last resort: JSON without internals, and logged

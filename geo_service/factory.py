@@ -9,8 +9,12 @@ from fastapi import FastAPI
 
 from geo_service.analysis_service import AnalysisService
 from geo_service.errors import install_error_handlers
-from geo_service.routers import analyses, collections, items, landing, maps, tiles
+from geo_service.limits import site_gate
+from geo_service.middleware import EdgeGuard
+from geo_service.openapi import install_openapi
+from geo_service.routers import analyses, collections, docs, items, landing, maps, tiles
 from geo_service.settings import Settings
+from geo_service.shutdown import arm_watchdog_on_sigterm, run_bounded
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
 from maps.pages import PageCache
@@ -29,17 +33,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tiles = open_tiles(settings, store)
         app.state.analysis = AnalysisService(store, settings)
         app.state.map_pages = PageCache()
+        app.state.site_gate = site_gate(settings)
         app.state.analysis.start()
+        arm_watchdog_on_sigterm(settings.shutdown_deadline_seconds)
         yield
-        app.state.analysis.stop()
+        # every step bounded: a database that went away must not hold the process (see shutdown.py)
+        run_bounded(lambda: app.state.analysis.stop(timeout=1.0), 1.5, "refresh-loop")
         close = getattr(store, "close", None)  # PostGIS: the connection pool
         if close is not None:
-            close()
+            run_bounded(close, 2.0, "store")
 
-    app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs is served with local assets (routers/docs.py)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses, maps):
+    install_openapi(app)
+    for module in (landing, collections, items, tiles, analyses, maps, docs):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
+    app.add_middleware(EdgeGuard, settings=settings)  # outermost: limits, Host check, security headers
     return app

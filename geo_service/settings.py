@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 class Settings(BaseSettings):
@@ -34,6 +41,51 @@ class Settings(BaseSettings):
     basemap_attribution: str = Field("© Kartverket", description="attribution shown for the basemap")
     map_inline_limit: int = Field(5_000, ge=0, description="layer previews up to this many features are inline "
                                                             "GeoJSON; larger ones are drawn from vector tiles")
+
+    # -- limits and security (README "Limits and security") ----------------------------------------------
+    public_url: str | None = Field(
+        None, description="the service's public base URL (https://kart.example.no/geo); every link starts with it")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        ["localhost", "127.0.0.1", "[::1]", "testserver"],
+        description="Host header values answered (others: 400); '*' allows any; the host of public_url is added")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        [], description="client addresses whose Forwarded / X-Forwarded-* headers are believed ('*': any)")
+    max_body_bytes: int = Field(5 * 2**20, ge=1024, description="largest request body (413 beyond)")
+    max_header_bytes: int = Field(16 * 2**10, ge=1024, description="largest request header block (431 beyond)")
+    site_max_vertices: int = Field(50_000, ge=4, description="most vertices of a site to check (413 beyond)")
+    site_max_parts: int = Field(500, ge=1, description="most polygons in a MultiPolygon site (413 beyond)")
+    site_max_holes: int = Field(1_000, ge=0, description="most holes of a site, all parts together (413 beyond)")
+    site_max_area_km2: float = Field(100.0, gt=0, description="largest site area in km² (400 beyond)")
+    site_check_concurrency: int = Field(2, ge=1, description="site checks computed at once per worker")
+    site_check_queue: int = Field(8, ge=0, description="site checks waiting for a slot per worker (503 beyond)")
+    site_check_wait_seconds: float = Field(
+        10.0, ge=0, description="longest wait for a slot before 503 with Retry-After")
+    site_check_budget_seconds: float = Field(
+        20.0, gt=0, description="time budget of one site check; past it the check stops with 413")
+    frame_ancestors: str = Field(
+        "'self'", description="CSP frame-ancestors: who may embed the pages ('none', 'self' or origins)")
+    shutdown_seconds: float = Field(3.0, ge=0, description="grace for open requests on SIGTERM")
+    shutdown_deadline_seconds: float = Field(
+        9.0, gt=0, description="after SIGTERM the process exits by this many seconds, whatever it waits for")
+
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """``a,b`` (environment variable) or a list (TOML, arguments)."""
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    def hosts(self) -> list[str]:
+        """The Host header values answered: ``allowed_hosts`` plus the host of ``public_url``."""
+        hosts = list(self.allowed_hosts)
+        if self.public_url:
+            from urllib.parse import urlsplit
+
+            host = urlsplit(self.public_url).hostname
+            if host and host not in hosts:
+                hosts.append(host)
+        return hosts
 
     def effective_rules_file(self) -> Path | None:
         """The rule override in force: ``rules_file``, else ``rules.yaml``/``rules.toml`` in the workspace."""

@@ -49,7 +49,7 @@ def parse_crs_uri(value: str | None, parameter: str = "crs") -> OutputCrs:
     code: int | None = None
     for prefix in ("http://www.opengis.net/def/crs/EPSG/0/", "https://www.opengis.net/def/crs/EPSG/0/",
                    "EPSG:", "urn:ogc:def:crs:EPSG::"):
-        if text.startswith(prefix) and text[len(prefix):].isdigit():
+        if text.startswith(prefix) and text[len(prefix):].isascii() and text[len(prefix):].isdigit():
             code = int(text[len(prefix):])
     if code is None or code not in SUPPORTED_EPSG:
         listed = ", ".join(supported_crs_uris())
@@ -79,14 +79,34 @@ def to_output(geoms: np.ndarray, target: OutputCrs, src_epsg: int = WORKING_EPSG
 
 
 def bbox_to_working(bbox: tuple[float, float, float, float], bbox_crs: OutputCrs) -> tuple[float, ...]:
-    """Turn a request bbox in ``bbox_crs`` into a working-CRS envelope (densified edges)."""
+    """Turn a request bbox in ``bbox_crs`` into a working-CRS envelope (densified edges).
+
+    The box is first clamped to the working CRS's area of use (expressed in ``bbox_crs``): outside it the
+    projection is meaningless, and ``-180,-90,180,90`` would otherwise project to a box missing most data.
+    A box wholly outside the area of use becomes an empty box far from any data (it matches nothing).
+    """
     minx, miny, maxx, maxy = bbox
     if bbox_crs.lat_lon:  # EPSG:4326 bbox is lat_min, lon_min, lat_max, lon_max
         minx, miny, maxx, maxy = miny, minx, maxy, maxx
     if bbox_crs.epsg == WORKING_EPSG:
         return (minx, miny, maxx, maxy)
+    ax0, ay0, ax1, ay1 = area_of_use_in(bbox_crs.epsg)
+    minx, miny, maxx, maxy = max(minx, ax0), max(miny, ay0), min(maxx, ax1), min(maxy, ay1)
+    if minx > maxx or miny > maxy:
+        return (0.0, 0.0, 0.0, 0.0)  # no overlap with the area of use: no feature can match
     tr = transformer(bbox_crs.epsg, WORKING_EPSG)
     return tuple(tr.transform_bounds(minx, miny, maxx, maxy, densify_pts=21))
+
+
+@lru_cache(maxsize=16)
+def area_of_use_in(epsg: int) -> tuple[float, float, float, float]:
+    """The working CRS's area of use as x/y bounds in ``epsg`` (lon/lat for 4326)."""
+    area = CRS.from_epsg(WORKING_EPSG).area_of_use
+    assert area is not None  # EPSG:25832 has one
+    if epsg == 4326:
+        return (area.west, area.south, area.east, area.north)
+    return tuple(transformer(4326, epsg).transform_bounds(area.west, area.south, area.east, area.north,
+                                                          densify_pts=21))
 
 
 def bounds_to_crs84(bounds: tuple[float, float, float, float], src_epsg: int = WORKING_EPSG) -> list[float]:

@@ -19,6 +19,18 @@ class CorruptSource(LayerError):
     """The file exists and looks like a known format, but cannot be read."""
 
 
+class SourceTooLarge(LayerError):
+    """The source exceeds what a layer may hold (fields, text length): refused before anything is written."""
+
+
+class InvalidOption(LayerError):
+    """A command option has a value that cannot be used (e.g. an unknown ``--encoding``)."""
+
+
+class StoreFull(LayerError):
+    """The store ran out of space (disk full, file size or quota limit); nothing was published."""
+
+
 class MissingCRS(LayerError):
     """The source declares no coordinate reference system."""
 

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from layers.errors import StoreFull
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.normalise import NormaliseReport, normalise
 from layers.progress import NoProgress, Progress
-from layers.readers import choose_layer, count_features, read_layer, resolve_source
+from layers.readers import (
+    check_declared_crs,
+    check_encoding,
+    choose_layer,
+    count_features,
+    read_layer,
+    resolve_source,
+)
 from layers.store import LayerMeta, Store, VersionRecord
 
 
@@ -73,7 +83,10 @@ def ingest(
     started = time.perf_counter()
     progress = progress or NoProgress()
     check_layer_id(layer_id)
+    check_encoding(encoding)
     source = resolve_source(path)
+    if crs is None:
+        check_declared_crs(source)
     chosen = choose_layer(source, layer)
     expected = count_features(source, chosen)
     progress.stage("reading", expected)
@@ -90,6 +103,39 @@ def ingest(
     meta = LayerMeta(kind=kind, title=title or layer_id,
                      description=description or f"{kind.value} layer loaded from {Path(path).name}",
                      attribution=attribution, provenance=provenance)
-    record: VersionRecord = store.publish(layer_id, frame, meta, progress=progress)
+    try:
+        record: VersionRecord = store.publish(layer_id, frame, meta, progress=progress)
+    except Exception as exc:
+        if is_out_of_space(exc):
+            raise StoreFull(f"no space left to write layer {layer_id!r}, or the disk refused the write "
+                            f"({_reason(exc)}); nothing was published and the previous version keeps serving. "
+                            "Free disk space (or raise the quota or file size limit) and add the file again") from None
+        raise
     return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report, record.bbox,
                         time.perf_counter() - started)
+
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_FULL_TEXTS = ("no space left", "file too large", "disk quota", "database or disk is full", "disk i/o error",
+               "write failed", "could not extend file")
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Whether an error from a store write means the disk (or quota, or file-size limit) is full.
+
+    ENOSPC, EFBIG and EDQUOT alike; GDAL and SQLite report them in words rather than an errno.
+    """
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, OSError) and e.errno in _FULL_ERRNOS:
+            return True
+        if isinstance(e, (OSError, RuntimeError, sqlite3.Error)) or type(e).__module__.startswith(("pyogrio",
+                                                                                                   "psycopg")):
+            text = str(e).lower()
+            if any(t in text for t in _FULL_TEXTS):
+                return True
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

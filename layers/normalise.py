@@ -20,7 +20,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from layers.crs import WORKING_EPSG
-from layers.errors import MissingCRS, NoFeatures
+from layers.errors import CorruptSource, MissingCRS, NoFeatures, SourceTooLarge
 from layers.kinds import FIELDS_BY_KIND, CanonicalField, LayerKind, fold
 
 _FAMILY = {
@@ -29,6 +29,9 @@ _FAMILY = {
     "Polygon": "polygon", "MultiPolygon": "polygon",
 }
 _DIMENSION = {"point": 0, "line": 1, "polygon": 2}
+MAX_FIELDS = 1_000  # attribute fields per layer (GeoPackage/SQLite stops at 2 000 columns, PostgreSQL at 1 600)
+MAX_TEXT_CHARS = 1_000_000  # characters in one attribute value
+MAX_ABS_COORDINATE = 1e8  # metres in the working CRS: beyond this a coordinate is not on the earth
 
 
 @dataclass
@@ -67,6 +70,7 @@ def normalise(
 ) -> tuple[gpd.GeoDataFrame, NormaliseReport]:
     """Return the layer in the working CRS, repaired, 2D, with canonical fields added."""
     report = NormaliseReport(features_in=len(frame))
+    _check_size(frame, source_name)
     frame = _with_crs(frame, source_name, crs_override, report)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -77,6 +81,7 @@ def normalise(
                          "check the export or choose another --layer")
     if shapely.has_z(geoms).any():  # force_2d copies every geometry: only when there is a Z to drop
         geoms = shapely.force_2d(geoms)
+    _check_finite(geoms, source_name, "has NaN or infinite coordinates", "fix or remove those features")
     geoms, keep = _repair(geoms, report)
     frame = frame.loc[keep]
     geoms = geoms[keep]
@@ -87,6 +92,9 @@ def normalise(
                                                                              crs=frame.crs))
     if epsg != WORKING_EPSG:
         out = out.to_crs(epsg=WORKING_EPSG)
+        _check_finite(out.geometry.values, source_name, f"cannot be placed in EPSG:{WORKING_EPSG} from "
+                      f"{report.crs_in}", "check the CRS (--crs) and the coordinates")
+    _check_on_earth(out.geometry.values, source_name, report.crs_in)
     out = out.reset_index(drop=True)
     out = _canonical_fields(out, kind, report)
     report.features_out = len(out)
@@ -97,6 +105,55 @@ def normalise(
 
 _TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
                5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+
+
+def _check_size(frame: gpd.GeoDataFrame, source_name: str) -> None:
+    """Refuse what no store can hold, before any work: too many fields, huge text values."""
+    fields = [c for c in frame.columns if c != frame.geometry.name]
+    if len(fields) > MAX_FIELDS:
+        raise SourceTooLarge(f"{source_name}: {_n(len(fields))} attribute fields; a layer holds at most "
+                             f"{_n(MAX_FIELDS)}. Keep the fields you need (e.g. ogr2ogr -select a,b,c) and add "
+                             "the file again")
+    for col in fields:
+        values = frame[col]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        lengths = values.map(lambda v: len(v) if isinstance(v, (str, bytes)) else 0)
+        if len(lengths) and int(lengths.max()) > MAX_TEXT_CHARS:
+            row = int(np.argmax(lengths.to_numpy()))
+            raise SourceTooLarge(f"{source_name}: field {col!r} holds {_n(int(lengths.max()))} characters in row "
+                                 f"{row}; at most {_n(MAX_TEXT_CHARS)} are stored. Remove that field (embedded "
+                                 "files or images are not map data) and add the file again")
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
+
+
+def _check_finite(geoms: np.ndarray, source_name: str, what: str, fix: str) -> None:
+    """Refuse geometries with NaN/infinite coordinates, naming the first rows (GEOS would quietly drop them)."""
+    bounds = shapely.bounds(geoms)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    bad = present & ~np.isfinite(bounds).all(axis=1)
+    if not bad.any():
+        coords, index = shapely.get_coordinates(geoms[present], return_index=True)
+        rows = np.unique(index[~np.isfinite(coords).all(axis=1)])
+        if len(rows) == 0:
+            return
+        bad = np.zeros(len(geoms), dtype=bool)
+        bad[np.flatnonzero(present)[rows]] = True
+    rows = np.flatnonzero(bad)
+    raise CorruptSource(f"{source_name}: {len(rows)} feature{'s' if len(rows) > 1 else ''} {what} (source rows "
+                        f"{', '.join(map(str, rows[:10]))}); {fix}")
+
+
+def _check_on_earth(geoms: np.ndarray, source_name: str, crs_in: str) -> None:
+    bounds = shapely.bounds(geoms)
+    far = np.flatnonzero((np.abs(np.nan_to_num(bounds)) > MAX_ABS_COORDINATE).any(axis=1))
+    if len(far):
+        raise CorruptSource(f"{source_name}: {len(far)} feature{'s' if len(far) > 1 else ''} lie far off the "
+                            f"earth in EPSG:{WORKING_EPSG} (source rows {', '.join(map(str, far[:10]))}; read as "
+                            f"{crs_in}); check the coordinates and the CRS (--crs)")
 
 
 def _with_crs(frame: gpd.GeoDataFrame, source_name: str, crs_override: str | int | None,

@@ -8,23 +8,32 @@ next to a source, which may be read-only or somebody else's.
 
 from __future__ import annotations
 
+import codecs
 import struct
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import fiona
 import geopandas as gpd
 import pyogrio
 import pyogrio.errors
+import shapely.errors
 
 from layers.errors import (
     CorruptSource,
+    InvalidOption,
     LayerChoiceRequired,
     NoFeatures,
     SourceNotFound,
+    SourceTooLarge,
     UnknownFormat,
 )
+from layers.sniff import check_geojson_crs, check_xml
 
 _DRIVER_BY_SUFFIX = {
     ".gpkg": "GPKG",
@@ -73,6 +82,9 @@ def resolve_source(path: str | Path) -> Source:
         raise UnknownFormat(f"{p}: unknown format {suffix or '(no extension)'!r}; supported: {_FORMATS_HINT}")
     if driver == "ESRI Shapefile":
         _check_shapefile_parts(p)
+    if driver == "GML":
+        with p.open("rb") as fh:
+            check_xml(fh, str(p))
     options = {"WRITE_GFS": "NO"} if driver == "GML" else {}
     return Source(p, str(p), driver, _list_layers(str(p), driver, p), options)
 
@@ -119,6 +131,9 @@ def _resolve_zip(p: Path) -> Source:
         driver = _DRIVER_BY_SUFFIX.get(PurePosixPath(name).suffix.lower())
         if driver and driver != "ESRI Shapefile":
             gdal_path = f"{base}/{name}"
+            if driver == "GML":
+                with zipfile.ZipFile(p) as zf, zf.open(name) as fh:
+                    check_xml(fh, f"{p}: {name}")
             options = {"WRITE_GFS": "NO"} if driver == "GML" else {}
             return Source(p, gdal_path, driver, _list_layers(gdal_path, driver, p), options)
     raise UnknownFormat(f"{p}: the zip holds no readable layer ({len(names)} entries); supported: {_FORMATS_HINT}")
@@ -157,6 +172,7 @@ def _list_layers(gdal_path: str, driver: str, shown: Path) -> tuple[str, ...]:
             return tuple(fiona.listlayers(gdal_path, WRITE_GFS="NO"))
         listed = pyogrio.list_layers(gdal_path)
     except (pyogrio.errors.DataSourceError, fiona.errors.DriverError, OSError) as exc:
+        _refuse_too_long(shown, exc)
         raise CorruptSource(f"{shown}: cannot be opened as {driver} ({_first_line(exc)}); "
                             "the file may be truncated or corrupt: export it again") from None
     spatial = tuple(str(name) for name, geom_type in listed if geom_type is not None)
@@ -199,7 +215,13 @@ def read_layer(source: Source, layer: str, encoding: str | None = None,
     """
     gdal_path, gdal_layer = _layer_address(source, layer)
     try:
-        frame = pyogrio.read_dataframe(gdal_path, layer=gdal_layer, encoding=encoding, **source.open_options)
+        with warnings.catch_warnings():  # shapely warns on NaN coordinates; normalise names them
+            warnings.simplefilter("ignore", RuntimeWarning)
+            frame = pyogrio.read_dataframe(gdal_path, layer=gdal_layer, encoding=encoding, **source.open_options)
+    except shapely.errors.GEOSException as exc:
+        raise CorruptSource(f"{source.path}: layer {layer!r} holds a geometry that cannot be built "
+                            f"({_first_line(exc)}); a polygon ring needs at least 4 points and must end where it "
+                            "starts: fix the geometry in the source or export it again") from None
     except UnicodeDecodeError as exc:
         raise CorruptSource(
             f"{source.path}: attribute text is not UTF-8 ({exc.reason} at byte {exc.start}); "
@@ -207,6 +229,7 @@ def read_layer(source: Source, layer: str, encoding: str | None = None,
         ) from None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
             pyogrio.errors.GeometryError, pyogrio.errors.CRSError, RuntimeError, OSError) as exc:
+        _refuse_too_long(source.path, exc)
         raise CorruptSource(f"{source.path}: cannot read layer {layer!r} ({_first_line(exc)}); "
                             "the file may be truncated or corrupt: export it again") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
@@ -217,10 +240,49 @@ def read_layer(source: Source, layer: str, encoding: str | None = None,
     return frame
 
 
+def check_declared_crs(source: Source) -> None:
+    """Refuse a GeoJSON declaring a CRS nobody knows (GDAL would read it as EPSG:4326); skip it under ``--crs``."""
+    if source.driver != "GeoJSON":
+        return
+    with _open_raw(source) as fh:
+        check_geojson_crs(fh.read(1 << 20), str(source.path))
+
+
+def check_encoding(encoding: str | None) -> None:
+    """``--encoding`` must name a codec Python and GDAL know."""
+    if encoding is None:
+        return
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InvalidOption(f"--encoding {encoding!r} is not a known text encoding; use the file's encoding, e.g. "
+                            "utf-8, latin1 (iso-8859-1), cp1252 or iso-8859-10") from None
+
+
+@contextmanager
+def _open_raw(source: Source) -> Iterator[BinaryIO]:
+    """The source file's bytes (a member of a zip, too)."""
+    prefix = f"/vsizip/{source.path.resolve()}/"
+    if source.gdal_path.startswith(prefix):
+        with zipfile.ZipFile(source.path) as zf, zf.open(source.gdal_path[len(prefix):]) as fh:
+            yield fh
+    else:
+        with open(source.gdal_path, "rb") as fh:
+            yield fh
+
+
 def _layer_address(source: Source, layer: str) -> tuple[str, str | None]:
     if source.layer_paths:
         return source.layer_paths[layer], None
     return source.gdal_path, layer
+
+
+def _refuse_too_long(shown: object, exc: BaseException) -> None:
+    """GDAL's JSON parser stops at a ~10 MB token and calls it "Too many characters in number": say what it is."""
+    if "Too many characters" in str(exc):
+        raise SourceTooLarge(f"{shown}: holds a value longer than the reader accepts (about 10 MB; "
+                             f"{_first_line(exc)}); attributes this large (embedded files, images) are not map "
+                             "data: remove them and export again") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ from layers.crs import WORKING_EPSG
 from layers.errors import CorruptSource, MissingCRS, NoFeatures, UnknownFormat
 from layers.readers import read_layer, resolve_source
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_UPLOAD_BYTES = 5 * 2**20  # the same as the HTTP body limit (GEO_SERVICE_MAX_BODY_BYTES) by default
 _SUFFIXES = (".geojson", ".json", ".zip", ".gpkg", ".gml", ".xml", ".fgb", ".shp")
 _NAME_FIELDS = ("navn", "name", "Navn", "NAME", "tomt", "plannavn", "områdenavn", "id", "ID")
 

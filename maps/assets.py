@@ -58,6 +58,8 @@ ASSETS: dict[str, Asset] = {
         Asset("vendor/leaflet-geoman/leaflet-geoman.js", "@geoman-io/leaflet-geoman-free", "dist/leaflet-geoman.min.js"),
         Asset("vendor/leaflet-geoman/leaflet-geoman.css", "@geoman-io/leaflet-geoman-free",
               "dist/leaflet-geoman.css"),
+        *(Asset(f"vendor/swagger-ui/{name}", "swagger-ui-dist", name)  # /docs
+          for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")),
         Asset("geo-maps.css", None, "geo-maps.css"),
         Asset("geo-maps.js", None, "geo-maps.js"),
         Asset("geo-planner.js", None, "geo-planner.js"),

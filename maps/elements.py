@@ -11,15 +11,24 @@ import json
 from typing import Any
 
 from branca.element import Element, Figure, MacroElement
-from folium.map import Layer
+from folium.map import Layer, LayerControl
 from folium.template import Template
 
 from maps.styles import Legend
 
 
 def _js(value: Any) -> str:
-    """JSON for a script: ``</`` cannot end the script element early."""
-    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+    """JSON for a script: no ``<`` at all, so user text can neither end the script nor open a tag."""
+    return script_safe(json.dumps(value, ensure_ascii=False))
+
+
+def script_safe(json_text: str) -> str:
+    """JSON text made safe inside ``<script>``: ``<``, ``>``, ``&`` and the JS line separators as escapes.
+
+    Inside JSON these characters can only occur in strings, where ``\\u003c`` means the same character.
+    """
+    return (json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 class GeoJsonLayer(Layer):
@@ -41,7 +50,7 @@ class GeoJsonLayer(Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "GeoJsonLayer"
         self.key_js = _js(key)
-        self.data = data.replace("</", "<\\/")
+        self.data = script_safe(data)
         opts: dict[str, Any] = {"style": style or {}}
         if style_by is not None:
             opts["styleBy"] = {"property": style_by[0], "styles": style_by[1]}
@@ -77,12 +86,27 @@ class VectorTileLayer(Layer):
         self.key_js = _js(key)
         self.url_js = _js(url)
         self.layer_js = _js(layer_name)
-        opts: dict[str, Any] = {"style": style, "popup": popup, "attribution": attribution}
+        # Leaflet puts attributions into the page as HTML: the layer's (user-given) text is escaped first
+        opts: dict[str, Any] = {"style": style, "popup": popup, "attribution": html.escape(attribution)}
         if style_by is not None:
             opts["styleBy"] = {"property": style_by[0], "styles": style_by[1]}
         if only is not None:
             opts["only"] = {"property": only[0], "values": list(only[1])}
         self.opts_js = _js(opts)
+
+
+class SafeLayerControl(LayerControl):
+    """folium's layer control with every layer name HTML-escaped (Leaflet shows a name as HTML)."""
+
+    def render(self, **kwargs: Any) -> None:
+        """Collect the map's layers under escaped names and render (folium's ``render`` minus raw names)."""
+        self.reset()
+        for item in self._parent._children.values():
+            if not isinstance(item, Layer) or not item.control:
+                continue
+            target = self.overlays if item.overlay else self.base_layers
+            target[html.escape(item.layer_name)] = item.get_name()
+        MacroElement.render(self, **kwargs)
 
 
 class PageContext(MacroElement):

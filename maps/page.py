@@ -18,7 +18,7 @@ from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
 from layers.store import LayerRecord, Store
 from maps.assets import WORKSPACE_CSS, WORKSPACE_JS, AssetMode, assert_offline, localise
-from maps.elements import LegendControl, PageContext, ReadyHook, TitleCard
+from maps.elements import LegendControl, PageContext, ReadyHook, SafeLayerControl, TitleCard
 from maps.geodata import centre_latlon, leaflet_bounds
 from maps.i18n import Lang, labels, t
 from maps.styles import Legend
@@ -79,20 +79,35 @@ def decorate(m: folium.Map, options: PageOptions, *, title: str, subtitle: str =
     m.add_child(PageContext(ctx))
     if legends:
         m.add_child(LegendControl(legends))
-    folium.LayerControl(collapsed=True, position="topright").add_to(m)  # opens on hover or tap; never covers popups
+    SafeLayerControl(collapsed=True, position="topright").add_to(m)  # opens on hover or tap; never covers popups
     m.add_child(ReadyHook())
+
+
+NONCE_PLACEHOLDER = "__GEO_SERVICE_CSP_NONCE__"
+"""Stands for the Content-Security-Policy nonce in a rendered page; each response puts its own in."""
+_SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
 def render_page(m: folium.Map, options: PageOptions, *, workspace: bool = False) -> str:
     """The page as HTML with our own assets (linked or inline); raises if anything would load off the page.
+    ``workspace`` adds the planner workspace's drawing tool and report styles (served pages only).
 
-    ``workspace`` adds the planner workspace's drawing tool and report styles (served pages only)."""
+    Every ``<script>`` carries ``nonce="NONCE_PLACEHOLDER"``: the service swaps in the response's CSP nonce
+    (``with_nonce``), an export drops it. User text cannot forge a script tag: it is escaped everywhere.
+    """
     figure = m.get_root()
     extra = {"extra_css": WORKSPACE_CSS, "extra_js": WORKSPACE_JS} if workspace and not options.standalone else {}
     localise(figure, options.assets, options.static_url, **extra)
     page = figure.render()
     assert_offline(page)
-    return page
+    return _SCRIPT_TAG.sub(f'<script nonce="{NONCE_PLACEHOLDER}"', page)
+
+
+def with_nonce(page: str, nonce: str | None) -> str:
+    """A rendered page with its scripts allowed by ``nonce`` (``None``: the attribute removed)."""
+    if nonce is None:
+        return page.replace(f' nonce="{NONCE_PLACEHOLDER}"', "")
+    return page.replace(NONCE_PLACEHOLDER, nonce)
 
 
 def layers_of(store: Store, kind: LayerKind) -> list[LayerRecord]:

@@ -19,7 +19,7 @@ from layers.store import LayerRecord, Store
 from maps.errors import MapError, UnknownMap
 from maps.i18n import Lang
 from maps.investor import investor_map
-from maps.page import PageOptions, render_page
+from maps.page import PageOptions, render_page, with_nonce
 from maps.planner import planner_map
 from maps.preview import INLINE_LIMIT, preview_map
 
@@ -60,7 +60,7 @@ def export_page(store: Store, name: str, path: Path, rules: RuleSet, *, lang: La
         raise MapError(f"{path.parent}: no such folder; create it or choose another output path")
     options = PageOptions(lang=lang, assets="inline", tiles_url=None, basemap_url=basemap_url or None,
                           basemap_attribution=basemap_attribution)
-    page = build_page(store, name, options, rules)
+    page = with_nonce(build_page(store, name, options, rules), None)  # a file on disk has no CSP
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)  # a reader never sees half a file

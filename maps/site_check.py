@@ -47,9 +47,9 @@ class SiteCheck:
 
 
 def run_site_check(site: BaseGeometry, index: ConstraintIndex, rules: RuleSet, *,
-                   synthetic: bool = False) -> SiteCheck:
+                   synthetic: bool = False, budget_s: float | None = None) -> SiteCheck:
     """Check ``site`` (working CRS) against every rule; add outcome texts, the AR5 breakdown and hit areas."""
-    result = check_site(site, index, rules)
+    result = check_site(site, index, rules, budget_s=budget_s)
     report = enrich(result.to_dict())
     geom = shapely.make_valid(site)
     report["ar5"] = ar5_breakdown(geom, index.layers_of(LayerKind.farmland)).to_dict()

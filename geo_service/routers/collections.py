@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 
+from constraints.publish import DERIVED_IDS
 from geo_service.dependencies import LayerDep, StoreDep
 from geo_service.links import GEOJSON, JSON, base_url, link
 from layers.crs import CRS84_URI, EPSG_URI, WORKING_EPSG, bounds_to_crs84, supported_crs_uris
@@ -17,11 +19,16 @@ _JSON_SCHEMA_TYPE = {"int": "integer", "float": "number", "bool": "boolean", "st
                      "datetime": "string", "date": "string"}
 
 
+def source_name(source: str) -> str:
+    """The file name of a layer's source, never the server's folders (older versions stored full paths)."""
+    return re.split(r"[\\/]", source.rstrip("/\\"))[-1] if source else ""
+
+
 def collection_document(layer: LayerRecord, base: str) -> dict[str, Any]:
     """The collection description: extent in CRS84, kind, version, count, CRS list, provenance, links."""
     current = layer.current
     href = f"{base}/collections/{layer.id}"
-    source = current.provenance.get("source", "")
+    source = source_name(str(current.provenance.get("source", "")))
     description = layer.description
     if source:
         description += f" Kilde/source: {source}."
@@ -66,8 +73,11 @@ def collections(request: Request, store: StoreDep) -> dict:
 
 @router.get("/collections/{collectionId}", summary="One collection")
 def collection(request: Request, layer: LayerDep) -> dict:
-    """One layer's description; 404 if unknown."""
-    return collection_document(layer, base_url(request))
+    """One layer's description; 404 if unknown. Derived collections say whether they are current or behind."""
+    document = collection_document(layer, base_url(request))
+    if layer.id in DERIVED_IDS:
+        document["analysis"] = request.app.state.analysis.status().to_dict()
+    return document
 
 
 @router.get("/collections/{collectionId}/queryables", summary="Queryable properties")

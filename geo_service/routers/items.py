@@ -9,28 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from geo_service.dependencies import LayerDep, SettingsDep, StoreDep
 from geo_service.links import GEOJSON, JSON, base_url, link, with_query
+from geo_service.params import MAX_OFFSET, feature_id, parse_bbox, property_filters, repeated_reserved
 from layers.crs import CRS84, bbox_to_working, parse_crs_uri
-from layers.errors import FeatureNotFound, InvalidQuery
 from layers.geojson import encode_features, feature, feature_collection
 
 router = APIRouter(tags=["Features"])
 
 RESERVED = {"bbox", "bbox-crs", "crs", "limit", "offset", "f", "datetime", "properties", "filter-lang"}
-
-
-def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
-    """``minx,miny,maxx,maxy`` (4 numbers; 6 with heights, which are ignored)."""
-    if value is None:
-        return None
-    try:
-        numbers = [float(v) for v in value.split(",")]
-    except ValueError:
-        numbers = []
-    if len(numbers) == 6:
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4 or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
-        raise InvalidQuery("bbox", f"bbox={value!r} must be four numbers minx,miny,maxx,maxy with min <= max")
-    return numbers[0], numbers[1], numbers[2], numbers[3]
 
 
 @router.get("/collections/{collectionId}/items", summary="Features of a collection",
@@ -43,15 +28,17 @@ def items(
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS URI of bbox")] = None,
     crs: Annotated[str | None, Query(description="CRS URI of the response geometries")] = None,
-    limit: Annotated[int | None, Query(ge=1, description="page size (default 100, max 10 000)")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_OFFSET, description="page size (default 100, max 10 000)")] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     """A page of features; other query parameters are equality filters on properties."""
+    pairs = request.query_params.multi_items()
+    repeated_reserved(pairs, RESERVED)
     target = parse_crs_uri(crs, "crs")
     box = parse_bbox(bbox)
     working_box = bbox_to_working(box, parse_crs_uri(bbox_crs, "bbox-crs")) if box else None
     size = min(limit or settings.default_limit, settings.max_limit)
-    filters = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+    filters = property_filters(pairs, RESERVED)
     page = store.query(layer.current, working_box, filters, size, offset)
     links = [link(with_query(request), "self", GEOJSON, "this page"),
              link(f"{base_url(request)}/collections/{layer.id}", "collection", JSON, layer.title)]
@@ -75,14 +62,12 @@ def item(
     request: Request,
     layer: LayerDep,
     store: StoreDep,
-    featureId: str,  # noqa: N803
+    featureId: str,
     crs: Annotated[str | None, Query(description="CRS URI of the response geometry")] = None,
 ) -> Response:
     """One feature by its id (stable within a layer version)."""
     target = parse_crs_uri(crs, "crs") if crs else CRS84
-    if not featureId.isdigit():
-        raise FeatureNotFound(f"layer {layer.id!r} has no feature {featureId!r}; feature ids are integers")
-    page = store.get_feature(layer.current, int(featureId))
+    page = store.get_feature(layer.current, feature_id(featureId, layer.id))
     base = f"{base_url(request)}/collections/{layer.id}"
     body = feature(encode_features(page, target)[0], {"links": [
         link(with_query(request), "self", GEOJSON, "this feature"),

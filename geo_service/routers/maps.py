@@ -9,16 +9,18 @@ rebuild exactly once.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constraints.rules import RuleSet
 from geo_service.dependencies import LayerDep, SettingsDep, StoreDep
-from geo_service.links import with_query
+from geo_service.middleware import csp_nonce
 from maps.assets import ASSETS, media_type, read_asset
 from maps.i18n import Lang, parse_lang
-from maps.page import PageOptions, versions_key
+from maps.page import PageOptions, versions_key, with_nonce
 from maps.pages import PageCache, build_page, build_preview
 
 router = APIRouter(tags=["Maps"])
@@ -37,14 +39,22 @@ def _rules(request: Request) -> RuleSet:
 
 
 def _options(request: Request, settings: SettingsDep, lang: Lang) -> PageOptions:
+    """Page options from the settings and the parameters that change the page, nothing else.
+
+    The options are part of the page cache key, so they hold only what changes the page: the language
+    (``?x=1`` and other unknown parameters neither change the page nor make a new cache entry). Links are
+    relative to the page (same origin), never built from the Host header.
+    """
     root = request.scope.get("root_path", "").rstrip("/")  # same origin: the page loads nothing from elsewhere
+    other = "nb" if lang == "en" else "en"
     return PageOptions(lang=lang, assets="link", static_url=f"{root}/static", tiles_url=root,
                        basemap_url=settings.basemap_url or None, basemap_attribution=settings.basemap_attribution,
-                       lang_switch_url=with_query(request, lang="nb" if lang == "en" else "en"))
+                       lang_switch_url=f"{root}{request.url.path}?{urlencode({'lang': other})}")
 
 
-def _page(html: str) -> HTMLResponse:
-    return HTMLResponse(html, headers={"Cache-Control": HTML_CACHE_CONTROL})
+def _page(request: Request, page: str) -> HTMLResponse:
+    """A cached page with this response's CSP nonce on its scripts."""
+    return HTMLResponse(with_nonce(page, csp_nonce(request)), headers={"Cache-Control": HTML_CACHE_CONTROL})
 
 
 @router.get("/maps/investor", response_class=HTMLResponse, summary="Business areas map for investors")
@@ -52,7 +62,7 @@ def investor(request: Request, store: StoreDep, settings: SettingsDep, lang: Lan
     """Pre-approved business areas and land reserves with area, zoning, status and distances (bokmål; ``?lang=en``)."""
     options = _options(request, settings, parse_lang(lang))
     key = ("investor", versions_key(store), options)
-    return _page(_cache(request).get(key, lambda: build_page(store, "investor", options, _rules(request))))
+    return _page(request, _cache(request).get(key, lambda: build_page(store, "investor", options, _rules(request))))
 
 
 @router.get("/maps/planner", response_class=HTMLResponse, summary="Objection-risk map for planners")
@@ -61,7 +71,7 @@ def planner(request: Request, store: StoreDep, settings: SettingsDep, lang: Lang
     options = _options(request, settings, parse_lang(lang))
     rules = _rules(request)
     key = ("planner", versions_key(store), rules.hash(), options)
-    return _page(_cache(request).get(key, lambda: build_page(store, "planner", options, rules)))
+    return _page(request, _cache(request).get(key, lambda: build_page(store, "planner", options, rules)))
 
 
 @router.get("/collections/{collectionId}/map", response_class=HTMLResponse, summary="Preview a collection on a map")
@@ -70,7 +80,7 @@ def collection_map(request: Request, layer: LayerDep, store: StoreDep, settings:
     """The collection's current version on a map: inline GeoJSON when small, vector tiles when large."""
     options = _options(request, settings, parse_lang(lang))
     key = ("preview", layer.id, layer.current.version, settings.map_inline_limit, options)
-    return _page(_cache(request).get(
+    return _page(request, _cache(request).get(
         key, lambda: build_preview(store, layer, options, settings.map_inline_limit)))
 
 
@@ -78,6 +88,6 @@ def collection_map(request: Request, layer: LayerDep, store: StoreDep, settings:
 def static_asset(path: str) -> Response:
     """Leaflet, its plugins and our own map script and stylesheet (only the listed files, nothing else)."""
     if path not in ASSETS:
-        return Response(status_code=404, content=f"no static asset {path!r}", media_type="text/plain")
+        raise StarletteHTTPException(404, f"no static asset {path!r}")
     return Response(read_asset(path), media_type=media_type(path),
                     headers={"Cache-Control": ASSET_CACHE_CONTROL})

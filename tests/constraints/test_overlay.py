@@ -11,7 +11,7 @@ import pytest
 import shapely
 from shapely import LineString, Point, box
 
-from constraints.errors import CRSMismatchError, MissingColumnError, MissingCRSError, NonMetricCRSError
+from constraints.errors import CRSMismatchError, MissingCRSError, NonMetricCRSError
 from constraints.findings import FINDING_COLUMNS
 from constraints.index import ConstraintIndex
 from constraints.overlay import RISK_COLUMNS, analyse_zones, objection_risk
@@ -231,9 +231,31 @@ def test_missing_and_geographic_crs_are_refused(rules: RuleSet) -> None:
         analyse_zones(zoning([box(9, 59, 9.1, 59.1)], arealformal=[1300], crs="EPSG:4326"), {}, rules)
 
 
-def test_rule_selecting_a_missing_column_raises(rules: RuleSet) -> None:
-    with pytest.raises(MissingColumnError, match="'ar5' has no column 'arealtype'.*'farmland-jordvern'"):
-        ConstraintIndex({"ar5": layer("ar5", "farmland", frame([box(0, 0, 1, 1)]))}, rules)
+def test_a_layer_missing_a_selected_field_makes_that_rule_not_mapped_with_the_reason(
+        rules: RuleSet, empty_layers) -> None:
+    """A heritage layer without vernetype: heritage-automatic is NOT_MAPPED (reason given), other rules still run."""
+    heritage = frame([Point(50, 50)], fids=[7], navn=["Gravhaug"])  # synthetic; no vernetype column
+    ar5 = frame([box(0, 0, 40, 100)], arealtype=[21])
+    layers = empty_layers(heritage=layer("kulturminner", "heritage", heritage), farmland=layer("ar5", "farmland", ar5))
+    findings = analyse_zones(zoning([ZONE], arealformal=[1300]), layers, rules)
+    f = finding(findings, 0, "heritage-automatic")
+    assert f["risk"] == "NOT_MAPPED" and f["coverage"] == "no-layer" and f["hit_ids"] == []
+    assert "Layer kulturminner has no field vernetype; the rule selects on it" in f["note"]
+    assert finding(findings, 0, "farmland-jordvern")["overlap_m2"] == pytest.approx(4_000)  # others unaffected
+    risk = objection_risk(zoning([ZONE], arealformal=[1300]), findings, rules)
+    assert risk.loc[0, "objection_risk"] == "RED" and "heritage-automatic" in risk.loc[0, "not_mapped_rules"]
+
+
+def test_a_second_layer_of_the_kind_with_the_field_still_maps_the_rule(rules: RuleSet, empty_layers) -> None:
+    bad = frame([Point(50, 50)], fids=[1], navn=["uten vernetype"])
+    good = frame([Point(60, 60)], fids=[2], vernetype=["AUT"])
+    layers = empty_layers(heritage=layer("km-ok", "heritage", good))
+    layers["km-bad"] = layer("km-bad", "heritage", bad)
+    f = finding(analyse_zones(zoning([ZONE], arealformal=[1300]), layers, rules), 0, "heritage-automatic")
+    assert f["risk"] == "RED" and f["hit_ids"] == [2] and f["hit_layers"] == ["km-ok"]
+    assert "Layer km-bad has no field vernetype" in f["note"]
+    index = ConstraintIndex(layers, rules)
+    assert index.target("heritage-automatic").missing_fields == (("km-bad", "vernetype"),)
 
 
 def test_provenance_records_versions_and_rules_hash(rules: RuleSet, empty_layers) -> None:

@@ -58,6 +58,17 @@ def test_site_uses_the_municipality_belt(tmp_path, empty_layers) -> None:
     assert belt.status == "HIT-YELLOW" and belt.zone_m == 30 and belt.zone_m_source == "municipality:3338"
 
 
+def test_site_check_with_a_heritage_layer_lacking_vernetype_is_not_mapped_with_the_reason(
+        rules: RuleSet, empty_layers) -> None:
+    layers = empty_layers(heritage=layer("km", "heritage", frame([Point(50, 50)], navn=["Gravhaug"])))
+    report = check_site(box(0, 0, 100, 100), layers, rules)
+    heritage = {t.theme: t for t in report.themes}["heritage"]
+    result = heritage.rules[0]
+    assert heritage.status == "NOT-MAPPED" and result.hit_ids == []
+    assert result.note_en.startswith("Layer km has no field vernetype; the rule selects on it")
+    assert result.note_nb.startswith("Laget km mangler feltet vernetype")
+
+
 def test_empty_site_is_refused(rules: RuleSet) -> None:
     with pytest.raises(SiteGeometryError):
         check_site(shapely.Polygon(), {}, rules)
