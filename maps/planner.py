@@ -48,6 +48,8 @@ from maps.page import (
     read_optional,
     region_bounds,
 )
+from maps.site_texts import outcome_of, pick, rule_title
+from maps.site_texts import texts as site_texts
 from maps.styles import (
     HERITAGE_POINT_STYLE,
     MUNICIPALITY_STYLE,
@@ -86,10 +88,12 @@ def _num(value: Any, digits: int) -> float | None:
 
 
 def compact_findings(findings: list[dict[str, Any]]) -> list[list[Any]]:
-    """Findings as ``[rule_id, risk, overlap_daa, distance_m, zone_m, zone_m_source]`` rows, worst first."""
+    """Findings as ``[rule_id, risk, overlap_daa, distance_m, zone_m, zone_m_source, outcome, share,
+    proximity_m]`` rows, worst first (the popup picks the sentence true for the outcome from the page context)."""
     rank = {r: i for i, r in enumerate(RISK_ORDER)}
     rows = [[f.get("rule_id"), f.get("risk"), _num(f.get("overlap_daa"), 2), _num(f.get("distance_m"), 0),
-             _num(f.get("zone_m"), 0), f.get("zone_m_source")] for f in findings]
+             _num(f.get("zone_m"), 0), f.get("zone_m_source"), outcome_of(f), _num(f.get("zone_share"), 4),
+             _num(f.get("proximity_m"), 0)] for f in findings]
     return sorted(rows, key=lambda r: rank.get(r[1], 9))
 
 
@@ -112,6 +116,12 @@ def rule_texts(risk: pd.DataFrame, rules: RuleSet | None, lang: Lang) -> dict[st
                 out[rid] = {"theme": f.get("theme"), "authority": f.get("authority"),
                             "legal_basis": f.get("legal_basis"),
                             "explanation": f.get("explanation_nb" if lang == "nb" else "explanation_en")}
+    sentences = site_texts()
+    for rid, entry in out.items():
+        theme = str(entry.get("theme"))
+        entry["title"] = rule_title(rid, lang)
+        entry["statements"] = {o: pick(v, lang) for o, v in sentences["statements"].get(theme, {}).items()}
+        entry["next"] = {o: pick(v, lang) for o, v in sentences["next_steps"].get(theme, {}).items()}
     return out
 
 

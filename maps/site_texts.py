@@ -35,9 +35,19 @@ def outcome_of(finding: dict[str, Any]) -> str:
     own = finding.get("outcome")
     if own in OUTCOMES:
         return str(own)
-    word = str(finding.get("finding") or "")
-    outcome = _FINDING_TO_OUTCOME.get(word, "not_mapped" if finding.get("risk") == "NOT_MAPPED" else "clear")
     hit_m2 = finding.get("hit_area_m2", finding.get("overlap_m2")) or 0.0
+    word = finding.get("finding")
+    if word:
+        outcome = _FINDING_TO_OUTCOME.get(str(word), "clear")
+    else:  # stored findings (objection-risk) keep the risk, area and distance, not the word: derive it
+        risk, distance = finding.get("risk"), finding.get("distance_m")
+        touching = float(hit_m2) > 0 or (distance is not None and float(distance) == 0.0)
+        if risk == "NOT_MAPPED":
+            outcome = "not_mapped"
+        elif risk in ("RED", "YELLOW"):
+            outcome = "inside" if touching else "near"
+        else:
+            outcome = "exempt" if touching else "clear"
     if outcome == "inside" and 0 < float(hit_m2) < BOUNDARY_M2:
         return "boundary"
     return outcome
