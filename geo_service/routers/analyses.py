@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from constraints.errors import SiteGeometryError
 from constraints.publish import BUSINESS_AREAS
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
+from constraints.reserve_history import reserve_history
 from constraints.site import SiteLimits, validate_site
 from geo_service.analysis_service import AnalysisService
 from geo_service.dependencies import SettingsDep, StoreDep
@@ -28,6 +29,8 @@ from layers.upload import MAX_UPLOAD_BYTES, read_upload
 from maps.i18n import Lang, parse_lang
 from maps.land_reserve import csv_excel_no, xlsx
 from maps.land_reserve import page as land_reserve_page
+from maps.reserve_history import history_json
+from maps.reserve_history import page as history_page
 from maps.site_check import hits_geojson, report_pdf, run_site_check, store_is_synthetic, view
 from maps.site_report import render_report_page, render_report_panel
 
@@ -241,11 +244,32 @@ def land_reserve_view(
         root = request.scope.get("root_path", "").rstrip("/")
         base = f"{root}/analyses/land-reserve"
         links = {"csv": f"{base}.csv", "csv_excel": f"{base}.csv?variant=excel-no",
-                 "xlsx": f"{base}.xlsx?lang={language}", "json": f"{base}?f=json"}
+                 "xlsx": f"{base}.xlsx?lang={language}", "json": f"{base}?f=json",
+                 "history": f"{base}/history?lang={language}"}
         return HTMLResponse(land_reserve_page(doc, table, language, links=links, static_url=_static_url(request),
                                               lang_switch_url=with_query(request, lang="nb" if language == "en"
                                                                          else "en")))
     return JSONResponse(doc)
+
+
+@router.get("/land-reserve/history", summary="Land reserves per municipality and published version")
+def land_reserve_history_view(
+    request: Request,
+    store: StoreDep,
+    f: Annotated[str | None, Query(description="json or html (default: html when the browser asks for it)")] = None,
+    lang: LangQuery = None,
+) -> Response:
+    """Reserve and pre-approved daa and dyrka jord inside reserves, per municipality, for every published
+    version of ``business-areas``: charts and a table for browsers, JSON for APIs."""
+    history = reserve_history(store)
+    accept = request.headers.get("accept", "")
+    if f == "html" or (f is None and "text/html" in accept):
+        language = parse_lang(lang)
+        root = request.scope.get("root_path", "").rstrip("/")
+        return HTMLResponse(history_page(history, language, back_url=f"{root}/analyses/land-reserve?lang={language}",
+                                         static_url=_static_url(request),
+                                         lang_switch_url=with_query(request, lang="nb" if language == "en" else "en")))
+    return JSONResponse(history_json(history))
 
 
 @router.get("/land-reserve.csv", summary="Business land per municipality (CSV)")

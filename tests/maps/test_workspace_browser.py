@@ -172,3 +172,104 @@ def test_pick_a_zone_and_english_page(browser: Any, server: str) -> None:  # noq
         w.assert_clean()
     finally:
         w.close()
+
+
+def test_near_finding_popup_says_near(browser: Any, server: str, demo_workspace: Path) -> None:  # noqa: F811
+    from constraints.publish import OBJECTION_RISK
+    from layers.gpkg_store import GeoPackageStore
+    from tests.maps.test_browser import latlon
+
+    store = GeoPackageStore(demo_workspace)
+    risk = store.read_frame(store.get_layer(OBJECTION_RISK).current)
+
+    def only_near(text: str) -> bool:
+        fs = json.loads(text)
+        return [f["risk"] for f in fs if f["risk"] != "GREEN"] == ["YELLOW"] and any(
+            f["rule_id"] == "watercourse-belt" and f["risk"] == "YELLOW" and f["overlap_m2"] == 0 for f in fs)
+
+    zone = risk[(risk["objection_risk"] == "YELLOW") & risk["findings"].map(only_near)].sort_values("area_m2").iloc[-1]
+    w = Watched(browser)
+    try:
+        w.open(f"{server}/maps/planner")
+        w.toggle("Dyrka jord (AR5)")
+        text = w.click_latlon(*latlon(zone.geometry), zoom=15)
+        assert "Nærmeste vassdrag ligger" in text
+        assert "innenfor 100 m (standard) fra vassdrag" not in text  # the inside sentence is not shown
+        item = w.page.locator('.leaflet-popup-content li[data-rule="watercourse-belt"]')
+        assert item.get_attribute("data-outcome") == "near"
+        w.assert_clean()
+    finally:
+        w.close()
+
+
+def test_land_reserve_page_downloads_and_language(browser: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
+    w = Watched(browser)
+    try:
+        w.page.goto(f"{server}/analyses/land-reserve")
+        assert w.page.locator("html").get_attribute("lang") == "nb"
+        headers = w.page.locator("#lr-table thead th").all_inner_texts()
+        assert headers[:3] == ["Kommune", "Ferdig regulert (daa)", "Arealreserve (daa)"]
+        assert w.page.locator("#lr-table tbody tr").count() == 7
+        assert w.page.locator("#lr-chart svg").count() == 1
+        doc = w.page.request.get(f"{server}/analyses/land-reserve", headers={"accept": "application/json"}).json()
+        total = w.page.inner_text("#lr-total").split("\t")
+        assert total[0] == "Sum"
+        assert total[2] == f"{doc['region']['reserve_daa']:,.1f}".replace(",", "\u00a0").replace(".", ",")
+        for link, check in (("#lr-csv", b"kommunenummer,kommunenavn"), ("#lr-csv-excel", b"\xef\xbb\xbfKommunenummer;")):
+            with w.page.expect_download() as info:
+                w.page.click(link)
+            path = tmp_path / info.value.suggested_filename
+            info.value.save_as(path)
+            assert path.read_bytes().startswith(check), link
+        # a link that turns into a download ends its navigation as ERR_ABORTED: that is the download, not a failure
+        w.failed = [f for f in w.failed if not (f.endswith("net::ERR_ABORTED") and "/land-reserve.csv" in f)]
+        w.page.click("#lr-lang")
+        w.page.wait_for_load_state()
+        assert w.page.locator("html").get_attribute("lang") == "en"
+        assert w.page.locator("#lr-table thead th").all_inner_texts()[2] == "Land reserve (daa)"
+        w.shot("land-reserve-en")
+        w.assert_clean()
+    finally:
+        w.close()
+
+
+def test_change_over_time_after_a_new_zoning_version(browser: Any, demo_copy: Path,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    from constraints.publish import BUSINESS_AREAS, refresh_derived
+    from constraints.rules import load_rules
+    from layers.gpkg_store import GeoPackageStore
+    from layers.kinds import LayerKind
+    from layers.store import LayerMeta
+    from tests.servers import serve_workspace
+
+    store = GeoPackageStore(demo_copy)
+    business = store.read_frame(store.get_layer(BUSINESS_AREAS).current)
+    reserve = business[business["status"] == "reserve"].sort_values("counted_m2").iloc[-1]  # the largest
+    zoning = store.get_layer("arealplan")
+    frame = store.read_frame(zoning.current)
+    store.publish("arealplan", frame.drop(index=reserve["zone_id"]),
+                  LayerMeta(LayerKind.zoning, zoning.title, zoning.description))  # the reserve is taken out
+    refresh_derived(store, load_rules())
+    env = {"GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0"}
+    with serve_workspace(demo_copy, tmp_path / "serve.log", env) as url:
+        w = Watched(browser)
+        try:
+            doc = w.page.request.get(f"{url}/analyses/land-reserve/history",
+                                     headers={"accept": "application/json"}).json()
+            assert [v["version"] for v in doc["versions"]] == [1, 2]
+            before, after = ({m["kommunenavn"]: m for m in v["municipalities"]} for v in doc["versions"])
+            name = reserve["kommunenavn"]
+            assert before[name]["reserve_daa"] - after[name]["reserve_daa"] == pytest.approx(
+                reserve["counted_m2"] / 1000, abs=0.01)
+            w.page.goto(f"{url}/analyses/land-reserve/history")
+            assert w.page.locator(".rh-chart svg").count() == 2
+            assert w.page.locator(".rh-chart").first.get_attribute("data-versions") == "1,2"
+            row = w.page.locator('#rh-table tr[data-version="2"]', has_text=name).inner_text().split("\t")
+            assert row[3] == f"{after[name]['reserve_daa']:,.1f}".replace(",", "\u00a0").replace(".", ",")
+            w.page.click("#rh-lang")
+            w.page.wait_for_load_state()
+            assert w.page.inner_text("h1") == "Land reserves over time"
+            w.shot("land-reserve-history-en")
+            w.assert_clean()
+        finally:
+            w.close()
