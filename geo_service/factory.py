@@ -12,7 +12,7 @@ from geo_service.errors import install_error_handlers
 from geo_service.limits import site_gate
 from geo_service.middleware import EdgeGuard
 from geo_service.openapi import install_openapi
-from geo_service.routers import analyses, collections, docs, items, landing, maps, tiles
+from geo_service.routers import analyses, changes, collections, docs, items, landing, maps, tiles
 from geo_service.settings import Settings
 from geo_service.shutdown import arm_watchdog_on_sigterm, run_bounded
 from geo_service.stores import open_store, seed_if_empty
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    for module in (landing, collections, items, tiles, analyses, maps, docs):
+    for module in (landing, collections, changes, items, tiles, analyses, maps, docs):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     app.add_middleware(EdgeGuard, settings=settings)  # outermost: limits, Host check, security headers
