@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from constraints.formal import column, in_group
 from constraints.index import ConstraintIndex
 from constraints.inputs import ConstraintLayer
 from constraints.publish import OBJECTION_RISK, Inputs, current_inputs
@@ -63,8 +64,8 @@ from maps.styles import (
 )
 from maps.workspace import add_panel
 
-RISK_COLUMNS = ("risk", "arealformal", "formal_name", "plantype", "planid", "kommunenummer", "kommunenavn",
-                "area_daa", "findings")
+RISK_COLUMNS = ("risk", "arealformal", "formal_name", "plantype", "planid", "planstatus", "kommunenummer",
+                "kommunenavn", "area_daa", "business", "findings")
 ZONE_SIMPLIFY_M = 4.0  # belts are ≥ 5 m wide; 4 m is below a pixel until zoom 15
 ZONE_COLUMNS = ("rule_id", "theme", "zone_m", "source", "kommunenummer", "kommunenavn")
 
@@ -125,14 +126,22 @@ def rule_texts(risk: pd.DataFrame, rules: RuleSet | None, lang: Lang) -> dict[st
     return out
 
 
-def risk_zones(store: Store) -> gpd.GeoDataFrame | None:
-    """The ``objection-risk`` collection with display columns (:data:`RISK_COLUMNS`); ``None`` if not computed."""
+def risk_zones(store: Store, rules: RuleSet | None = None) -> gpd.GeoDataFrame | None:
+    """The ``objection-risk`` collection with display columns (:data:`RISK_COLUMNS`); ``None`` if not computed.
+
+    ``business`` marks zones whose arealformål is business land under ``rules`` (the "only business" filter)."""
     found = read_optional(store, OBJECTION_RISK)
     if found is None:
         return None
     _, frame = found
     out = frame.copy()
     out["risk"] = out["objection_risk"].astype(str)
+    business = np.zeros(len(out), dtype=bool)
+    if rules is not None:
+        for group in rules.business.formal_groups:
+            business |= in_group(out, rules.formal_groups[group])
+    out["business"] = business
+    out["planstatus"] = [int(v) if pd.notna(v) else None for v in column(out, "planstatus")]
     out["formal_name"] = [arealformal_name(int(c)) if pd.notna(c) else None for c in out["arealformal"]]
     kommuner = municipalities(store)
     names: dict[str, str] = {}
@@ -306,7 +315,7 @@ def planner_map(store: Store, rules: RuleSet, options: PageOptions) -> folium.Ma
                                                   "circle", count=len(points)))
 
     # Risk zones, GREEN at the bottom and RED on top.
-    zones = risk_zones(store)
+    zones = risk_zones(store, rules)
     risk_entries: list[LegendEntry] = []
     texts: dict[str, dict[str, Any]] = {}
     if zones is None:

@@ -15,7 +15,7 @@ from maps.templating import render
 def panel_html(lang: Lang, *, check_url: str, upload_url: str, pdf_url: str) -> str:
     """The panel's HTML."""
     keys = ("title", "draw", "upload", "candidates", "check_zone", "pdf", "checking", "error", "hide", "show",
-            "hits", "site")
+            "hits", "site", "business_only")
     return render("planner_workspace.html", lang=lang, ui={k: t(f"ws.{k}", lang) for k in keys},
                   check_url=check_url, upload_url=upload_url, pdf_url=pdf_url)
 

@@ -99,6 +99,9 @@
         '<div class="gm-badge gm-risk-' + esc(p.risk) + '">' + esc(label('risk.' + p.risk)) + '</div><table>';
       html += row('popup.area', fmt(p.area_daa, 1) + ' ' + esc(label('unit.daa')));
       html += row('popup.plan', planText(p));
+      if (p.planstatus !== null && p.planstatus !== undefined) {
+        html += row('popup.planstatus', esc(p.planstatus) + ' ' + esc(label('popup.planstatus.' + p.planstatus)));
+      }
       html += row('popup.municipality', esc(p.kommunenavn || p.kommunenummer || '–'));
       html += '</table>';
       var findings = p.findings || [];

@@ -118,6 +118,26 @@
     }).catch(fail);
   }
 
+  // "Only business zones": risk zones whose arealformål is not business land are taken off the map (and back).
+  var hiddenZones = [];
+  function businessOnly(on) {
+    Object.keys(GeoMaps.layers).forEach(function (key) {
+      if (key.indexOf('risk-') !== 0) { return; }
+      var layer = GeoMaps.layers[key];
+      if (on) {
+        layer.eachLayer(function (l) {
+          if (l.feature && !l.feature.properties.business) { hiddenZones.push([layer, l]); layer.removeLayer(l); }
+        });
+      }
+    });
+    if (!on) {
+      hiddenZones.forEach(function (pair) { pair[0].addLayer(pair[1]); });
+      hiddenZones = [];
+    }
+    ws.businessOnly = on;
+    ws.hiddenZones = hiddenZones.length;
+  }
+
   function togglePanel(btn) {
     var open = document.body.classList.toggle('gm-ws-collapsed') === false;
     btn.setAttribute('aria-expanded', String(open));
@@ -179,6 +199,8 @@
     fileInput.addEventListener('change', function () { upload(0); });
     choose.addEventListener('change', function () { upload(parseInt(choose.value, 10)); });
     pdfBtn.addEventListener('click', downloadPdf);
+    var business = document.getElementById('gm-ws-business');
+    business.addEventListener('change', function () { businessOnly(business.checked); });
     var toggle = document.getElementById('gm-ws-toggle');
     toggle.addEventListener('click', function () { togglePanel(toggle); });
   }

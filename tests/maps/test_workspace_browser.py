@@ -197,6 +197,17 @@ def test_near_finding_popup_says_near(browser: Any, server: str, demo_workspace:
         assert "innenfor 100 m (standard) fra vassdrag" not in text  # the inside sentence is not shown
         item = w.page.locator('.leaflet-popup-content li[data-rule="watercourse-belt"]')
         assert item.get_attribute("data-outcome") == "near"
+        status = int(zone["planstatus"])
+        assert f"Planstatus\t{status} " in text  # plan status (proposed vs adopted decides exemptions)
+        # "only business zones": every non-business zone leaves the map, and comes back
+        from constraints.rules import load_rules
+        from maps.planner import risk_zones
+
+        zones = risk_zones(store, load_rules())
+        w.page.check("#gm-ws-business")
+        assert w.page.evaluate("() => GeoMaps.workspace.hiddenZones") == int((~zones["business"]).sum()) > 0
+        w.page.uncheck("#gm-ws-business")
+        assert w.page.evaluate("() => GeoMaps.workspace.hiddenZones") == 0
         w.assert_clean()
     finally:
         w.close()
