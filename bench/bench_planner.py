@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.servers import serve_workspace  # noqa: E402
+from tests.servers import serve_workspace
 
 READY = "() => window.GeoMaps && GeoMaps.state.ready === true"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]

@@ -35,7 +35,9 @@ def outcome_of(finding: dict[str, Any]) -> str:
     own = finding.get("outcome")
     if own in OUTCOMES:
         return str(own)
-    hit_m2 = finding.get("hit_area_m2", finding.get("overlap_m2")) or 0.0
+    hit_m2 = finding.get("hit_area_m2", finding.get("overlap_m2"))
+    if hit_m2 is None:
+        hit_m2 = float(finding.get("overlap_daa") or 0.0) * 1000
     word = finding.get("finding")
     if word:
         outcome = _FINDING_TO_OUTCOME.get(str(word), "clear")
