@@ -17,6 +17,8 @@ from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_er
 from geo_service.settings import Settings
 from geo_service.stores import open_store
 from layers.store import Store
+from sites.config import load_sites_config
+from sites.publish import refresh_sites
 
 rules_app = typer.Typer(help="Check and show the objection rules.", no_args_is_help=True)
 
@@ -40,6 +42,16 @@ def refresh_and_report(store: Store, settings: Settings, *, force: bool = False,
         err.print(Text("warning: ", style="bold yellow") + Text(
             f"the analysis is behind: {reason}. The previous objection-risk and business-areas versions keep "
             "serving; run `geo-service analyse` after fixing the cause."), highlight=False, soft_wrap=True)
+        return False
+    try:
+        published += refresh_sites(store, load_sites_config(settings.effective_sites_config()), force=force)
+    except Exception as exc:  # noqa: BLE001 - the site register is behind; the previous version keeps serving
+        reason = failure_reason(exc)
+        if strict:
+            raise AnalysisFailed(f"the site register: {reason}") from None
+        err.print(Text("warning: ", style="bold yellow") + Text(
+            f"the site register is behind: {reason}. The previous sites version keeps serving; run "
+            "`geo-service analyse` after fixing the cause."), highlight=False, soft_wrap=True)
         return False
     for record in published:
         out.print(f"recomputed {record.layer_id}: version {record.version}, {record.feature_count} features",

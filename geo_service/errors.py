@@ -14,6 +14,7 @@ from geo_service.limits import SiteCheckBusy
 from layers import errors as le
 from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
+from sites import errors as se
 
 log = logging.getLogger("geo_service.errors")
 
@@ -30,6 +31,11 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     ce.SiteGeometryError: (400, "InvalidParameterValue"),
     ce.RuleSetError: (500, "RuleSetError"),  # the server's own rule file is broken: an operator must fix it
     ce.ConstraintsError: (400, "BadRequest"),
+    se.SiteNotFound: (404, "NotFound"),
+    se.NoRoadNetwork: (404, "NotFound"),
+    se.SearchCriteriaError: (400, "InvalidParameterValue"),
+    se.RoutingError: (400, "InvalidParameterValue"),
+    se.SitesConfigError: (500, "SitesConfigError"),  # the server's own sites.yaml is broken: an operator must fix it
     MapAssetsMissing: (503, "ServiceUnavailable"),  # npm ci was not run: the operator must install the assets
     OfflineAssetError: (500, "ServerError"),
 }
@@ -59,7 +65,8 @@ def install_error_handlers(app: FastAPI) -> None:
         for cls in type(exc).__mro__:
             if cls in STATUS_BY_ERROR:
                 status, code = STATUS_BY_ERROR[cls]
-                extra = {"parameter": exc.parameter} if isinstance(exc, le.InvalidQuery) else {}
+                parameter = getattr(exc, "parameter", "")
+                extra = {"parameter": parameter} if parameter or isinstance(exc, le.InvalidQuery) else {}
                 return _body(status, code, str(exc), **extra)
         return _body(500, "ServerError", "internal error")
 
@@ -91,6 +98,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(le.LayerError, domain_error)
     app.add_exception_handler(ce.ConstraintsError, domain_error)
+    app.add_exception_handler(se.SitesError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(SiteCheckBusy, busy)  # type: ignore[arg-type]

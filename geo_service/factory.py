@@ -12,9 +12,10 @@ from geo_service.errors import install_error_handlers
 from geo_service.limits import site_gate
 from geo_service.middleware import EdgeGuard
 from geo_service.openapi import install_openapi
-from geo_service.routers import analyses, changes, collections, docs, items, landing, maps, tiles
+from geo_service.routers import analyses, changes, collections, docs, drive_time, items, landing, maps, sites, tiles
 from geo_service.settings import Settings
 from geo_service.shutdown import arm_watchdog_on_sigterm, run_bounded
+from geo_service.sites_service import SitesService
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
 from maps.pages import PageCache
@@ -31,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seed_if_empty(store)
         app.state.store = store
         app.state.tiles = open_tiles(settings, store)
-        app.state.analysis = AnalysisService(store, settings)
+        app.state.sites = SitesService(store, settings)
+        app.state.analysis = AnalysisService(store, settings, also=[app.state.sites.refresh])
         app.state.map_pages = PageCache()
         app.state.site_gate = site_gate(settings)
         app.state.analysis.start()
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    for module in (landing, collections, changes, items, tiles, analyses, maps, docs):
+    for module in (landing, collections, changes, items, tiles, analyses, drive_time, sites, maps, docs):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     app.add_middleware(EdgeGuard, settings=settings)  # outermost: limits, Host check, security headers

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     description: str = ("Site-availability and planning service for Kongsbergregionen: zoning, constraints, "
                         "objection risk and business areas as OGC API – Features.")
     rules_file: Path | None = Field(None, description="rule-set override (YAML/TOML); default WORKSPACE/rules.yaml")
+    sites_config: Path | None = Field(
+        None, description="site-portfolio override (road speeds, drive-time bands; YAML); default WORKSPACE/sites.yaml")
     analysis_refresh_seconds: float = Field(
         5.0, ge=0, description="how often the server checks whether derived layers are stale (0: never)")
     default_limit: int = Field(100, ge=1)
@@ -95,6 +97,13 @@ class Settings(BaseSettings):
             if (self.workspace / name).is_file():
                 return self.workspace / name
         return None
+
+    def effective_sites_config(self) -> Path | None:
+        """The site-portfolio override in force: ``sites_config``, else ``sites.yaml`` in the workspace."""
+        if self.sites_config is not None:
+            return self.sites_config
+        path = self.workspace / "sites.yaml"
+        return path if path.is_file() else None
 
     @classmethod
     def settings_customise_sources(

@@ -6,7 +6,10 @@ Layout::
     WORKSPACE/layers/<id>/<id>-<token>.gpkg     one immutable GeoPackage per version, opens in QGIS
 
 A publish writes a temporary GeoPackage, renames it into place and only then commits the catalog
-row in one transaction, so a failure at any step leaves every published version untouched. Reads
+row in one transaction, so a failure at any step leaves every published version untouched. A publish that
+was killed (``kill -9``, power loss) leaves files no version points to; they are removed when the store is
+opened and before every publish (see ``_clean_leftovers``): a publish holds an ``flock`` on its
+``.<id>-<token>.writing`` marker while it writes, so only files of dead publishes are ever removed. Reads
 go straight to SQLite: the bbox is answered from the GeoPackage R-tree, then refined exactly with
 shapely only for features whose envelope crosses the bbox edge.
 """
@@ -31,6 +34,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from layers.cql2 import Cql2Filter, SortKey
+from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by, register_sqlite_functions
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
@@ -63,6 +68,7 @@ class GeoPackageStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+        self.removed_leftovers = self._clean_leftovers()
 
     # -- catalog -------------------------------------------------------------------------------
     def _catalog(self) -> sqlite3.Connection:
@@ -157,11 +163,12 @@ class GeoPackageStore:
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
+        self._clean_leftovers()
         folder = self.workspace / "layers" / layer_id
-        folder.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex[:12]
         tmp = folder / f".{layer_id}-{token}.tmp.gpkg"
         final = folder / f"{layer_id}-{token}.gpkg"
+        marker = _hold_marker(folder, f".{layer_id}-{token}{_MARKER}")
         try:
             _write_gpkg(frame, tmp, layer_id, progress)
             os.replace(tmp, final)
@@ -184,10 +191,48 @@ class GeoPackageStore:
                     (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution,
                      version, created))
         except BaseException:
-            for leftover in (tmp, final):
-                leftover.unlink(missing_ok=True)
+            for leftover in folder.glob(f"*{layer_id}-{token}*"):
+                if leftover.name != Path(marker.name).name:
+                    leftover.unlink(missing_ok=True)
+            _release_marker(marker)
+            _remove_if_empty(folder)
             raise
+        _release_marker(marker)
         return self.versions(layer_id)[-1]
+
+    def _clean_leftovers(self) -> list[str]:
+        """Remove what killed publishes left: temporary GeoPackages and their journals, version files no catalog
+        row points to, and empty layer folders. Files of a publish still running (its marker is locked) stay.
+
+        The order makes it safe against publishes running meanwhile in other processes: files are listed first,
+        then markers checked, then the catalog read (a publish holds its marker from before its first file
+        until after its catalog commit). Returns the removed paths (relative to the workspace).
+        """
+        root = self.workspace / "layers"
+        if not root.is_dir():
+            return []
+        removed: list[str] = []
+        listing = {folder: sorted(folder.iterdir()) for folder in sorted(root.iterdir()) if folder.is_dir()}
+        live: set[str] = set()
+        for folder in listing:
+            for marker in folder.glob(f".*{_MARKER}"):
+                if _is_held(marker):
+                    live.add(marker.name[1:-len(_MARKER)])  # "<id>-<token>"
+                else:
+                    marker.unlink(missing_ok=True)
+                    removed.append(str(marker.relative_to(self.workspace)))
+        known = {Path(r[0]).name for r in self._catalog().execute("SELECT location FROM versions")}
+        for folder, paths in listing.items():
+            for path in paths:
+                stem = path.name.lstrip(".").split(".", 1)[0]
+                if (path.name in known or stem in live or path.name.endswith(_MARKER) or ".gpkg" not in path.name
+                        or not path.is_file()):
+                    continue
+                path.unlink(missing_ok=True)  # tmp, its journal/-wal/-shm, or a version the catalog never got
+                removed.append(str(path.relative_to(self.workspace)))
+            if _remove_if_empty(folder):
+                removed.append(str(folder.relative_to(self.workspace)) + "/")
+        return removed
 
     # -- features ------------------------------------------------------------------------------
     def _features_db(self, location: str) -> sqlite3.Connection:
@@ -201,16 +246,30 @@ class GeoPackageStore:
             # page cache) and keep a larger private page cache for the R-tree and hot rows
             db.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             db.execute("PRAGMA cache_size = -32768")  # KiB
+            register_sqlite_functions(db)  # CQL2: exact spatial predicates and CASEI
             cache[location] = db
         return db
 
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
-        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection), ``filters`` (equality) and
+        ``cql``, in ``sortby`` order then by fid. All of it runs in SQLite: spatial predicates through the R-tree
+        and an exact shapely test (``layers.cql2_sql``)."""
         db = self._features_db(record.location)
         table = _quote(record.layer_id)
         where, params = _filter_sql(record, filters)
-        if bbox is None:
+        if cql is not None or sortby:
+            for condition in ([compile_filter(record, cql, SQLITE)] if cql is not None else []) + (
+                    [bbox_condition(record, bbox, SQLITE)] if bbox is not None else []):
+                where += f" AND {condition.sql}"
+                params += condition.params
+            order = order_by(record, sortby, SQLITE)
+            (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
+            fids = [r[0] for r in db.execute(
+                f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, offset))]
+        elif bbox is None:
             (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
             fids = [r[0] for r in db.execute(
                 f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY t.fid LIMIT ? OFFSET ?",
@@ -236,7 +295,9 @@ class GeoPackageStore:
             marks = ",".join("?" * len(chunk))
             rows += db.execute(
                 f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {_quote(record.layer_id)} t "
-                f"WHERE t.fid IN ({marks}) ORDER BY t.fid", chunk).fetchall()
+                f"WHERE t.fid IN ({marks})", chunk).fetchall()
+        position = {fid: i for i, fid in enumerate(fids)}
+        rows.sort(key=lambda row: position[row[0]])  # the order asked for (fid order or sortby)
         return feature_page(record, rows, matched, gpkg_blobs_to_geometries, {"bool": bool})
 
     def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
@@ -285,6 +346,47 @@ class GeoPackageStore:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+_MARKER = ".writing"
+
+
+def _hold_marker(folder: Path, name: str) -> Any:
+    """Create and flock the marker of a running publish (the lock dies with the process, even on kill -9)."""
+    for _ in range(3):  # a concurrent cleanup may remove the (empty) folder between mkdir and open
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = open(folder / name, "a+b")  # noqa: SIM115 - held until the publish ends
+        except FileNotFoundError:
+            continue
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return handle
+    raise FileNotFoundError(folder / name)
+
+
+def _release_marker(handle: Any) -> None:
+    Path(handle.name).unlink(missing_ok=True)
+    handle.close()
+
+
+def _is_held(marker: Path) -> bool:
+    try:
+        with open(marker, "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (or gone)
+        return False
+    return True
+
 _LAYER_COLS = ("l.id, l.kind, l.title, l.description, l.attribution, v.layer_id, v.version, v.created, "
                "v.feature_count, v.geometry_type, v.bbox, v.fields, v.provenance, v.location")
 _VERSION_COLS = ("v.layer_id, v.version, v.created, v.feature_count, v.geometry_type, v.bbox, v.fields, "
@@ -351,7 +453,7 @@ def gpkg_blobs_to_geometries(blobs: list[bytes]) -> np.ndarray:
 
 
 def _filter_sql(record: VersionRecord, filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
+    clauses, params = ["1"], []  # equality filters (``?name=value``)
     for name, raw in filters.items():
         kind = record.fields.get(name)
         if kind is None:

@@ -43,6 +43,8 @@ from psycopg import AsyncConnection, Connection, sql
 from psycopg_pool import ConnectionPool
 
 from layers import pg_copy
+from layers.cql2 import Cql2Filter, SortKey
+from layers.cql2_sql import POSTGIS, compile_filter, order_by
 from layers.crs import WORKING_EPSG
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.gpkg_store import _coerce_filter, _field_types, _geometry_type
@@ -90,9 +92,28 @@ class PostGISStore:
         self._aware: dict[str, frozenset[str]] = {}  # table -> its timestamptz columns (tables never change)
         self._aware_lock = threading.Lock()
         self._gate: _VersionGate | None = None
+        self.removed_leftovers: list[str] = []
         if migrate_schema:
             with self._connection() as conn:
                 migrate(conn)
+            self.removed_leftovers = self.drop_orphan_tables()
+
+    def drop_orphan_tables(self) -> list[str]:
+        """Drop version tables no catalog row points to (left by a failure outside a publish's transaction).
+
+        A publish creates its table and its catalog row in one transaction, so a killed publish leaves nothing;
+        this cleans what older releases or manual work left. Tables of running publishes are not visible yet.
+        Returns the dropped tables. Runs when the store is opened and before every publish.
+        """
+        with self._connection() as conn, conn.transaction():
+            rows = conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname ~ '_v[0-9]+$' "
+                f"AND NOT EXISTS (SELECT 1 FROM {CATALOG_SCHEMA}.versions v WHERE v.location = n.nspname || '.' "
+                "|| c.relname)", (LAYERS_SCHEMA,)).fetchall()
+            for (table,) in rows:
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(LAYERS_SCHEMA, table)))
+        return [f"{LAYERS_SCHEMA}.{table}" for (table,) in rows]
 
     def close(self) -> None:
         """Close the connection pool (and the event loop's catalog connection)."""
@@ -186,6 +207,7 @@ class PostGISStore:
             geoms = shapely.force_2d(geoms)
         bounds = [float(v) for v in frame.total_bounds] if len(frame) else [math.nan] * 4
         columns = [pg_copy.prepare(frame[name], kind, column_name(name)) for name, kind in fields.items()]
+        self.drop_orphan_tables()
         with self._connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, layer_id))
             (version,) = conn.execute(f"SELECT COALESCE(MAX(version), 0) + 1 FROM {CATALOG_SCHEMA}.versions "
@@ -223,23 +245,32 @@ class PostGISStore:
 
     # -- features ------------------------------------------------------------------------------
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
-        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection), ``filters`` (equality) and
+        ``cql`` (``layers.cql2_sql``), in ``sortby`` order then by fid."""
         table = _table(record)
+        compiled = compile_filter(record, cql, POSTGIS) if cql is not None else None
+        order = sql.SQL(order_by(record, sortby, POSTGIS))
         with self._connection() as conn:
             aware = self._aware_columns(conn, record)
             where, params = _where(record, bbox, filters, aware)
+            if compiled is not None:
+                condition = sql.SQL(compiled.sql)
+                where = condition if where is None else sql.SQL("{} AND {}").format(where, condition)
+                params += compiled.params
             select = _select_columns(record, list(record.fields))
             if where is None:  # no bbox, no filter: the count is in the catalog
                 rows = conn.cursor(binary=True).execute(
-                    sql.SQL("SELECT {} FROM {} t ORDER BY t.fid LIMIT %s OFFSET %s").format(select, table),
+                    sql.SQL("SELECT {} FROM {} t ORDER BY {} LIMIT %s OFFSET %s").format(select, table, order),
                     (limit, offset)).fetchall()
                 return _page(record, rows, record.feature_count)
+            keys = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(column_name(k.name))) for k in sortby)
             rows = conn.cursor(binary=True).execute(sql.SQL(
-                "WITH m AS MATERIALIZED (SELECT t.fid FROM {table} t WHERE {where}) "
+                "WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}) "
                 "SELECT {select}, (SELECT count(*) FROM m) FROM "
-                "(SELECT fid FROM m ORDER BY fid LIMIT %s OFFSET %s) p JOIN {table} t ON t.fid = p.fid "
-                "ORDER BY t.fid").format(table=table, where=where, select=select),
+                "(SELECT t.fid FROM m t ORDER BY {order} LIMIT %s OFFSET %s) p JOIN {table} t ON t.fid = p.fid "
+                "ORDER BY {order}").format(table=table, where=where, select=select, keys=keys, order=order),
                 (*params, limit, offset)).fetchall()
             if rows:
                 matched = int(rows[0][-1])

@@ -10,12 +10,15 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import geopandas as gpd
 import numpy as np
 
 from layers.kinds import LayerKind
+
+if TYPE_CHECKING:
+    from layers.cql2 import Cql2Filter, SortKey
 from layers.progress import Progress
 
 
@@ -118,7 +121,11 @@ class Store(Protocol):
         ...
 
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage: ...
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """Features meeting ``bbox`` (working CRS), the equality ``filters`` and the CQL2 filter ``cql``, all
+        pushed down to the store's SQL; ordered by ``sortby`` then fid; ``number_matched`` counts them all."""
+        ...
 
     def get_feature(self, record: VersionRecord, feature_id: int) -> FeaturePage: ...
 
