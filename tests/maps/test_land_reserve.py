@@ -45,7 +45,7 @@ def test_one_definition_of_reserve_area(client: TestClient, demo_workspace: Path
     legend = format_number(region["reserve_daa"], 0, "nb")
     assert f"Arealreserve – {legend} daa" in page.replace("\\u00a0", "\u00a0")
     html = client.get("/analyses/land-reserve", headers={"accept": "text/html"}).text
-    total = re.search(r'<tr id="lr-total">(.*?)</tr>', html, re.S).group(1)
+    total = re.search(r'<tr id="lr-total">(.*?)</tr>', html, re.DOTALL).group(1)
     cells = re.findall(r">([^<]*)</th>", total)
     assert cells[2] == format_number(region["reserve_daa"], 1, "nb")  # Sum row, land reserve column
 
