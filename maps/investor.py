@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from constraints.publish import BUSINESS_AREAS, current_inputs
+from constraints.reserve import counted_daa
 from layers.codes import arealformal_name
 from layers.kinds import LayerKind
 from layers.store import Store
@@ -65,6 +66,8 @@ def investor_sites(store: Store) -> gpd.GeoDataFrame | None:
     rails = _concat([store.read_frame(r.current) for r in railway_layers(store)])
     facts = site_facts(sites, Centres.from_municipalities(kommuner) if kommuner is not None else None, roads, rails)
     sites = sites.join(facts)
+    sites["zone_daa"] = sites["area_daa"]
+    sites["area_daa"] = counted_daa(sites)  # one definition of area for legend, popup, report and API
     sites["net_daa"] = sites.get("net_available_daa", np.nan)
     sites["formal_name"] = [arealformal_name(int(c)) if pd.notna(c) else None for c in sites["arealformal"]]
     sites["colour"] = sites["status"].map(STATUS_COLOUR)
