@@ -106,6 +106,23 @@ MESSAGES: dict[str, dict[Lang, str]] = {
                                 "en": "Protected heritage site with safety zone"},
     "zone.road-main": {"nb": "Byggegrense riks- og fylkesveg", "en": "Building limit, national/county road"},
     "zone.road-municipal": {"nb": "Byggegrense kommunal veg", "en": "Building limit, municipal road"},
+    # planner workspace (side panel: draw, upload or pick a site, read the report)
+    "ws.title": {"nb": "Sjekk en tomt", "en": "Check a site"},
+    "ws.draw": {"nb": "Tegn et område i kartet (femkantknappen til venstre), last opp en fil, eller klikk et "
+                      "arealformål og velg «Sjekk dette området».",
+                "en": "Draw an area on the map (the polygon button on the left), upload a file, or click a "
+                      "zoning area and choose “Check this area”."},
+    "ws.upload": {"nb": "Last opp (GeoJSON, zippet Shapefile, GeoPackage, GML)",
+                  "en": "Upload (GeoJSON, zipped Shapefile, GeoPackage, GML)"},
+    "ws.candidates": {"nb": "Område i filen", "en": "Area in the file"},
+    "ws.check_zone": {"nb": "Sjekk dette området", "en": "Check this area"},
+    "ws.pdf": {"nb": "Last ned PDF", "en": "Download PDF"},
+    "ws.checking": {"nb": "Sjekker …", "en": "Checking …"},
+    "ws.error": {"nb": "Kunne ikke sjekke området", "en": "Could not check the area"},
+    "ws.hide": {"nb": "Skjul panelet", "en": "Hide the panel"},
+    "ws.show": {"nb": "Vis panelet", "en": "Show the panel"},
+    "ws.hits": {"nb": "Treff i tomten", "en": "Hits in the site"},
+    "ws.site": {"nb": "Tomten", "en": "Site"},
     "unit.daa": {"nb": "daa", "en": "daa"},
     "unit.km": {"nb": "km", "en": "km"},
     "unit.m": {"nb": "m", "en": "m"},

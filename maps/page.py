@@ -17,7 +17,7 @@ import geopandas as gpd
 from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
 from layers.store import LayerRecord, Store
-from maps.assets import AssetMode, assert_offline, localise
+from maps.assets import WORKSPACE_CSS, WORKSPACE_JS, AssetMode, assert_offline, localise
 from maps.elements import LegendControl, PageContext, ReadyHook, TitleCard
 from maps.geodata import centre_latlon, leaflet_bounds
 from maps.i18n import Lang, labels, t
@@ -79,14 +79,17 @@ def decorate(m: folium.Map, options: PageOptions, *, title: str, subtitle: str =
     m.add_child(PageContext(ctx))
     if legends:
         m.add_child(LegendControl(legends))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)  # opens on hover or tap; never covers popups
     m.add_child(ReadyHook())
 
 
-def render_page(m: folium.Map, options: PageOptions) -> str:
-    """The page as HTML with our own assets (linked or inline); raises if anything would load off the page."""
+def render_page(m: folium.Map, options: PageOptions, *, workspace: bool = False) -> str:
+    """The page as HTML with our own assets (linked or inline); raises if anything would load off the page.
+
+    ``workspace`` adds the planner workspace's drawing tool and report styles (served pages only)."""
     figure = m.get_root()
-    localise(figure, options.assets, options.static_url)
+    extra = {"extra_css": WORKSPACE_CSS, "extra_js": WORKSPACE_JS} if workspace and not options.standalone else {}
+    localise(figure, options.assets, options.static_url, **extra)
     page = figure.render()
     assert_offline(page)
     return page

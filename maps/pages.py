@@ -31,7 +31,7 @@ def build_page(store: Store, name: str, options: PageOptions, rules: RuleSet) ->
     if name == "investor":
         return render_page(investor_map(store, options), options)
     if name == "planner":
-        return render_page(planner_map(store, rules, options), options)
+        return render_page(planner_map(store, rules, options), options, workspace=True)
     raise UnknownMap(f"no map named {name!r}; choose one of: {', '.join(MAP_NAMES)}")
 
 

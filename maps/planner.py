@@ -59,6 +59,7 @@ from maps.styles import (
     risk_style,
     zone_style,
 )
+from maps.workspace import add_panel
 
 RISK_COLUMNS = ("risk", "arealformal", "formal_name", "plantype", "planid", "kommunenummer", "kommunenavn",
                 "area_daa", "findings")
@@ -321,4 +322,6 @@ def planner_map(store: Store, rules: RuleSet, options: PageOptions) -> folium.Ma
     decorate(m, options, title=t("planner.title", lang), subtitle=t("planner.subtitle", lang), legends=legends,
              notes=list(dict.fromkeys(notes)), banners=banners, context={"rules": texts},
              label_prefixes=("popup.", "risk.", "theme.", "unit.", "legend.belt", "zone."))
+    if not options.standalone:
+        add_panel(m.get_root(), lang, options.tiles_url or "")
     return m

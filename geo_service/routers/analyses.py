@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import html
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from constraints.errors import SiteGeometryError
 from constraints.publish import BUSINESS_AREAS
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
-from constraints.site import check_site
 from geo_service.analysis_service import AnalysisService
 from geo_service.dependencies import StoreDep
 from layers.crs import WORKING_EPSG, parse_crs_uri, transformer
+from layers.store import Store
+from layers.upload import read_upload
+from maps.i18n import Lang, parse_lang
+from maps.site_check import hits_geojson, report_pdf, run_site_check, store_is_synthetic, view
+from maps.site_report import render_report_page, render_report_panel
 
 router = APIRouter(prefix="/analyses", tags=["Analyses"])
 
@@ -55,20 +58,98 @@ def site_geometry(body: Any, crs: str | None) -> shapely.Geometry:
     return geom
 
 
+SiteFormat = Literal["json", "html", "panel", "pdf"]
+LangQuery = Annotated[str | None, Query(description="report language: nb (bokmål, default) or en")]
+
+
+def _wants(request: Request, f: str | None) -> SiteFormat:
+    if f in ("json", "html", "panel", "pdf"):
+        return f  # type: ignore[return-value]
+    if f is not None:
+        raise SiteGeometryError(f"f={f!r} is not a report format; use json, html, panel or pdf")
+    return "html" if "text/html" in request.headers.get("accept", "") else "json"
+
+
+def _site_response(request: Request, store: Store, geom: shapely.Geometry, fmt: SiteFormat, lang: Lang,
+                   extra: dict[str, Any] | None = None) -> Response:
+    service = _service(request)
+    index = service.index()
+    check = run_site_check(geom, index, service.rules(), synthetic=store_is_synthetic(store))
+    if fmt == "pdf":
+        pdf = report_pdf(check, index, store, lang)
+        name = "arealanalyse.pdf" if lang == "nb" else "site-check.pdf"
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
+    if fmt == "html":
+        return HTMLResponse(render_report_page(view(check, lang), static_url=_static_url(request),
+                                               lang_switch_url=None))
+    body: dict[str, Any] = dict(extra or {})
+    if fmt == "panel":
+        body |= {"html": render_report_panel(view(check, lang)), "hits": hits_geojson(check),
+                 "report": check.report}
+        return JSONResponse(_json_safe(body))
+    return JSONResponse(_json_safe(body | check.report) if extra else _json_safe(check.report))
+
+
+def _static_url(request: Request) -> str:
+    return request.scope.get("root_path", "").rstrip("/") + "/static"
+
+
 @router.post("/site-check", summary="Check a site against every constraint rule")
 def site_check(
     request: Request,
+    store: StoreDep,
     body: Annotated[dict[str, Any], Body(openapi_examples={"site": {"value": _EXAMPLE}})],
     crs: Annotated[str | None, Query(description="CRS URI of the body's coordinates (default CRS84)")] = None,
-    f: Annotated[str | None, Query(description="json (default) or html")] = None,
+    f: Annotated[str | None, Query(description="json (default), html, panel (HTML fragment + hit areas) or pdf")]
+    = None,
+    lang: LangQuery = None,
 ) -> Response:
-    """Per-theme status (HIT-RED / HIT-YELLOW / NO-HIT-GREEN / NOT-MAPPED), hit area, distance, guidance."""
-    service = _service(request)
-    report = check_site(site_geometry(body, crs), service.index(), service.rules()).to_dict()
-    wants_html = f == "html" or (f is None and "text/html" in request.headers.get("accept", ""))
-    if wants_html:
-        return HTMLResponse(render_site_report(report))
-    return JSONResponse(_json_safe(report))
+    """Per theme and rule: status, outcome sentence, hit area, distance, coverage, authority, legal basis,
+    what to do next, and the AR5 breakdown (``?lang=en`` for English)."""
+    return _site_response(request, store, site_geometry(body, crs), _wants(request, f), parse_lang(lang))
+
+
+@router.post("/site-check.pdf", summary="The site check as a printable PDF (A4, with a map)")
+def site_check_pdf(
+    request: Request,
+    store: StoreDep,
+    body: Annotated[dict[str, Any], Body(openapi_examples={"site": {"value": _EXAMPLE}})],
+    crs: Annotated[str | None, Query(description="CRS URI of the body's coordinates (default CRS84)")] = None,
+    lang: LangQuery = None,
+) -> Response:
+    """The same report as ``/analyses/site-check`` as a PDF, in bokmål or (``?lang=en``) English."""
+    return _site_response(request, store, site_geometry(body, crs), "pdf", parse_lang(lang))
+
+
+@router.post("/site-check/upload", summary="Check a site read from an uploaded file")
+def site_check_upload(
+    request: Request,
+    store: StoreDep,
+    file: Annotated[UploadFile, File(description="GeoJSON, zipped Shapefile, GeoPackage, GML or FlatGeobuf")],
+    index: Annotated[int, Form(ge=0, description="which polygon of the file to check (0 = the first)")] = 0,
+    f: Annotated[str | None, Query(description="json (default), panel or pdf")] = None,
+    lang: LangQuery = None,
+) -> Response:
+    """Every polygon of the file as a candidate (label, area, CRS84 geometry) and the report of the chosen one."""
+    polygons = read_upload(file.filename or "upload", file.file.read())
+    if index >= len(polygons):
+        raise SiteGeometryError(f"index {index} is past the file's {len(polygons)} polygons; choose 0–"
+                                f"{len(polygons) - 1}")
+    fmt = _wants(request, f)
+    candidates = [{"index": p.index, "label": p.label, "layer": p.layer,
+                   "area_daa": round(float(p.geometry.area) / 1000, 3)} for p in polygons]
+    return _site_response(request, store, polygons[index].geometry, "json" if fmt == "html" else fmt,
+                          parse_lang(lang), extra={"candidates": candidates, "chosen": index})
+
+
+@router.get("/site-check", include_in_schema=False)
+def site_check_get(request: Request) -> Response:
+    """A browser that opens the site check is sent to the planner map, where sites are drawn or uploaded."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    lang = request.query_params.get("lang")
+    return RedirectResponse(f"{root}/maps/planner" + ("?lang=en" if parse_lang(lang) == "en" else ""),
+                            status_code=303)
 
 
 @router.get("/land-reserve", summary="Business land per municipality (JSON)")
@@ -98,30 +179,3 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return _json_safe(value.item())
     return value
-
-
-_COLOURS = {"RED": "#d7301f", "YELLOW": "#f0b400", "GREEN": "#2e9e44", "NOT_MAPPED": "#8c8c8c"}
-
-
-def render_site_report(report: dict[str, Any]) -> str:
-    """A plain HTML view of a site check, familiar to DOK-arealanalyse users."""
-    e = html.escape
-    rows = []
-    for theme in report["themes"]:
-        for rule in theme["rules"]:
-            dist = "–" if rule["distance_m"] is None else f"{rule['distance_m']:.0f} m"
-            rows.append(
-                f"<tr><td>{e(theme['theme'])}</td><td style='color:{_COLOURS.get(rule['risk'], '#000')}'>"
-                f"<b>{e(rule['status'])}</b></td><td>{rule['hit_area_daa']:.2f} daa</td><td>{dist}</td>"
-                f"<td>{e(rule['coverage_text'])}</td><td>{e(rule['authority'])}</td><td>{e(rule['legal_basis'])}</td>"
-                f"<td>{e(rule['guidance_nb'])}</td></tr>")
-    return (
-        "<!doctype html><html lang='nb'><head><meta charset='utf-8'><title>Arealanalyse</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px;"
-        "vertical-align:top}table{border-collapse:collapse}</style></head><body>"
-        f"<h1>Arealanalyse av tomt</h1><p>Areal: <b>{report['area_daa']:.1f} daa</b> "
-        f"({report['area_m2']:.0f} m²). Kommune: {e(str(report.get('kommunenavn') or 'ukjent'))}. "
-        f"Samlet risiko: <b style='color:{_COLOURS.get(report['objection_risk'], '#000')}'>"
-        f"{e(report['status'])}</b>.</p><table><tr><th>Tema</th><th>Status</th><th>Treffareal</th>"
-        "<th>Avstand</th><th>Dekning</th><th>Innsigelsesmyndighet</th><th>Hjemmel</th><th>Veiledning</th></tr>"
-        + "".join(rows) + "</table></body></html>")

@@ -137,7 +137,8 @@ class Watched:
         return popup.inner_text()
 
     def toggle(self, label: str) -> None:
-        """Click the layer control's checkbox of the layer named ``label``."""
+        """Open the (collapsed) layer control and click the checkbox of the layer named ``label``."""
+        self.page.hover(".leaflet-control-layers")
         self.page.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input").click()
 
     def close(self) -> None:
