@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from geo_service.analysis_service import AnalysisService
 from geo_service.errors import install_error_handlers
-from geo_service.routers import analyses, collections, drive_time, items, landing, maps, sites, tiles
+from geo_service.routers import analyses, collections, drive_time, factsheets, items, landing, maps, sites, tiles
 from geo_service.settings import Settings
 from geo_service.sites_service import SitesService
 from geo_service.stores import open_store, seed_if_empty
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (landing, collections, items, tiles, analyses, drive_time, sites, maps):
+    for module in (landing, collections, items, tiles, analyses, drive_time, factsheets, sites, maps):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
     return app

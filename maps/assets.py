@@ -60,6 +60,7 @@ ASSETS: dict[str, Asset] = {
               "dist/leaflet-geoman.css"),
         Asset("geo-maps.css", None, "geo-maps.css"),
         Asset("geo-maps.js", None, "geo-maps.js"),
+        Asset("factsheet.css", None, "factsheet.css"),
         Asset("geo-planner.js", None, "geo-planner.js"),
         Asset("site-report.css", None, "site-report.css"),
     )
