@@ -83,13 +83,16 @@ def decorate(m: folium.Map, options: PageOptions, *, title: str, subtitle: str =
     m.add_child(ReadyHook())
 
 
-def render_page(m: folium.Map, options: PageOptions, *, workspace: bool = False) -> str:
+def render_page(m: folium.Map, options: PageOptions, *, workspace: bool = False,
+                extra_css: tuple[str, ...] = (), extra_js: tuple[str, ...] = ()) -> str:
     """The page as HTML with our own assets (linked or inline); raises if anything would load off the page.
 
-    ``workspace`` adds the planner workspace's drawing tool and report styles (served pages only)."""
+    ``workspace`` adds the planner workspace's drawing tool and report styles (served pages only);
+    ``extra_css``/``extra_js`` add other assets (e.g. the investor workspace), linked or inline."""
     figure = m.get_root()
-    extra = {"extra_css": WORKSPACE_CSS, "extra_js": WORKSPACE_JS} if workspace and not options.standalone else {}
-    localise(figure, options.assets, options.static_url, **extra)
+    planner = workspace and not options.standalone
+    localise(figure, options.assets, options.static_url, extra_css=(*(WORKSPACE_CSS if planner else ()), *extra_css),
+             extra_js=(*(WORKSPACE_JS if planner else ()), *extra_js))
     page = figure.render()
     assert_offline(page)
     return page
