@@ -73,7 +73,7 @@ def config(store: Store, options: PageOptions) -> dict[str, Any] | None:
 
     labels = {k: str(v.get(lang, k)) for k, v in attribute_labels().items()}
     return {
-        "lang": lang, "mode": "embedded" if options.standalone else "api", "api": options.tiles_url.rstrip("/"),
+        "lang": lang, "mode": "embedded" if options.standalone else "api", "api": (options.tiles_url or "").rstrip("/"),
         "texts": {k: v[lang] for k, v in data["texts"].items()},
         "filters": data["filters"], "scores": data["scores"], "labels": labels, "listLimit": LIST_LIMIT,
         "colours": {**STATUS_COLOUR, "premises": PREMISES_COLOUR},
