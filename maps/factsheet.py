@@ -6,6 +6,7 @@ own layers (``maps/mapimage.py``): no basemap, no internet.
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -88,6 +89,12 @@ def fact_rows(answer: dict[str, Any], lang: str) -> list[tuple[str, list[tuple[s
                 value = int(value)
             if fact["attribute"] == "planstatus" and value in PLANSTATUS:
                 value = f"{value} {PLANSTATUS[value][1 if lang == 'en' else 0]}"
+            if isinstance(value, list) and len(value) > 4:  # long name lists: the first four and how many more
+                more = len(value) - 4
+                value = [*value[:4], f"+ {more} {'more' if lang == 'en' else 'til'}"]
+            elif isinstance(value, str) and value.count(";") >= 4:
+                names = [n.strip() for n in value.split(";")]
+                value = [*names[:4], f"+ {len(names) - 4} {'more' if lang == 'en' else 'til'}"]
             text = str(value) if fact["attribute"] in CODES else number(value, lang, _decimals(fact))
             unit = fact.get("unit") or ""
             rows.append((fact["label"]["en" if lang == "en" else "nb"], f"{text} {unit}".strip()))
@@ -125,6 +132,30 @@ def sources(store: Store, answer: dict[str, Any]) -> list[dict[str, Any]]:
     return [sites, *sorted(seen.values(), key=lambda s: s["id"])]
 
 
+def findings(store: Store, site_id: str, lang: str) -> list[dict[str, str]]:
+    """The objection-risk findings (not GREEN) of the zoning area behind a business-area site (``ba-<zone>``):
+    theme or rule title, risk, authority and legal basis, as the ``objection-risk`` collection holds them."""
+    if not site_id.startswith("ba-") or not site_id[3:].isdigit():
+        return []
+    try:
+        layer = store.get_layer("objection-risk")
+    except LayerNotFound:
+        return []
+    if "zone_id" not in layer.current.fields:
+        return []
+    page = store.query(layer.current, None, {"zone_id": int(site_id[3:])}, 1, 0)
+    if not page.properties:
+        return []
+    raw = page.properties[0].get("findings") or "[]"
+    items = json.loads(raw) if isinstance(raw, str) else raw
+    out = []
+    for f in items:
+        title = f.get("rule_title_en" if lang == "en" else "rule_title_nb") or f.get("theme") or f.get("rule_id")
+        out.append({"title": str(title), "risk": str(f.get("risk", "")), "authority": str(f.get("authority") or ""),
+                    "legal_basis": str(f.get("legal_basis") or "")})
+    return out
+
+
 def _layers_of(store: Store, kind: LayerKind) -> list[LayerRecord]:
     return [r for r in store.list_layers() if r.kind == kind]
 
@@ -138,7 +169,7 @@ def _read(store: Store, kind: LayerKind, bbox: tuple[float, float, float, float]
 
 
 def site_map(store: Store, outline: shapely.Geometry, lang: str, *, width_in: float = 7.0,
-             height_in: float = 3.2) -> bytes:
+             height_in: float = 2.9) -> bytes:
     """PNG of a site (working CRS) in its surroundings: zoning by formål colour, farmland, water, main roads,
     towns, with scale bar and north arrow."""
     minx, miny, maxx, maxy = outline.bounds
@@ -194,6 +225,7 @@ def factsheet_context(store: Store, answer: dict[str, Any], outline: shapely.Geo
         "risk_level": t["risk_level"].get(props.get("objection_risk"), props.get("objection_risk") or "–"),
         "risk_class": str(props.get("objection_risk") or "NOT_MAPPED").lower(),
         "risk_summary": props.get("objection_summary"), "timing": timing(props, lang),
+        "findings": findings(store, answer["id"], lang),
         "contact": props.get("kontakt") or t["default_contact"],
         "map_png": base64.b64encode(png).decode("ascii"),
         "sources": sources(store, answer), "synthetic": is_synthetic(store.list_layers()),
