@@ -353,7 +353,7 @@ function investorWorkspace() {
     var box = el('div', {class: 'iw-card'});
     box.appendChild(el('h3', {}, s.navn || s.site_id));
     var t = el('table', {});
-    [cfg.labels.net_available_daa + ' (daa)', fmt(s.net_available_daa, 1)],
+    [[cfg.labels.net_available_daa + ' (daa)', fmt(s.net_available_daa, 1)],
      [cfg.labels.main_road_km + ' (km)', fmt(s.main_road_km, 1)],
      [cfg.labels.population_45min, fmt(s.population_45min, 0)], [cfg.labels.substation_free_mw, fmt(s.substation_free_mw, 1)],
      [cfg.labels.objection_risk, s.objection_risk || '–']].forEach(function (r) {
