@@ -25,6 +25,7 @@ from geo_service.routers import (
     programme,
     programme_pages,
     drive_time,
+    factsheets,
     items,
     items_write,
     landing,
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    for module in (landing, collections, changes, items, tiles, analyses, drive_time, sites, maps, docs, admin_api,
+    for module in (landing, collections, changes, items, tiles, analyses, drive_time, factsheets, sites, maps, docs, admin_api,
                    admin_pages, uploads, items_write, programme, programme_pages):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing

@@ -63,6 +63,9 @@ ASSETS: dict[str, Asset] = {
         Asset("geo-maps.css", None, "geo-maps.css"),
         Asset("geo-maps.js", None, "geo-maps.js"),
         Asset("programme.css", None, "programme.css"),
+        Asset("factsheet.css", None, "factsheet.css"),
+        Asset("investor-workspace.css", None, "investor-workspace.css"),
+        Asset("investor-workspace.js", None, "investor-workspace.js"),
         Asset("geo-planner.js", None, "geo-planner.js"),
         Asset("site-report.css", None, "site-report.css"),
     )
@@ -156,15 +159,15 @@ def inline_text(url_path: str) -> str:
 def head_html(mode: AssetMode, static_url: str = "/static", *, extra_css: tuple[str, ...] = (),
               extra_js: tuple[str, ...] = ()) -> str:
     """The ``<head>`` part that loads Leaflet, Leaflet.VectorGrid and our own stylesheet and script
-    (plus ``extra_css``/``extra_js`` assets, linked mode only).
+    (plus ``extra_css``/``extra_js`` assets, linked or inlined like the others).
 
     It also declares an empty favicon, so a browser does not ask the server (or the disk) for one.
     """
     check_assets()
     icon = '<link rel="icon" href="data:,"/>\n'
     if mode == "inline":
-        css = "".join(f"<style>/* {p} */\n{inline_text(p)}</style>\n" for p in PAGE_CSS)
-        js = "".join(f"<script>/* {p} */\n{inline_text(p)}</script>\n" for p in PAGE_JS)
+        css = "".join(f"<style>/* {p} */\n{inline_text(p)}</style>\n" for p in (*PAGE_CSS, *extra_css))
+        js = "".join(f"<script>/* {p} */\n{inline_text(p)}</script>\n" for p in (*PAGE_JS, *extra_js))
         return icon + css + js
     base = static_url.rstrip("/")
     css = "".join(f'<link rel="stylesheet" href="{base}/{p}"/>\n' for p in (*PAGE_CSS, *extra_css))

@@ -88,16 +88,19 @@ NONCE_PLACEHOLDER = "__GEO_SERVICE_CSP_NONCE__"
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
-def render_page(m: folium.Map, options: PageOptions, *, workspace: bool = False) -> str:
+def render_page(m: folium.Map, options: PageOptions, *, workspace: bool = False,
+                extra_css: tuple[str, ...] = (), extra_js: tuple[str, ...] = ()) -> str:
     """The page as HTML with our own assets (linked or inline); raises if anything would load off the page.
     ``workspace`` adds the planner workspace's drawing tool and report styles (served pages only).
 
     Every ``<script>`` carries ``nonce="NONCE_PLACEHOLDER"``: the service swaps in the response's CSP nonce
-    (``with_nonce``), an export drops it. User text cannot forge a script tag: it is escaped everywhere.
+    (``with_nonce``), an export drops it. ``extra_css``/``extra_js`` add other assets (e.g. the investor
+    workspace), linked or inline. User text cannot forge a script tag: it is escaped everywhere.
     """
     figure = m.get_root()
-    extra = {"extra_css": WORKSPACE_CSS, "extra_js": WORKSPACE_JS} if workspace and not options.standalone else {}
-    localise(figure, options.assets, options.static_url, **extra)
+    planner = workspace and not options.standalone
+    localise(figure, options.assets, options.static_url, extra_css=(*(WORKSPACE_CSS if planner else ()), *extra_css),
+             extra_js=(*(WORKSPACE_JS if planner else ()), *extra_js))
     page = figure.render()
     assert_offline(page)
     return _SCRIPT_TAG.sub(f'<script nonce="{NONCE_PLACEHOLDER}"', page)
