@@ -56,7 +56,15 @@ def files(workspace: Path) -> list[str]:
 
 
 def tmp_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.glob(".*.tmp.gpkg*")) if folder.is_dir() else 0
+    if not folder.is_dir():
+        return 0
+    total = 0
+    for p in folder.glob(".*.tmp.gpkg*"):  # SQLite may remove a journal between listing and stat
+        try:
+            total += p.stat().st_size
+        except FileNotFoundError:
+            pass
+    return total
 
 
 MOMENTS: dict[str, Callable[[Path], bool]] = {
