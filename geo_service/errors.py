@@ -17,6 +17,7 @@ from layers import errors as le
 from layers.checks import KindCheckFailed
 from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
+from programme import errors as pe
 from sites import errors as se
 
 log = logging.getLogger("geo_service.errors")
@@ -50,6 +51,11 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     se.SitesConfigError: (500, "SitesConfigError"),  # the server's own sites.yaml is broken: an operator must fix it
     MapAssetsMissing: (503, "ServiceUnavailable"),  # npm ci was not run: the operator must install the assets
     OfflineAssetError: (500, "ServerError"),
+    pe.EnquiryNotFound: (404, "NotFound"),
+    pe.TransitionRefused: (409, "Conflict"),
+    pe.InvalidEnquiry: (400, "InvalidParameterValue"),
+    pe.AccessDenied: (403, "Forbidden"),
+    pe.ProgrammeError: (400, "BadRequest"),
 }
 
 
@@ -77,7 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
         for cls in type(exc).__mro__:
             if cls in STATUS_BY_ERROR:
                 status, code = STATUS_BY_ERROR[cls]
-                parameter = getattr(exc, "parameter", "")
+                parameter = getattr(exc, "parameter", "") or getattr(exc, "field", "")
                 extra = {"parameter": parameter} if parameter or isinstance(exc, le.InvalidQuery) else {}
                 if isinstance(getattr(exc, "report", None), dict):  # a refused upload: the report says why
                     extra["report"] = exc.report  # type: ignore[attr-defined]
@@ -121,6 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ae.AuthError, auth_error)
     app.add_exception_handler(le.LayerError, domain_error)
     app.add_exception_handler(ce.ConstraintsError, domain_error)
+    app.add_exception_handler(pe.ProgrammeError, domain_error)
     app.add_exception_handler(se.SitesError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]

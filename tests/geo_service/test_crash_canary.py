@@ -57,7 +57,9 @@ def test_refresh_and_site_check_on_large_and_pathological_geometry_do_not_crash(
     assert len(risk) == store.get_layer("arealplan").current.feature_count + 3  # every zone of both layers
 
     reports = []
-    with serve_workspace(workspace, tmp_path / "serve.log", env={**os.environ, **THREADS}, timeout=90) as url:
+    # the HTTP limits (geo_service/limits.py) would refuse this 1 100 km² site; the canary is about the engine
+    server_env = {**os.environ, **THREADS, "GEO_SERVICE_SITE_MAX_AREA_KM2": "5000"}
+    with serve_workspace(workspace, tmp_path / "serve.log", env=server_env, timeout=90) as url:
         for _ in range(2):
             request = urllib.request.Request(f"{url}/analyses/site-check", data=json.dumps(LARGE_SITE).encode(),
                                              headers={"Content-Type": "application/json"}, method="POST")
