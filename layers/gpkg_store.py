@@ -57,7 +57,7 @@ _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _WRITE_CHUNK = 50_000
 _MMAP_BYTES = 1 << 30  # address space per version file (not memory)
 GEOMETRY_COLUMN = "geom"
-FID_COLUMN = "fid"  # a frame with this column keeps those feature ids (edits: ids stay stable across versions)
+FID_COLUMN = "_feature_id"  # a frame with this column keeps those feature ids (edits: ids stable across versions)
 
 
 class GeoPackageStore(GeoPackageAccess):
@@ -421,6 +421,8 @@ def _quote(name: str) -> str:
 
 
 def _write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str, progress: Progress) -> None:
+    if FID_COLUMN in frame.columns:  # GDAL takes a column named like the FID column as the feature ids
+        frame = frame.drop(columns=["fid"], errors="ignore").rename(columns={FID_COLUMN: "fid"})
     geometry_type = _geometry_type(frame)
     n = len(frame)
     for start in range(0, max(n, 1), _WRITE_CHUNK):

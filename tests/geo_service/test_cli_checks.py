@@ -7,9 +7,16 @@ from pathlib import Path
 
 import geopandas as gpd
 from shapely.geometry import Point, box
+from typer.testing import CliRunner
 
+from geo_service.cli import app
 from layers.gpkg_store import GeoPackageStore
-from tests.geo_service.test_cli import error_line, run
+
+RUNNER = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
+
+
+def run(*args: str | Path):
+    return RUNNER.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_municipalities_as_zoning_refused_and_points_forced(tmp_path: Path) -> None:
@@ -17,8 +24,9 @@ def test_municipalities_as_zoning_refused_and_points_forced(tmp_path: Path) -> N
     gpd.GeoDataFrame({"kommunenummer": ["3303", "3334"], "kommunenavn": ["Kongsberg", "Flesberg"]},
                      geometry=[box(530_000, 6_610_000, 540_000, 6_620_000),
                                box(540_000, 6_610_000, 550_000, 6_620_000)], crs=25832).to_file(kommuner)
-    line = error_line(run("layers", "add", kommuner, "--id", "plan", "--kind", "zoning", "-w", tmp_path / "ws",
-                          cwd=tmp_path))
+    refused = run("layers", "add", kommuner, "--id", "plan", "--kind", "zoning", "-w", tmp_path / "ws")
+    assert refused.exit_code == 2 and refused.stdout == "" and len(refused.stderr.splitlines()) == 1
+    line = refused.stderr.strip()
     assert line.startswith("error: kommuner.geojson: refused as zoning: a zoning layer needs the field 'arealformal'")
     assert GeoPackageStore(tmp_path / "ws").list_layers() == []
 
@@ -26,8 +34,8 @@ def test_municipalities_as_zoning_refused_and_points_forced(tmp_path: Path) -> N
     gpd.GeoDataFrame({"kommunenummer": ["3303"], "kommunenavn": ["Kongsberg"]}, geometry=[Point(2.0, 1.0)],
                      crs=4326).to_file(guinea)
     forced = run("layers", "add", guinea, "--id", "kommuner", "--kind", "municipality", "--force",
-                 "-w", tmp_path / "ws", cwd=tmp_path)
-    assert forced.returncode == 0, forced.stderr
+                 "-w", tmp_path / "ws")
+    assert forced.exit_code == 0, forced.output
     assert "warning: a municipality layer must hold polygons (flater), but this one has 1 points (punkt) " \
            "(published anyway: forced)" in forced.stdout
     assert "warning: 1 of 1 features (100%) lie outside the region's extent" in forced.stdout

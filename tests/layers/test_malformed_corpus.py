@@ -140,6 +140,7 @@ def test_disk_full_is_one_line_and_publishes_nothing(store: GeoPackageStore, tmp
     source = tmp_path / "big.gpkg"
     big.to_file(source, layer="big")
     before = snapshot(store)
+    # kind "other": a zoning layer without arealformal is refused by the kind checks before any write
     result = cli("layers", "add", source, "--id", "plan", "--kind", "other", "-w", store.workspace, cwd=tmp_path,
                  limit_bytes=2_000_000)
     assert result.returncode == 2

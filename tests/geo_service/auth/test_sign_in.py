@@ -127,6 +127,9 @@ def test_reading_is_public_by_default_and_can_require_sign_in(workspace: Path, i
         ok = closed.get("/collections/jorder/items?limit=1", headers=bearer(idp.token("les", [])))
         assert ok.status_code == 200 and len(ok.json()["features"]) == 1
         assert closed.get("/collections", headers=bearer(idp.token("x", [], expires_in=-60))).status_code == 401
+        # the sign-in page stays reachable, and the admin page sends browsers there
+        assert closed.get("/admin/sign-in").status_code == 200
+        assert closed.get("/admin", follow_redirects=False).headers["location"].endswith("/admin/sign-in?lang=nb")
 
 
 def test_key_record_never_holds_the_secret(tmp_path: Path) -> None:
