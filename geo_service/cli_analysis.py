@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from constraints.explain import explain_rule
 from constraints.publish import BUSINESS_AREAS, failure_reason, refresh_derived
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
 from constraints.rules import describe_rules, load_rules
@@ -102,3 +103,19 @@ def rules_check(file: Annotated[Path, typer.Argument(help="rule-set file (YAML o
         rules = load_rules(file)
     out.print(describe_rules(rules), highlight=False, soft_wrap=True)
     out.print(f"rule set {rules.hash()[:12]} is valid ({len(rules.active_rules)} active rules)", highlight=False)
+
+
+@rules_app.command("explain")
+def rules_explain(
+    rule_id: Annotated[str, typer.Argument(help="rule id, e.g. watercourse-belt")],
+    workspace: WorkspaceOpt = None,
+    rules: RulesOpt = None,
+    lang: Annotated[str, typer.Option("--lang", help="nb or en")] = "en",
+) -> None:
+    """Print a rule, its legal basis, sources and its effective values per municipality."""
+    with user_errors():
+        if lang not in ("nb", "en"):
+            raise ValueError(f"--lang must be nb or en, got {lang!r}")
+        settings = settings_for(workspace, **({"rules_file": rules} if rules else {}))
+        text = explain_rule(load_rules(settings.effective_rules_file()), rule_id, lang=lang)
+    out.print(text, highlight=False, soft_wrap=True, markup=False)

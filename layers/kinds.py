@@ -30,6 +30,11 @@ class LayerKind(StrEnum):
     transport = "transport"  # rail stations, airports, ports
     population = "population"  # residents (and employed) on a statistical grid (SSB 250 m / 1 km)
     other = "other"
+    cultivable_land = "cultivable_land"  # NIBIO dyrkbar jord
+    flood_awareness = "flood_awareness"  # NVE aktsomhetsområde for flom
+    landslide = "landslide"  # NVE faresoner for skred and kvikkleire (TEK17 § 7-3)
+    landslide_awareness = "landslide_awareness"  # NVE aktsomhetsområder for skred
+    coverage = "coverage"  # declared coverage of another layer: polygons with `covers` = layer id or kind
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,10 @@ _ZONING = (
     CanonicalField("plantype", "str", ("plantype", "kpplantype", "rpplantype")),
     CanonicalField("planid", "str", ("planid", "planidentifikasjon", "arealplanid")),
     CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune"), zero_pad=4),
+    # the plan's own building line towards a watercourse / road (metres or a note): exempts the statutory limit
+    CanonicalField("byggegrense_vassdrag", "str", ("byggegrensevassdrag", "byggegrensemotvassdrag")),
+    CanonicalField("byggegrense_veg", "str", ("byggegrenseveg", "byggegrensemotveg")),
+    CanonicalField("vedtaksdato", "str", ("vedtaksdato", "vedtakendeligplandato", "ikrafttredelsesdato")),
 )
 
 FIELDS_BY_KIND: dict[LayerKind, tuple[CanonicalField, ...]] = {
@@ -133,6 +142,11 @@ FIELDS_BY_KIND: dict[LayerKind, tuple[CanonicalField, ...]] = {
         CanonicalField("ssbid", "str", ("ssbid", "ssbid1000m", "ssbid250m", "rsid")),
     ),
     LayerKind.other: (),
+    LayerKind.cultivable_land: (),
+    LayerKind.flood_awareness: (),
+    LayerKind.landslide: (),
+    LayerKind.landslide_awareness: (),
+    LayerKind.coverage: (CanonicalField("covers", "str", ("covers", "dekker", "dekningfor")),),
 }
 
 

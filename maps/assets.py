@@ -59,6 +59,7 @@ ASSETS: dict[str, Asset] = {
           for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")),
         Asset("geo-maps.css", None, "geo-maps.css"),
         Asset("geo-maps.js", None, "geo-maps.js"),
+        Asset("programme.css", None, "programme.css"),
     )
 }
 """Every file the static mount serves, by URL path (nothing else under it is reachable)."""

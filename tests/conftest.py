@@ -68,6 +68,22 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
             close()
 
 
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full demo (7 municipalities, 6 748 zones, 41 245 AR5 polygons …) with objection-risk and
+    business-areas computed by the default rules, built once per run for every test folder (maps, HTTP
+    fuzzing). Read-only for tests: copy it before changing it."""
+    from constraints.publish import refresh_derived
+    from constraints.rules import load_rules
+    from layers.seed import publish_demo
+
+    path = tmp_path_factory.mktemp("maps") / "demo"
+    store = GeoPackageStore(path)
+    publish_demo(store)
+    refresh_derived(store, load_rules())
+    return path
+
+
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, make_store: Callable[[str], Store]) -> Store:
     """An empty store of each kind in turn (test modules may define their own ``store``)."""

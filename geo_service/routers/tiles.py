@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from geo_service.dependencies import LayerDep, StoreDep
 from geo_service.links import base_url
+from geo_service.openapi import error_responses
 from geo_service.tile_asgi import tile_response_parts
 from maps.tile_cache import TileEntry, TileKey
 from maps.tiles import MVT, TMS_ID, TileService, parse_collections, parse_properties, tilejson
@@ -63,7 +64,7 @@ def collection_tile(
 
 
 @router.get(f"/tiles/{TMS_ID}/{{z}}/{{x}}/{{y}}", summary="A vector tile of several collections",
-            response_class=Response, responses=TILE_RESPONSES)
+            response_class=Response, responses={**TILE_RESPONSES, **error_responses(404)})
 def tile(
     request: Request,
     store: StoreDep,
@@ -88,7 +89,8 @@ def collection_tilejson(request: Request, layer: LayerDep) -> dict:
     return tilejson([layer], url, layer.title)
 
 
-@router.get(f"/tiles/{TMS_ID}/tilejson.json", summary="TileJSON of several collections")
+@router.get(f"/tiles/{TMS_ID}/tilejson.json", summary="TileJSON of several collections",
+            responses=error_responses(404))
 def multi_tilejson(
     request: Request,
     store: StoreDep,

@@ -22,6 +22,7 @@ from layers.demo.common import ATTRIBUTION, CRS, DESCRIPTION_PREFIX, REGION_EXTE
 from layers.demo.competence import poi_frame
 from layers.demo.farmland import ar5_frame
 from layers.demo.flood import flomsoner_frame
+from layers.demo.hazards import hazard_layers
 from layers.demo.heritage import kulturminner_frame
 from layers.demo.infrastructure import broadband_frame, substations_frame
 from layers.demo.population import population_frame
@@ -56,9 +57,11 @@ def build_demo_layers(seed: int = 2005) -> list[DemoLayer]:
     kulturminner = kulturminner_frame(region, ar5, arealplan, rngs[5])
     veg = veg_frame(region, rngs[6])
     flomsoner = flomsoner_frame(region, rivers, rngs[7])
+    hazards = hazard_layers(region, rivers, ar5, np.random.default_rng([seed, 14]))
     return [
         *_core_layers(kommuner, arealplan, vassdrag, ar5, kulturminner, veg, flomsoner),
         *_portfolio_layers(region, rngs[8:]),
+        *hazards,
     ]
 
 

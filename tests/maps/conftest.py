@@ -1,5 +1,6 @@
-"""Fixtures for the maps: the full synthetic demo workspace with its derived collections, built once per run,
-and a small workspace without derived collections (to check the "not computed yet" pages)."""
+"""Fixtures for the maps: a private copy of the full synthetic demo workspace (``demo_workspace`` lives in
+``tests/conftest.py``, built once per run), and a small workspace without derived collections (to check the
+"not computed yet" pages)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,9 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from constraints.publish import refresh_derived
-from constraints.rules import load_rules
 from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
-from layers.seed import publish_demo
 from layers.store import LayerMeta
-
-
-@pytest.fixture(scope="session")
-def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The full demo (7 municipalities, 6 748 zones, 41 245 AR5 polygons …) with objection-risk and
-    business-areas computed by the default rules. Read-only for tests: copy it before changing it."""
-    path = tmp_path_factory.mktemp("maps") / "demo"
-    store = GeoPackageStore(path)
-    publish_demo(store)
-    refresh_derived(store, load_rules())
-    return path
 
 
 @pytest.fixture
