@@ -22,7 +22,7 @@ from layers.kinds import LayerKind
 from layers.store import LayerRecord, Store, VersionRecord
 from sites.config import SitesConfig, load_sites_config
 from sites.drive_time import Isochrone, check_minutes, isochrones, workforce
-from sites.errors import NoRoadNetwork, SiteNotFound
+from sites.errors import NoRoadNetwork, RoutingError, SiteNotFound
 from sites.network import RoadNetwork, Snap, build_network
 from sites.publish import SITES, refresh_sites
 from sites.search import SiteTable
@@ -153,6 +153,9 @@ class SitesService:
     def drive_time(self, x: float, y: float, minutes: list[int]) -> DriveTime:
         """Isochrones from a point in the working CRS (cached per network version, start node and minutes)."""
         minutes = check_minutes(minutes)
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise RoutingError("the start is not a finite coordinate: give lon/lat in degrees (CRS84) or "
+                               "coordinates in the CRS named by crs", "lon")
         network = self.network()
         start = network.graph.snap(np.array([x]), np.array([y]))
         key = (network.key, int(start.node[0]), round(float(start.access_s[0]), 1), tuple(minutes))
