@@ -22,7 +22,7 @@ from layers.kinds import LayerKind
 from layers.store import LayerRecord, Store, VersionRecord
 from sites.config import SitesConfig, load_sites_config
 from sites.drive_time import Isochrone, check_minutes, isochrones, workforce
-from sites.errors import NoRoadNetwork, SiteNotFound
+from sites.errors import NoRoadNetwork, RoutingError, SiteNotFound
 from sites.network import RoadNetwork, Snap, build_network
 from sites.publish import SITES, refresh_sites
 from sites.search import SiteTable
@@ -71,6 +71,7 @@ class SitesService:
         self._portfolio: Portfolio | None = None
         self._network: Network | None = None
         self._isochrones: OrderedDict[tuple[object, ...], DriveTime] = OrderedDict()
+        self._catalog: tuple[dict[str, int], list[LayerRecord]] | None = None  # layers as of these versions
 
     def config(self) -> SitesConfig:
         """The effective configuration, reloaded when the override file appears, changes or goes away."""
@@ -85,8 +86,21 @@ class SitesService:
         """Republish ``sites`` if an input or the configuration changed."""
         return refresh_sites(self.store, self.config())
 
+    def _layers(self) -> list[LayerRecord]:
+        """The catalog, listed again only when a version changed (``current_versions`` is one cheap query)."""
+        versions = self.store.current_versions()
+        cached = self._catalog
+        if cached is None or cached[0] != versions:
+            self._catalog = cached = (versions, self.store.list_layers())
+        return cached[1]
+
     def portfolio(self) -> Portfolio:
         """The current ``sites`` version as a search table (``LayerNotFound`` before the first refresh)."""
+        version = self.store.current_versions().get(SITES)
+        with self._lock:
+            cached = self._portfolio
+            if cached is not None and cached.record.current.version == version:
+                return cached
         record = self.store.get_layer(SITES)
         with self._lock:
             cached = self._portfolio
@@ -108,7 +122,7 @@ class SitesService:
     # --- road network and drive times ---------------------------------------------------------------------
 
     def _inputs(self, kind: LayerKind) -> list[LayerRecord]:
-        return sorted((r for r in self.store.list_layers() if r.kind == kind), key=lambda r: r.id)
+        return sorted((r for r in self._layers() if r.kind == kind), key=lambda r: r.id)
 
     def network(self) -> Network:
         """The road network of the current road layers (built once per road/population version and settings)."""
@@ -139,6 +153,9 @@ class SitesService:
     def drive_time(self, x: float, y: float, minutes: list[int]) -> DriveTime:
         """Isochrones from a point in the working CRS (cached per network version, start node and minutes)."""
         minutes = check_minutes(minutes)
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise RoutingError("the start is not a finite coordinate: give lon/lat in degrees (CRS84) or "
+                               "coordinates in the CRS named by crs", "lon")
         network = self.network()
         start = network.graph.snap(np.array([x]), np.array([y]))
         key = (network.key, int(start.node[0]), round(float(start.access_s[0]), 1), tuple(minutes))

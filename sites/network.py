@@ -84,6 +84,8 @@ class RoadNetwork:
         """Seconds from each of ``nodes`` to every node, ``inf`` beyond ``limit_s`` ((k, n) array)."""
         if len(nodes) == 0:
             return np.empty((0, self.node_count))
+        if limit_s < 0:  # the start is farther from the network than the whole budget: nothing is reached
+            return np.full((len(nodes), self.node_count), np.inf)
         return np.atleast_2d(dijkstra(self.seconds, directed=False, indices=nodes, limit=limit_s))
 
     def _from_set(self, weights: csr_matrix, nodes: Ints, offsets: Floats) -> tuple[Floats, Ints]:

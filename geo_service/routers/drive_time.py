@@ -8,12 +8,14 @@ import numpy as np
 import shapely
 from fastapi import APIRouter, Body, Query, Request
 
+from geo_service.openapi import error_responses
 from geo_service.sites_service import SitesService
 from layers.crs import WORKING_EPSG, parse_crs_uri, transformer
 from sites.answers import drive_time_answer
 from sites.errors import RoutingError
 
-router = APIRouter(prefix="/analyses", tags=["Analyses"])
+# 404: no road layer published; 400: minutes, coordinates or body named in the answer
+router = APIRouter(prefix="/analyses", tags=["Analyses"], responses=error_responses(400, 404))
 
 MinutesQ = Annotated[str, Query(description="drive times in minutes, comma separated (1–180)")]
 CrsQ = Annotated[str | None, Query(description="CRS URI of the coordinates (default CRS84)")]

@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
+from geo_service.openapi import error_responses
 from geo_service.sites_service import SitesService
 from sites.answers import COMPARE_MAX, compare_answer, search_answer, site_answer
 from sites.errors import SearchCriteriaError
 from sites.search import parse_request, request_from_query, search
 
-router = APIRouter(prefix="/sites", tags=["Site portfolio"])
+# 404: no sites collection published yet (or no such site); 400: a criterion named in the body
+router = APIRouter(prefix="/sites", tags=["Site portfolio"], responses=error_responses(400, 404))
 
 _EXAMPLE = {
     "filters": {"net_available_daa": {"min": 20}, "substation_free_mw": {"min": 5}, "kommunenummer": {"in": ["3303"]}},

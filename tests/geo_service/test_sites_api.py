@@ -101,6 +101,8 @@ def test_errors_name_the_parameter(served: tuple[TestClient, Store]) -> None:
     assert missing.status_code == 404 and "ba-999999" in missing.json()["description"]
     bad = client.get("/analyses/drive-time?lon=9.7&lat=59.66&minutes=0,30")
     assert bad.status_code == 400 and bad.json()["parameter"] == "minutes"
+    bad = client.get("/analyses/drive-time?lon=inf&lat=59.66&minutes=30")
+    assert bad.status_code == 400 and bad.json()["parameter"] == "lon"
 
 
 def test_drive_time_isochrones_cached_per_network_version(served: tuple[TestClient, Store]) -> None:

@@ -136,3 +136,9 @@ def test_real_n1000_route_kongsberg_notodden(n1000) -> None:
     assert 27 < along_km < 31
     assert found.km[0] == pytest.approx(along_km, rel=0.002)
     assert found.minutes[0] == pytest.approx(along_km / 80 * 60, rel=0.01)
+
+
+def test_a_start_beyond_the_budget_reaches_nothing(net) -> None:
+    far = net.snap(*pts((540_000, 6_614_000 + 50_000)))  # 50 km off the network: > 5 minutes just to get there
+    [band] = isochrones(net, far, [5])
+    assert band.geometry.is_empty and band.reachable_nodes == 0
