@@ -266,11 +266,13 @@ def run_baseline(region: Region, rules: RuleSet) -> dict[str, Any]:
             group = zones[(zone_m == d) & (prox_m == p)]
             if len(feats) == 0 or len(group) == 0:
                 continue
-            shapes = feats if d == 0 else gpd.GeoDataFrame(geometry=feats.buffer(d, quad_segs=QUAD_SEGS),
-                                                           crs=zoning.crs)
+            # at zero distance only polygons have area to overlap (points and lines hit but add no area)
+            shapes = feats[feats.geom_type.isin(["Polygon", "MultiPolygon"])] if d == 0 else gpd.GeoDataFrame(
+                geometry=feats.buffer(d, quad_segs=QUAD_SEGS), crs=zoning.crs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pieces = gpd.overlay(group, shapes, how="intersection", keep_geom_type=True)
+                pieces = gpd.overlay(group, shapes, how="intersection", keep_geom_type=True) if len(shapes) else (
+                    shapes)
             if len(pieces):
                 per_zone.append(pieces.dissolve(by="zid").area)
             if p > d:
@@ -386,8 +388,11 @@ def compare(engine: dict[str, Any], baseline: dict[str, Any]) -> tuple[pd.DataFr
                      "area_engine_daa": some["engine"].sum() / 1000, "area_baseline_daa": some["baseline"].sum() / 1000,
                      "max_rel_diff": float(rel.max()) if len(rel) else 0.0,
                      "max_abs_diff_m2": float(diff.max()) if len(diff) else 0.0})
-        ours_near = set(rule_rows.loc[rule_rows["finding"] == "near", "zone_id"])
-        hit = set(rule_rows.loc[rule_rows["finding"].isin(["hit", "exempt"]), "zone_id"])
+        # geometry, not law: an exempt zone (in-force plan) is a hit or near by its distance; a boundary touch hits
+        exempt = rule_rows["finding"] == "exempt"
+        band = exempt & (rule_rows["distance_m"] >= rule_rows["zone_m"]) & (rule_rows["overlap_m2"] == 0)
+        ours_near = set(rule_rows.loc[(rule_rows["finding"] == "near") | band, "zone_id"])
+        hit = set(rule_rows.loc[rule_rows["finding"].isin(["hit", "boundary"]) | (exempt & ~band), "zone_id"])
         base_near = set(baseline["near"][rule_id]) - hit
         differ = ours_near ^ base_near
         near["engine"] += len(ours_near)

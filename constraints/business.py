@@ -53,6 +53,7 @@ BUSINESS_COLUMNS: tuple[str, ...] = (
     "farmland_m2", "farmland_daa",  # dyrka jord inside the area (what a reserve would consume)
     "red_rules",  # list[str]
     "reasons",  # list[str]: why it is a conflict (or why it is not counted)
+    "findings",  # list[dict]: the zone's findings that are not plain GREEN (rule, risk, outcome, titles, texts)
     "geometry",
 )
 
@@ -177,6 +178,7 @@ def business_areas(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
         "farmland_daa": farmland / M2_PER_DAA,
         "red_rules": red_rules,
         "reasons": reasons,
+        "findings": zone_findings(findings, zoning.index.to_numpy()[sel]),
     })
     gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(zones, crs=zoning.crs).values, crs=zoning.crs)
     gdf = gdf[list(BUSINESS_COLUMNS)]
@@ -255,7 +257,7 @@ def _conflict_reasons(findings: pd.DataFrame, zone_ids: np.ndarray, red_rules: l
 
 def _farmland_m2(effective: np.ndarray, knr: np.ndarray, index: ConstraintIndex, rules: RuleSet) -> np.ndarray:
     """Dyrka jord inside each area: union over the farmland-theme rules (whatever their risk or exemption)."""
-    farm_rules = [r for r in rules.active_rules if r.theme == "farmland"]
+    farm_rules = [r for r in rules.active_rules if r.kind == LayerKind.farmland]  # dyrka jord, not dyrkbar
     if not farm_rules or len(effective) == 0:
         return np.zeros(len(effective))
     if len(farm_rules) == 1:
@@ -270,6 +272,25 @@ def _farmland_m2(effective: np.ndarray, knr: np.ndarray, index: ConstraintIndex,
             if part is not None:
                 union[j] = part if union[j] is None else shapely.union(union[j], part)
     return np.array([0.0 if g is None else shapely.area(g) for g in union])
+
+
+FINDING_KEYS = ("rule_id", "theme", "risk", "outcome", "level", "rule_title_nb", "rule_title_en", "text_nb",
+                "text_en")
+
+
+def zone_findings(findings: pd.DataFrame, zone_ids: np.ndarray) -> list[list[dict[str, object]]]:
+    """Per zone: its findings that are not plain GREEN (exempt ones included: they say why), text included."""
+    out: list[list[dict[str, object]]] = [[] for _ in zone_ids]
+    cols = [c for c in FINDING_KEYS if c in findings.columns]
+    if len(findings) == 0 or "outcome" not in findings.columns:
+        return out
+    keep = findings["zone_id"].isin(zone_ids) & ((findings["risk"] != Risk.GREEN.value)
+                                                 | (findings["outcome"] == "exempt"))
+    rows = findings.loc[keep, ["zone_id", *[c for c in cols if c != "zone_id"]]]
+    pos_of = pd.Series(np.arange(len(zone_ids)), index=zone_ids)
+    for zone_id, record in zip(rows["zone_id"].to_numpy(), rows[cols].to_dict("records"), strict=True):
+        out[int(pos_of[zone_id])].append(record)
+    return out
 
 
 def _fmt(value: float) -> str:

@@ -77,3 +77,32 @@ def in_force_regulation(frame: pd.DataFrame, rules: RuleSet) -> np.ndarray:
     """Zones in a reguleringsplan that is law (planstatus in ``business.in_force_planstatus``)."""
     status = numeric(frame, "planstatus")
     return (plan_types(frame) == RP) & np.isin(status, np.asarray(rules.business.in_force_planstatus, float))
+
+
+def kp_reserve(frame: pd.DataFrame, rules: RuleSet) -> np.ndarray:
+    """Zones that are a land reserve settled in an adopted kommuneplan: KP, planstatus in force, framtidig."""
+    status = numeric(frame, "planstatus")
+    use = numeric(frame, "arealbruksstatus")
+    b = rules.business
+    return ((plan_types(frame) == KP) & np.isin(status, np.asarray(b.in_force_planstatus, float))
+            & np.isin(use, np.asarray(b.reserve_arealbruksstatus, float)))
+
+
+def plan_building_line(frame: pd.DataFrame, field: str) -> np.ndarray:
+    """The plan's own building line per zone from ``field`` (text as given; None where the plan sets none)."""
+    values = column(frame, field).to_numpy(dtype=object)
+    out = np.full(len(frame), None, dtype=object)
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            continue
+        text = str(v).strip()
+        if text and text.lower() not in ("nan", "none", "0", "false", "nei", "no"):
+            out[i] = text
+    return out
+
+
+def settled_within(frame: pd.DataFrame, years: int, today: pd.Timestamp | None = None) -> np.ndarray:
+    """Zones whose plan was adopted (``vedtaksdato``) less than ``years`` ago; unknown dates are False."""
+    dates = pd.to_datetime(column(frame, "vedtaksdato"), errors="coerce", format="mixed")
+    now = pd.Timestamp.now() if today is None else today
+    return (dates > now - pd.DateOffset(years=years)).fillna(False).to_numpy(dtype=bool)

@@ -13,6 +13,7 @@ from pyproj import CRS
 from shapely import STRtree
 
 from constraints._parallel import PreparedPerThread
+from constraints.coverage import CoverageBook
 from constraints.geometry import explode, repair
 from constraints.inputs import ConstraintLayer, check_crs
 from constraints.rules import Rule, RuleSet
@@ -148,6 +149,7 @@ class ConstraintIndex:
         self.layers: dict[str, ConstraintLayer] = dict(constraints)
         self._repaired: set[tuple[str, object]] = set()
         self._usable_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.coverage = CoverageBook(self.layers, rules)  # where each layer says it has mapped (never its bbox)
         self.targets: dict[str, RuleTarget] = {r.id: self._target(r) for r in rules.active_rules}
         self.municipalities = self._municipalities()
 
@@ -205,7 +207,7 @@ class ConstraintIndex:
             geoms_parts.append(geoms[mask])
             fid_parts.append(np.asarray(layer.frame.index.to_numpy())[mask])
             layer_parts.append(np.full(int(mask.sum()), pos, dtype=np.int32))
-            coverages.append(layer.coverage_geometry())
+            coverages.append(self.coverage.of(layer).geometry)
         geoms = np.concatenate(geoms_parts) if geoms_parts else np.empty(0, dtype=object)
         fids = np.concatenate(fid_parts) if fid_parts else np.empty(0, dtype=np.int64)
         layer_of = np.concatenate(layer_parts) if layer_parts else np.empty(0, dtype=np.int32)

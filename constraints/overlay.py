@@ -10,13 +10,24 @@ import pandas as pd
 import shapely
 
 from constraints.findings import FINDING_COLUMNS, M2_PER_DAA, empty_findings, rule_findings, working_copy
-from constraints.formal import applies, column, in_force_regulation, in_group, numeric, plan_types
+from constraints.formal import (
+    applies,
+    column,
+    in_force_regulation,
+    in_group,
+    kp_reserve,
+    numeric,
+    plan_building_line,
+    plan_types,
+    settled_within,
+)
 from constraints.geometry import repair
 from constraints.index import ConstraintIndex
 from constraints.inputs import ConstraintLayer, check_crs
-from constraints.measure import measure
+from constraints.measure import RuleMeasure, measure
 from constraints.risk import RANK_ORDER, Risk, classify, rank_of
 from constraints.rules import Rule, RuleSet
+from constraints.texts import text_keys
 
 BUILDING_GROUP = "building"
 
@@ -26,6 +37,7 @@ RISK_COLUMNS: tuple[str, ...] = (
     "area_m2", "area_daa",
     "objection_risk",  # worst finding: RED > YELLOW > NOT_MAPPED > GREEN
     "red_rules", "yellow_rules", "not_mapped_rules",  # list[str] of rule ids
+    "internal_rules",  # list[str]: the municipality's own considerations (level internal), never objections
     "authorities",  # list[str]: who is likely to object (RED and YELLOW findings)
     "summary",  # one line in plain words
     "geometry",
@@ -68,6 +80,7 @@ def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, Constraint
     area = shapely.area(zones)
     knr = zone_municipalities(zoning, zones, index)
     in_force = in_force_regulation(zoning, rules)
+    context = ZoneContext(zoning, rules)
     zone_ids = zoning.index.to_numpy()
     frames: list[pd.DataFrame] = []
     groups: dict[str, np.ndarray] = {}
@@ -75,24 +88,85 @@ def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, Constraint
         sel = np.flatnonzero(applies(zoning, rule, rules, groups))
         if len(sel) == 0:
             continue
-        frames.append(_rule_frame(rule, index, zones[sel], zone_ids[sel], area[sel], knr[sel], in_force[sel]))
+        frames.append(_rule_frame(rule, index, zones[sel], zone_ids[sel], area[sel], knr[sel], in_force[sel],
+                                  context, sel))
     findings = pd.concat(frames, ignore_index=True) if frames else empty_findings()
     findings = findings[list(FINDING_COLUMNS)]
     findings.attrs["provenance"] = index.provenance()
     return findings
 
 
+class ZoneContext:
+    """What the law's exemptions and § 5-5 need to know about the zones, read once per analysis."""
+
+    def __init__(self, zoning: pd.DataFrame, rules: RuleSet) -> None:
+        self.zoning = zoning
+        self.rules = rules
+        self.reserve = kp_reserve(zoning, rules)
+        self._lines: dict[str, np.ndarray] = {}
+        self._settled: dict[int, np.ndarray] = {}
+
+    def plan_line(self, field: str) -> np.ndarray:
+        """The plan's own building line per zone (None where the plan sets none)."""
+        if field not in self._lines:
+            self._lines[field] = plan_building_line(self.zoning, field)
+        return self._lines[field]
+
+    def settled(self, years: int) -> np.ndarray:
+        """Reserves in a kommuneplan adopted less than ``years`` ago (pbl § 5-5)."""
+        if years not in self._settled:
+            self._settled[years] = self.reserve & settled_within(self.zoning, years)
+        return self._settled[years]
+
+
+def rule_outcome(rule: Rule, rules: RuleSet, m: RuleMeasure, zone_area: np.ndarray, zone_m: np.ndarray,
+                 proximity_m: np.ndarray, in_force: np.ndarray, plan_line: np.ndarray | None,
+                 reserve: np.ndarray | None, settled: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """``(risk, finding, exempt, text keys)`` of one rule for measured zones: the law's definitions in one place.
+
+    * exempt: an in-force reguleringsplan (rules with ``exempt_in_force_regulation``) or the plan's own
+      building line (``exempt_plan_building_line``), for the hit and the proximity band alike;
+    * boundary touch: an overlap of at most ``marginal_overlap.max_m2`` and ``max_share`` of the zone;
+    * pbl § 5-5: a hit on a reserve settled in a kommuneplan adopted less than ``years`` ago.
+    """
+    n = len(zone_m)
+    hit = m.hit_mask(n)
+    line_exempt = np.zeros(n, dtype=bool) if plan_line is None else np.array(
+        [v is not None for v in plan_line], dtype=bool)
+    exempt = (in_force & rule.exempt_in_force_regulation) | line_exempt
+    marginal = None
+    if rule.marginal_overlap:
+        mo = rules.marginal_overlap
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(zone_area > 0, m.overlap_m2 / zone_area, 0.0)
+        marginal = (m.overlap_m2 > 0) & (m.overlap_m2 <= mo.max_m2) & (share <= mo.max_share)
+    sr = rule.settled_reserve
+    settled_mask = settled if sr is not None and settled is not None else None
+    risk, finding = classify(hit, m.distance_m, proximity_m, zone_m, m.coverage, exempt, rule.risk,
+                             marginal=marginal, settled=settled_mask, settled_risk=sr.risk if sr else None,
+                             internal=rule.level == "internal")
+    reserve_mask = reserve if sr is not None and reserve is not None else np.zeros(n, dtype=bool)
+    settled_arr = settled_mask if settled_mask is not None else np.zeros(n, dtype=bool)
+    keys = text_keys(finding, reserve_mask, settled_arr, line_exempt)
+    return risk, finding, exempt & (finding == "exempt"), keys
+
+
 def _rule_frame(rule: Rule, index: ConstraintIndex, zones: np.ndarray, zone_ids: np.ndarray, area: np.ndarray,
-                knr: np.ndarray, in_force: np.ndarray) -> pd.DataFrame:
+                knr: np.ndarray, in_force: np.ndarray, context: ZoneContext, sel: np.ndarray) -> pd.DataFrame:
     target = index.target(rule.id)
     zone_m, proximity_m, source = rule_distances(rule, knr)
     m = measure(zones, zone_m, target)
-    hit = m.hit_mask(len(zones))
-    exempt = in_force & rule.exempt_in_force_regulation
-    risk, finding = classify(hit, m.distance_m, proximity_m, zone_m, m.coverage, exempt, rule.risk)
+    plan_line = context.plan_line(rule.exempt_plan_building_line)[sel] if rule.exempt_plan_building_line else None
+    sr = rule.settled_reserve
+    reserve = context.reserve[sel] if sr is not None else None
+    settled = context.settled(sr.years)[sel] if sr is not None else None
+    risk, finding, exempt, keys = rule_outcome(rule, index.rules, m, area, zone_m, proximity_m, in_force,
+                                               plan_line, reserve, settled)
+    names = index.municipalities.names() if index.municipalities is not None else {}
     return rule_findings(zone_ids=zone_ids, zone_area=area, kommunenummer=knr, rule=rule, target=target, m=m,
                          zone_m=zone_m, proximity_m=proximity_m, source=source, risk=risk, finding=finding,
-                         exempt=exempt)
+                         exempt=exempt, rules=index.rules, keys=keys,
+                         coverage_basis=index.coverage.basis(target.layer_ids), names=names, plan_line=plan_line)
 
 
 def rule_distances(rule: Rule, kommunenummer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,10 +237,10 @@ def objection_risk(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
         out[col] = values
     has_findings = np.isin(out["zone_id"].to_numpy(), findings["zone_id"].to_numpy())
     out["summary"] = [
-        _summary(r, red, yellow, nm, found, int(code) if pd.notna(code) else None)
-        for r, red, yellow, nm, found, code in zip(out["objection_risk"], out["red_rules"], out["yellow_rules"],
-                                                   out["not_mapped_rules"], has_findings, out["arealformal"],
-                                                   strict=True)
+        _summary(r, red, yellow, nm, found, int(code) if pd.notna(code) else None, internal)
+        for r, red, yellow, nm, found, code, internal in zip(
+            out["objection_risk"], out["red_rules"], out["yellow_rules"], out["not_mapped_rules"], has_findings,
+            out["arealformal"], out["internal_rules"], strict=True)
     ]
     if "kommunenummer" in findings.columns and len(findings):
         # kommunenummer filled from the municipality layer during analysis
@@ -182,7 +256,7 @@ def objection_risk(zoning: gpd.GeoDataFrame, findings: pd.DataFrame, rules: Rule
 def _worst_per_zone(findings: pd.DataFrame, zone_ids: np.ndarray) -> tuple[np.ndarray, dict[str, list]]:
     n = len(zone_ids)
     lists: dict[str, list] = {k: [[] for _ in range(n)] for k in
-                              ("red_rules", "yellow_rules", "not_mapped_rules", "authorities")}
+                              ("red_rules", "yellow_rules", "not_mapped_rules", "internal_rules", "authorities")}
     worst = np.full(n, Risk.GREEN.value, dtype=object)
     if len(findings) == 0:
         return worst, lists
@@ -198,7 +272,7 @@ def _worst_per_zone(findings: pd.DataFrame, zone_ids: np.ndarray) -> tuple[np.nd
     order = np.argsort(pos, kind="stable")  # findings keep rule order within a zone
     pos, risk, rule_id, authority = pos[order], risk[order], rule_id[order], authority[order]
     for key, level in (("red_rules", Risk.RED), ("yellow_rules", Risk.YELLOW),
-                       ("not_mapped_rules", Risk.NOT_MAPPED)):
+                       ("not_mapped_rules", Risk.NOT_MAPPED), ("internal_rules", Risk.INTERNAL)):
         m = risk == level.value
         for p, ids in _split_by(pos[m], rule_id[m]):
             lists[key][p] = ids
@@ -217,7 +291,7 @@ def _split_by(keys: np.ndarray, values: np.ndarray) -> list[tuple[int, list]]:
 
 
 def _summary(risk: str, red: list[str], yellow: list[str], not_mapped: list[str], has_findings: bool,
-             code: int | None) -> str:
+             code: int | None, internal: list[str] | None = None) -> str:
     if not has_findings:
         return f"Rule does not apply: arealformål {code if code is not None else '?'} is not a building formål."
     parts = []
@@ -227,4 +301,6 @@ def _summary(risk: str, red: list[str], yellow: list[str], not_mapped: list[str]
         parts.append(f"YELLOW: {', '.join(yellow)}")
     if not_mapped:
         parts.append(f"not mapped: {', '.join(not_mapped)}")
+    if internal:
+        parts.append(f"municipality's own consideration (no objection): {', '.join(internal)}")
     return "; ".join(parts) if parts else "No constraint found in mapped layers."

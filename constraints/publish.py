@@ -33,9 +33,11 @@ OBJECTION_RISK = "objection-risk"
 BUSINESS_AREAS = "business-areas"
 DERIVED_IDS = (OBJECTION_RISK, BUSINESS_AREAS)
 CONSTRAINT_KINDS = (LayerKind.municipality, LayerKind.watercourse, LayerKind.farmland, LayerKind.heritage,
-                    LayerKind.flood, LayerKind.road)
+                    LayerKind.flood, LayerKind.road, LayerKind.cultivable_land, LayerKind.flood_awareness,
+                    LayerKind.landslide, LayerKind.landslide_awareness, LayerKind.coverage)
 INPUT_KINDS = (LayerKind.zoning, *CONSTRAINT_KINDS)
-_FINDING_FIELDS = ("rule_id", "theme", "risk", "dok_status", "overlap_m2", "overlap_daa", "zone_share",
+_FINDING_FIELDS = ("rule_id", "theme", "risk", "dok_status", "outcome", "level", "rule_title_nb", "rule_title_en",
+                   "text_nb", "text_en", "overlap_m2", "overlap_daa", "zone_share",
                    "distance_m", "zone_m", "proximity_m", "zone_m_source", "coverage", "hit_ids", "authority",
                    "legal_basis", "explanation_nb", "explanation_en")
 _refresh_lock = threading.Lock()
@@ -239,7 +241,10 @@ def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDat
     """Add a ``findings`` column: the zone's findings (risk, authority, legal basis …) as a list of dicts."""
     out = risk.copy()
     cols = [c for c in _FINDING_FIELDS if c in findings.columns]
-    relevant = findings[findings["risk"] != "GREEN"] if "risk" in findings else findings
+    keep = findings["risk"] != "GREEN" if "risk" in findings else np.ones(len(findings), dtype=bool)
+    if "outcome" in findings:
+        keep |= findings["outcome"] == "exempt"  # why a zone near a constraint is not flagged
+    relevant = findings[keep]
     grouped: dict[Any, list[dict[str, Any]]] = {}
     for zone_id, record in zip(relevant["zone_id"].to_numpy(), relevant[cols].to_dict("records"), strict=True):
         grouped.setdefault(zone_id, []).append(record)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -15,14 +16,27 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from constraints.codes import CodeRanges, format_ranges
 from constraints.errors import RuleSetError, UnknownRuleError
 from layers.kinds import LayerKind
 
-Theme = Literal["watercourse", "farmland", "heritage", "flood", "road"]
+Theme = Literal["watercourse", "farmland", "heritage", "flood", "landslide", "road"]
 RuleRisk = Literal["RED", "YELLOW"]
+Level = Literal["objection", "internal"]  # internal: the municipality's own consideration, never an objection
+CoverageMode = Literal["declared", "wall_to_wall", "hits_only", "known_sites", "region"]
+TextKey = Literal["inside", "inside_reserve", "inside_settled", "near", "clear", "not_mapped", "exempt",
+                  "exempt_line", "boundary"]
+LimitKey = Literal["default", "municipality"]
 Kommunenummer = Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 SelectValue = int | str
@@ -33,6 +47,35 @@ DEFAULT_SOURCE = "constraints/default_rules.yaml (package default)"
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Model):
+    """One sentence in bokmål and English (a template with ``{placeholders}``, see ``default_rules.yaml``)."""
+
+    nb: str
+    en: str
+
+
+class SourcedFact(_Model):
+    """A fact a rule rests on and the keys of its sources (``RuleSet.sources``)."""
+
+    fact: str
+    source: tuple[str, ...]
+
+
+class SettledReserve(_Model):
+    """pbl § 5-5: a reserve settled in a kommuneplan adopted less than ``years`` ago gets ``risk`` instead."""
+
+    risk: RuleRisk = "YELLOW"
+    years: int = Field(default=10, gt=0)
+
+
+class MarginalOverlap(_Model):
+    """An overlap at most ``max_m2`` AND at most ``max_share`` of the zone is a boundary touch (YELLOW)."""
+
+    max_m2: float = Field(default=50.0, ge=0)
+    max_share: float = Field(default=0.01, ge=0, le=1)
+    source: str = ""
 
 
 class MunicipalityOverride(_Model):
@@ -55,15 +98,58 @@ class Rule(_Model):
     proximity_m: float | None = Field(default=None, ge=0)  # None = zone_m (no YELLOW band)
     max_zone_m: float | None = Field(default=None, ge=0)  # legal cap for municipality overrides
     risk: RuleRisk
+    level: Level = "objection"
     applies_to: str = "building"  # a formal_groups name, or "all"
     exempt_in_force_regulation: bool = False
     exemption_basis: str | None = None
+    exempt_plan_building_line: str | None = None  # zoning attribute holding the plan's own building line
+    settled_reserve: SettledReserve | None = None  # pbl § 5-5 for reserves in an adopted kommuneplan
+    marginal_overlap: bool = True  # a sliver below RuleSet.marginal_overlap is a boundary touch
+    default_is_assumption: bool = False  # zone_m is the service's assumption until the municipality sets its own
+    title_nb: str = ""
+    title_en: str = ""
     authority: str
     legal_basis: str
-    explanation_nb: str
-    explanation_en: str
+    sources: tuple[SourcedFact, ...] = ()
+    texts: dict[TextKey, Text] = Field(default_factory=dict)
+    limit_texts: dict[LimitKey, Text] = Field(default_factory=dict)
+    explanation_nb: str = ""  # legacy: filled from texts.inside when not given
+    explanation_en: str = ""
     municipality_overrides: dict[Kommunenummer, MunicipalityOverride] = Field(default_factory=dict)
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _legacy_explanation(self) -> Rule:
+        if not self.title_nb:
+            object.__setattr__(self, "title_nb", self.id)
+        if not self.title_en:
+            object.__setattr__(self, "title_en", self.title_nb)
+        inside = self.texts.get("inside")
+        for lang in ("nb", "en"):
+            if not getattr(self, f"explanation_{lang}") and inside is not None:
+                object.__setattr__(self, f"explanation_{lang}", _generic(self, getattr(inside, lang), lang))
+        return self
+
+    @property
+    def has_band(self) -> bool:
+        """Whether a YELLOW proximity band exists anywhere (default or a municipality's own distances)."""
+        zone, prox, _ = self.distances_for(None)
+        return prox > zone or any(p > z for z, p, _ in (self.distances_for(k) for k in self.municipality_overrides))
+
+    def text_keys(self) -> tuple[str, ...]:
+        """The text keys this rule can produce (each must have a text, the rule's own or a default)."""
+        keys = ["inside", "clear", "not_mapped"]
+        if self.has_band:
+            keys.append("near")
+        if self.exempt_in_force_regulation:
+            keys.append("exempt")
+        if self.exempt_plan_building_line:
+            keys.append("exempt_line")
+        if self.marginal_overlap:
+            keys.append("boundary")
+        if self.settled_reserve is not None:
+            keys += ["inside_reserve", "inside_settled"]
+        return tuple(keys)
 
     @model_validator(mode="after")
     def _distances_are_consistent(self) -> Rule:
@@ -126,9 +212,24 @@ class RuleSet(_Model):
 
     name: str
     version: str
+    sources: dict[str, str] = Field(default_factory=dict)
     formal_groups: dict[str, FormalGroup]
     business: BusinessConfig = BusinessConfig()
+    marginal_overlap: MarginalOverlap = MarginalOverlap()
+    coverage: dict[LayerKind, CoverageMode] = Field(default_factory=dict)
+    coverage_reasons: dict[str, Text] = Field(default_factory=dict)
+    text_defaults: dict[TextKey, Text] = Field(default_factory=dict)
     rules: tuple[Rule, ...]
+    _hash: str | None = PrivateAttr(default=None)
+    _placeholders: dict[tuple[str, str], frozenset[str]] = PrivateAttr(default_factory=dict)
+
+    def coverage_mode(self, kind: LayerKind) -> CoverageMode:
+        """How a layer of ``kind`` says where it has mapped (``declared`` when the rule set is silent)."""
+        return self.coverage.get(kind, "declared")
+
+    def text(self, rule: Rule, key: str) -> Text | None:
+        """The rule's text for ``key``, or the rule set's default for it."""
+        return rule.texts.get(key) or self.text_defaults.get(key)  # type: ignore[call-overload]
 
     @model_validator(mode="after")
     def _references_resolve(self) -> RuleSet:
@@ -145,7 +246,30 @@ class RuleSet(_Model):
         for group in self.business.formal_groups:
             if group not in self.formal_groups:
                 raise ValueError(f"business.formal_groups names unknown group {group!r}")
+        problems = [p for rule in self.rules for p in self._text_problems(rule)]
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def _text_problems(self, rule: Rule) -> list[str]:
+        """Missing texts, unknown placeholders and unknown source keys of one rule."""
+        problems: list[str] = []
+        for fact in rule.sources:
+            problems += [f"rule {rule.id!r}: source {key!r} is not in `sources` (known: {', '.join(sorted(self.sources))})"
+                         for key in fact.source if key not in self.sources]
+        for key in rule.text_keys():
+            text = self.text(rule, key)
+            if text is None:
+                problems.append(f"rule {rule.id!r}: no text for outcome {key!r} (add texts.{key} or text_defaults.{key})")
+                continue
+            for lang in ("nb", "en"):
+                bad = _placeholders(getattr(text, lang)) - PLACEHOLDERS
+                if bad:
+                    problems.append(f"rule {rule.id!r}: texts.{key}.{lang} uses unknown placeholder(s) "
+                                    f"{', '.join(sorted(bad))} (known: {', '.join(sorted(PLACEHOLDERS))})")
+        if rule.default_is_assumption and "default" not in rule.limit_texts:
+            problems.append(f"rule {rule.id!r}: default_is_assumption needs limit_texts.default")
+        return problems
 
     @property
     def active_rules(self) -> tuple[Rule, ...]:
@@ -164,8 +288,42 @@ class RuleSet(_Model):
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def hash(self) -> str:
-        """Stable sha256 (hex) of the effective rules; derived layers record it as provenance."""
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        """Stable sha256 (hex) of the effective rules; derived layers record it as provenance (computed once)."""
+        if self._hash is None:
+            self._hash = hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        return self._hash
+
+    def placeholders(self, rule: Rule, key: str) -> frozenset[str]:
+        """The placeholders the texts for ``key`` use, in either language (computed once per rule and key)."""
+        found = self._placeholders.get((rule.id, key))
+        if found is None:
+            text = self.text(rule, key)
+            found = frozenset() if text is None else frozenset(_placeholders(text.nb) | _placeholders(text.en))
+            self._placeholders[(rule.id, key)] = found
+        return found
+
+
+PLACEHOLDERS = frozenset({
+    "title", "authority", "legal_basis", "kommune", "zone_m", "proximity_m", "distance_m", "overlap_m2",
+    "overlap_daa", "share_pct", "limit", "reason", "plan_line", "max_m2", "max_share_pct", "years", "note",
+})
+
+
+def _placeholders(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def _generic(rule: Rule, template: str, lang: str) -> str:
+    """A template with the rule's own values filled in and per-finding values left as words (legacy field)."""
+    known = {"title": rule.title_nb if lang == "nb" else rule.title_en, "authority": rule.authority,
+             "legal_basis": rule.legal_basis, "zone_m": f"{rule.zone_m:g}",
+             "proximity_m": f"{rule.zone_m if rule.proximity_m is None else rule.proximity_m:g}"}
+    other = "…"
+    text = " ".join(template.split())
+    try:
+        return text.format_map({**{f: other for f in _placeholders(text)}, **known})
+    except (KeyError, ValueError, IndexError):
+        return text
 
 
 # --------------------------------------------------------------------------------------------- loading

@@ -13,14 +13,28 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from constraints.errors import SiteCheckOverBudget, SiteGeometryError, SiteTooComplex
-from constraints.findings import M2_PER_DAA, coverage_label
+from constraints.findings import M2_PER_DAA, coverage_label, finding_texts
 from constraints.geometry import repair
 from constraints.index import ConstraintIndex
 from constraints.inputs import ConstraintLayer
 from constraints.measure import measure
+from constraints.overlay import rule_outcome
 from constraints.region import kommunenavn
-from constraints.risk import Risk, classify, worst
+from constraints.risk import Risk, outcome_of, worst
 from constraints.rules import RuleSet
+
+ASSESSMENT_NB = (
+    "Stedssjekken vurderer området som om det skulle bebygges på nytt (nytt byggeformål): unntak som gjelder "
+    "areal i vedtatt reguleringsplan (jordlova § 2, pbl § 1-8) eller planens egen byggegrense (vegloven § 29) er "
+    "ikke brukt, og heller ikke pbl § 5-5. Innsigelsesrisikoen per arealformålsområde i samlingen "
+    "«objection-risk» bruker disse unntakene; derfor kan et område der være grønt (unntatt) og rødt her."
+)
+ASSESSMENT_EN = (
+    "The site check assesses the area as if it were to be built anew (a new building formål): exemptions for "
+    "land in an in-force zoning plan (Land Act § 2, PBL § 1-8) or the plan's own building line (Roads Act § 29) "
+    "are not applied, nor is PBL § 5-5. The per-zone objection risk in the 'objection-risk' collection applies "
+    "those exemptions; so an area may be green (exempt) there and red here."
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,13 @@ class RuleResult:
     theme: str
     status: str  # HIT-RED / HIT-YELLOW / NO-HIT-GREEN / NOT-MAPPED
     risk: str
-    finding: str  # hit / near / clear / not_mapped
+    finding: str  # hit / near / clear / not_mapped / boundary (a site check applies no exemption)
+    outcome: str  # inside / near / clear / not_mapped / boundary
+    level: str  # objection / internal
+    rule_title_nb: str
+    rule_title_en: str
+    text_nb: str  # the sentence true for this outcome, naming legal basis and authority
+    text_en: str
     hit_area_m2: float
     hit_area_daa: float
     share: float
@@ -74,6 +94,9 @@ class SiteReport:
     themes: list[ThemeResult]
     provenance: dict[str, Any] = field(default_factory=dict)
     elapsed_ms: float = 0.0
+    assessment: str = "new-building"  # the site is checked as new building; no exemption is applied
+    assessment_nb: str = ""
+    assessment_en: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (NaN distances become None)."""
@@ -142,6 +165,8 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
         kommunenummer = index.municipalities.locate(zones)[0]
     area = float(shapely.area(site))
     results: list[RuleResult] = []
+    names = index.municipalities.names() if index.municipalities is not None else {}
+    area_arr = np.array([area])
     for rule in rules.active_rules:
         if budget_s is not None and time.perf_counter() - started > budget_s:
             raise SiteCheckOverBudget(f"the check took longer than its {budget_s:g} s budget; simplify or split "
@@ -149,13 +174,21 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
         zone, prox, source = rule.distances_for(kommunenummer)
         target = index.target(rule.id)
         m = measure(zones, np.array([zone]), target)
-        hit = m.hit_mask(1)
-        risk, finding = classify(hit, m.distance_m, np.array([prox]), np.array([zone]), m.coverage,
-                                 np.zeros(1, dtype=bool), rule.risk)
+        # a site check treats the site as new building: no plan, so no exemption and no § 5-5
+        risk, finding, _, keys = rule_outcome(rule, rules, m, area_arr, np.array([zone]), np.array([prox]),
+                                              np.zeros(1, dtype=bool), None, None, None)
+        text_nb, text_en = finding_texts(
+            rules, rule, keys=keys, finding=finding, zone_m=np.array([zone]), proximity_m=np.array([prox]),
+            source=np.array([source], dtype=object), distance_m=m.distance_m, overlap_m2=m.overlap_m2,
+            share=m.overlap_m2 / area if area > 0 else np.zeros(1), kommunenummer=np.array([kommunenummer], dtype=object),
+            coverage=m.coverage, coverage_basis=index.coverage.basis(target.layer_ids), names=names,
+            plan_line=None, layer_ids=target.layer_ids, missing_fields=target.missing_fields)
         dist = float(m.distance_m[0])
         results.append(RuleResult(
             rule_id=rule.id, theme=rule.theme, status=Risk(risk[0]).dok_status, risk=str(risk[0]),
-            finding=str(finding[0]), hit_area_m2=float(m.overlap_m2[0]),
+            finding=str(finding[0]), outcome=outcome_of(str(finding[0])), level=rule.level,
+            rule_title_nb=rule.title_nb, rule_title_en=rule.title_en, text_nb=str(text_nb[0]),
+            text_en=str(text_en[0]), hit_area_m2=float(m.overlap_m2[0]),
             hit_area_daa=float(m.overlap_m2[0]) / M2_PER_DAA,
             share=float(m.overlap_m2[0]) / area if area > 0 else 0.0,
             distance_m=None if np.isnan(dist) else dist,
@@ -163,8 +196,7 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
             hit_layers=[target.layer_ids[i] for i in target.layer_of[m.hit_feature]],
             zone_m=zone, proximity_m=prox, zone_m_source=source, coverage=str(m.coverage[0]),
             coverage_text=coverage_label(str(m.coverage[0])), authority=rule.authority,
-            legal_basis=rule.legal_basis, guidance_nb=" ".join(rule.explanation_nb.split()),
-            guidance_en=" ".join(rule.explanation_en.split()),
+            legal_basis=rule.legal_basis, guidance_nb=str(text_nb[0]), guidance_en=str(text_en[0]),
             note_nb=target.missing_reason("nb"), note_en=target.missing_reason("en"),
         ))
     themes = []
@@ -173,11 +205,11 @@ def check_site(geometry: BaseGeometry, constraints: ConstraintIndex | Mapping[st
         theme_risk = worst(r.risk for r in group)
         themes.append(ThemeResult(theme=theme, status=theme_risk.dok_status, risk=theme_risk.value, rules=group))
     overall = worst(t.risk for t in themes)
-    names = index.municipalities.names() if index.municipalities is not None else {}
     return SiteReport(
         area_m2=area, area_daa=area / M2_PER_DAA, kommunenummer=kommunenummer,
         kommunenavn=kommunenavn(kommunenummer, names), objection_risk=overall.value, status=overall.dok_status,
         themes=themes, provenance=index.provenance(), elapsed_ms=(time.perf_counter() - started) * 1000,
+        assessment="new-building", assessment_nb=ASSESSMENT_NB, assessment_en=ASSESSMENT_EN,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from constraints.index import ConstraintIndex
@@ -39,9 +40,12 @@ MAX_BACKOFF_SECONDS = 3600.0
 class AnalysisService:
     """Rules, a cached constraint index and the refresh loop."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings,
+                 also: Sequence[Callable[[], list[VersionRecord]]] = ()) -> None:
         self.store = store
         self.settings = settings
+        self._also = tuple(also)  # further derived layers refreshed after these (the site register)
+        self._also_failure: str | None = None  # the last failure of one of them, logged once
         self._lock = threading.Lock()
         self._rules: tuple[tuple[Path | None, float], RuleSet] | None = None
         self._index: tuple[tuple[object, ...], ConstraintIndex] | None = None
@@ -70,11 +74,35 @@ class AnalysisService:
             return self._index[1]
 
     def refresh(self) -> list[VersionRecord]:
-        """Republish the derived collections if stale (raises what the refresh raised; see :meth:`try_refresh`)."""
-        return refresh_derived(self.store, self.rules())
+        """Republish the derived collections if stale, then those built on them (``also``); raises what a refresh
+        raised (see :meth:`try_refresh`)."""
+        published = refresh_derived(self.store, self.rules())
+        for refresh in self._also:
+            published += refresh()
+        return published
+
+    def _try_also(self) -> list[VersionRecord]:
+        """Refresh the layers built on the derived ones; a failure is logged once and never raised."""
+        published: list[VersionRecord] = []
+        for refresh in self._also:
+            try:
+                published += refresh()
+            except Exception as exc:  # noqa: BLE001 - keep serving the last good version; say why once
+                reason = failure_reason(exc)
+                if reason != self._also_failure:
+                    log.error("refreshing %s failed; the previous version keeps serving: %s",
+                              getattr(refresh, "__qualname__", "a derived layer"), reason, exc_info=exc)
+                self._also_failure = reason
+                continue
+            self._also_failure = None
+        return published
 
     def try_refresh(self) -> list[VersionRecord]:
-        """Refresh unless these inputs failed recently; a failure is recorded and logged once, never raised."""
+        """Refresh unless these inputs failed recently, then the layers built on them; a failure is recorded and
+        logged once, never raised."""
+        return self._try_derived() + self._try_also()
+
+    def _try_derived(self) -> list[VersionRecord]:
         try:
             rules = self.rules()
             key = refresh_key(current_inputs(self.store), rules)

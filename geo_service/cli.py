@@ -16,11 +16,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from geo_service.audit import audited, cli_actor
 from geo_service.cli_analysis import analyse, refresh_and_report, rules_app
 from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
+from geo_service.cli_keys import audit, keys_app
 from geo_service.cli_maps import maps_app
 from geo_service.cli_tiles import tiles_app
 from geo_service.stores import open_store
+from layers.checks import CheckContext, region_from_store
 from layers.ingest import ingest
 from layers.kinds import parse_kind
 from layers.seed import is_empty, publish_demo
@@ -32,6 +35,8 @@ app.add_typer(layers_app, name="layers")
 app.add_typer(tiles_app, name="tiles")
 app.add_typer(rules_app, name="rules")
 app.add_typer(maps_app, name="maps")
+app.add_typer(keys_app, name="keys")
+app.command("audit")(audit)
 app.command("analyse")(analyse)
 
 PROGRESS_THRESHOLD = 20_000  # features; smaller loads finish before a bar is worth drawing
@@ -77,16 +82,22 @@ def layers_add(
     title: Annotated[str, typer.Option(help="title shown to users")] = "",
     description: Annotated[str, typer.Option(help="what the layer is")] = "",
     attribution: Annotated[str, typer.Option(help="licence and attribution text")] = "",
+    force: Annotated[bool, typer.Option("--force", help="publish a wrong geometry type or features outside "
+                                                        "the region anyway (missing required fields never)")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Validate a layer and publish it as a new version."""
+    """Check a layer against what its kind needs and publish it as a new version."""
     with user_errors():
         layer_kind = parse_kind(kind)
         settings = settings_for(workspace)
         store = open_store(settings)
-        with _progress() as progress:
+        checks = CheckContext(region_from_store(store, settings.region_bbox), None, force)
+        with audited(store, cli_actor(), "publish", layer_id, source_name=path.name, kind=layer_kind.value,
+                     force=force) as detail, _progress() as progress:
             report = ingest(store, path, layer_id, layer_kind, layer=layer, crs=crs, encoding=encoding,
-                            title=title, description=description, attribution=attribution, progress=progress)
+                            title=title, description=description, attribution=attribution, progress=progress,
+                            checks=checks)
+            detail["version"] = report.version
     for line in report.lines():
         out.print(line, highlight=False, soft_wrap=True)
     with user_errors():

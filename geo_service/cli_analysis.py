@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from constraints.explain import explain_rule
 from constraints.publish import BUSINESS_AREAS, failure_reason, refresh_derived
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
 from constraints.rules import describe_rules, load_rules
@@ -17,6 +18,8 @@ from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_er
 from geo_service.settings import Settings
 from geo_service.stores import open_store
 from layers.store import Store
+from sites.config import load_sites_config
+from sites.publish import refresh_sites
 
 rules_app = typer.Typer(help="Check and show the objection rules.", no_args_is_help=True)
 
@@ -40,6 +43,16 @@ def refresh_and_report(store: Store, settings: Settings, *, force: bool = False,
         err.print(Text("warning: ", style="bold yellow") + Text(
             f"the analysis is behind: {reason}. The previous objection-risk and business-areas versions keep "
             "serving; run `geo-service analyse` after fixing the cause."), highlight=False, soft_wrap=True)
+        return False
+    try:
+        published += refresh_sites(store, load_sites_config(settings.effective_sites_config()), force=force)
+    except Exception as exc:  # noqa: BLE001 - the site register is behind; the previous version keeps serving
+        reason = failure_reason(exc)
+        if strict:
+            raise AnalysisFailed(f"the site register: {reason}") from None
+        err.print(Text("warning: ", style="bold yellow") + Text(
+            f"the site register is behind: {reason}. The previous sites version keeps serving; run "
+            "`geo-service analyse` after fixing the cause."), highlight=False, soft_wrap=True)
         return False
     for record in published:
         out.print(f"recomputed {record.layer_id}: version {record.version}, {record.feature_count} features",
@@ -90,3 +103,19 @@ def rules_check(file: Annotated[Path, typer.Argument(help="rule-set file (YAML o
         rules = load_rules(file)
     out.print(describe_rules(rules), highlight=False, soft_wrap=True)
     out.print(f"rule set {rules.hash()[:12]} is valid ({len(rules.active_rules)} active rules)", highlight=False)
+
+
+@rules_app.command("explain")
+def rules_explain(
+    rule_id: Annotated[str, typer.Argument(help="rule id, e.g. watercourse-belt")],
+    workspace: WorkspaceOpt = None,
+    rules: RulesOpt = None,
+    lang: Annotated[str, typer.Option("--lang", help="nb or en")] = "en",
+) -> None:
+    """Print a rule, its legal basis, sources and its effective values per municipality."""
+    with user_errors():
+        if lang not in ("nb", "en"):
+            raise ValueError(f"--lang must be nb or en, got {lang!r}")
+        settings = settings_for(workspace, **({"rules_file": rules} if rules else {}))
+        text = explain_rule(load_rules(settings.effective_rules_file()), rule_id, lang=lang)
+    out.print(text, highlight=False, soft_wrap=True, markup=False)

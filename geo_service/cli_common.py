@@ -17,6 +17,7 @@ from constraints.errors import ConstraintsError
 from geo_service.settings import Settings
 from layers.errors import LayerError
 from layers.ingest import is_out_of_space
+from sites.errors import SitesError
 
 # markup=False: user text (file names like "plan [bold red]gammel.gpkg", titles, field values) prints verbatim
 out = Console(markup=False)
@@ -45,7 +46,7 @@ def user_errors() -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort, click.exceptions.ClickException):
         raise
-    except (LayerError, ConstraintsError, ValueError) as exc:
+    except (LayerError, ConstraintsError, SitesError, ValueError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted; nothing half-written is served (an interrupted publish is cleaned up at the next start)")

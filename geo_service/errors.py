@@ -10,14 +10,27 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constraints import errors as ce
+from geo_service.auth import errors as ae
 from geo_service.limits import SiteCheckBusy
+from layers import edits, staging, upload_safety
 from layers import errors as le
+from layers.checks import KindCheckFailed
 from maps.errors import MapAssetsMissing, OfflineAssetError
 from maps.tiles import TileOutOfRange
+from sites import errors as se
 
 log = logging.getLogger("geo_service.errors")
 
 STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
+    staging.UploadNotFound: (404, "NotFound"),
+    staging.UploadConflict: (409, "Conflict"),
+    staging.StagingFull: (507, "InsufficientStorage"),
+    staging.UploadTimeout: (422, "UploadTimeout"),
+    upload_safety.UploadTooLarge: (413, "PayloadTooLarge"),
+    upload_safety.UnsafeUpload: (400, "UnsafeUpload"),
+    KindCheckFailed: (422, "KindCheckFailed"),
+    edits.VersionMismatch: (412, "PreconditionFailed"),
+    edits.EditRefused: (422, "EditRefused"),
     le.LayerNotFound: (404, "NotFound"),
     le.VersionNotFound: (404, "NotFound"),
     le.FeatureNotFound: (404, "NotFound"),
@@ -30,6 +43,11 @@ STATUS_BY_ERROR: dict[type[Exception], tuple[int, str]] = {
     ce.SiteGeometryError: (400, "InvalidParameterValue"),
     ce.RuleSetError: (500, "RuleSetError"),  # the server's own rule file is broken: an operator must fix it
     ce.ConstraintsError: (400, "BadRequest"),
+    se.SiteNotFound: (404, "NotFound"),
+    se.NoRoadNetwork: (404, "NotFound"),
+    se.SearchCriteriaError: (400, "InvalidParameterValue"),
+    se.RoutingError: (400, "InvalidParameterValue"),
+    se.SitesConfigError: (500, "SitesConfigError"),  # the server's own sites.yaml is broken: an operator must fix it
     MapAssetsMissing: (503, "ServiceUnavailable"),  # npm ci was not run: the operator must install the assets
     OfflineAssetError: (500, "ServerError"),
 }
@@ -59,7 +77,10 @@ def install_error_handlers(app: FastAPI) -> None:
         for cls in type(exc).__mro__:
             if cls in STATUS_BY_ERROR:
                 status, code = STATUS_BY_ERROR[cls]
-                extra = {"parameter": exc.parameter} if isinstance(exc, le.InvalidQuery) else {}
+                parameter = getattr(exc, "parameter", "")
+                extra = {"parameter": parameter} if parameter or isinstance(exc, le.InvalidQuery) else {}
+                if isinstance(getattr(exc, "report", None), dict):  # a refused upload: the report says why
+                    extra["report"] = exc.report  # type: ignore[attr-defined]
                 return _body(status, code, str(exc), **extra)
         return _body(500, "ServerError", "internal error")
 
@@ -89,8 +110,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return _body(500, "ServerError", "internal error; the operator finds the details in the service log "
                                          "/ intern feil")
 
+    async def auth_error(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, ae.NotSignedIn | ae.InvalidCredentials):
+            error = "" if isinstance(exc, ae.NotSignedIn) else ', error="invalid_token"'
+            response = _body(401, "Unauthorized", str(exc))
+            response.headers["WWW-Authenticate"] = f'Bearer realm="geo-service"{error}'
+            return response
+        return _body(403, "Forbidden", str(exc))
+
+    app.add_exception_handler(ae.AuthError, auth_error)
     app.add_exception_handler(le.LayerError, domain_error)
     app.add_exception_handler(ce.ConstraintsError, domain_error)
+    app.add_exception_handler(se.SitesError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(SiteCheckBusy, busy)  # type: ignore[arg-type]

@@ -6,17 +6,36 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from geo_service.analysis_service import AnalysisService
+from geo_service.auth.deps import Authenticator
+from geo_service.auth.gate import ReaderGate
 from geo_service.errors import install_error_handlers
 from geo_service.limits import site_gate
 from geo_service.middleware import EdgeGuard
 from geo_service.openapi import install_openapi
-from geo_service.routers import analyses, collections, docs, items, landing, maps, tiles
+from geo_service.routers import (
+    admin_api,
+    admin_pages,
+    analyses,
+    collections,
+    docs,
+    drive_time,
+    items,
+    items_write,
+    landing,
+    maps,
+    sites,
+    tiles,
+    uploads,
+)
 from geo_service.settings import Settings
 from geo_service.shutdown import arm_watchdog_on_sigterm, run_bounded
+from geo_service.sites_service import SitesService
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
+from geo_service.uploads import UploadSizeGuard, open_staging, purge_removed_layers
 from maps.pages import PageCache
 
 
@@ -30,8 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed_demo:
             seed_if_empty(store)
         app.state.store = store
+        app.state.auth = Authenticator(settings, store)
+        app.state.staging = open_staging(settings)
+        purge_removed_layers(store, settings)
         app.state.tiles = open_tiles(settings, store)
-        app.state.analysis = AnalysisService(store, settings)
+        app.state.sites = SitesService(store, settings)
+        app.state.analysis = AnalysisService(store, settings, also=[app.state.sites.refresh])
         app.state.map_pages = PageCache()
         app.state.site_gate = site_gate(settings)
         app.state.analysis.start()
@@ -48,8 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    for module in (landing, collections, items, tiles, analyses, maps, docs):
+    for module in (landing, collections, items, tiles, analyses, drive_time, sites, maps, docs, admin_api,
+                   admin_pages, uploads, items_write):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing
+    app.add_middleware(UploadSizeGuard)
+    app.add_middleware(ReaderGate)  # sign-in for reading, when required, covers the fast path too
+    if settings.cors_origins:  # off by default; write methods only when cors_allow_writes
+        methods = ["GET", "HEAD", "OPTIONS"] + (["POST", "PUT", "PATCH", "DELETE"] if settings.cors_allow_writes else [])
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=methods,
+                           allow_headers=["Authorization", "Content-Type", "X-API-Key", "If-Match", "Accept"],
+                           expose_headers=["Content-Crs", "ETag", "Location"], allow_credentials=False, max_age=600)
     app.add_middleware(EdgeGuard, settings=settings)  # outermost: limits, Host check, security headers
     return app

@@ -104,7 +104,7 @@ class EdgeGuard:
             for message in refusal:
                 await send_secured(message)
             return
-        limit = self.settings.max_body_bytes
+        limit = body_limit(self.settings, scope)
         received = 0
 
         async def receive_bounded() -> Message:
@@ -157,12 +157,23 @@ class EdgeGuard:
             if name == b"content-length":
                 if not value.isdigit():
                     return _error(400, "BadRequest", "Content-Length must be a number of bytes")
-                if int(value) > self.settings.max_body_bytes:
-                    return self._too_large()
+                if int(value) > body_limit(self.settings, scope) and scope.get("path") != UPLOAD_PATH:
+                    return self._too_large()  # an upload's size is answered by its own guard (uploads.py)
         return None
 
     def _too_large(self) -> tuple[Message, Message]:
         return _error(413, "PayloadTooLarge", str(BodyTooLarge(self.settings.max_body_bytes).detail))
+
+
+UPLOAD_PATH = "/layers/uploads"
+UPLOAD_OVERHEAD = 64 * 1024  # the upload form's other fields and multipart boundaries
+
+
+def body_limit(settings: Settings, scope: Scope) -> int:
+    """Largest body of this request: uploads get ``upload_max_bytes`` (their own guard answers first)."""
+    if scope.get("method") == "POST" and scope.get("path") == UPLOAD_PATH:
+        return settings.upload_max_bytes + UPLOAD_OVERHEAD
+    return settings.max_body_bytes
 
 
 def _host_name(host: str) -> str:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     description: str = ("Site-availability and planning service for Kongsbergregionen: zoning, constraints, "
                         "objection risk and business areas as OGC API – Features.")
     rules_file: Path | None = Field(None, description="rule-set override (YAML/TOML); default WORKSPACE/rules.yaml")
+    sites_config: Path | None = Field(
+        None, description="site-portfolio override (road speeds, drive-time bands; YAML); default WORKSPACE/sites.yaml")
     analysis_refresh_seconds: float = Field(
         5.0, ge=0, description="how often the server checks whether derived layers are stale (0: never)")
     default_limit: int = Field(100, ge=1)
@@ -87,6 +89,43 @@ class Settings(BaseSettings):
                 hosts.append(host)
         return hosts
 
+    # -- sign-in, roles, uploads and administration (README "Signing in, uploads and administration") --
+    auth_required_for_read: bool = Field(False, description="readers must sign in too (default: reading is public)")
+    oidc_issuer: str | None = Field(None, description="OpenID Connect issuer (iss) whose bearer tokens are accepted")
+    oidc_audience: str | None = Field(None, description="expected audience (aud) of bearer tokens: this API's id")
+    oidc_jwks_url: str | None = Field(None, description="the issuer's JWKS; default: from its discovery document")
+    oidc_algorithms: list[str] = Field(["RS256", "RS384", "RS512", "PS256", "ES256"],
+                                       description="signature algorithms accepted (never 'none' or HMAC)")
+    oidc_role_claim: str = Field("roles", description="claim holding the roles (Entra ID app roles: 'roles')")
+    oidc_municipality_claim: str = Field("municipalities", description="claim holding the municipality codes")
+    oidc_role_values: dict[str, str] = Field(
+        {"reader": "reader", "editor": "editor", "admin": "admin",
+         "GeoService.Reader": "reader", "GeoService.Editor": "editor", "GeoService.Admin": "admin"},
+        description="claim value -> role (reader, editor, admin); the highest role named wins")
+    oidc_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat")
+    session_secret: str | None = Field(None, description="signs session cookies; default: a random key kept in "
+                                                         "WORKSPACE/.secrets (set it when replicas share sign-ins)")
+    session_max_age_seconds: int = Field(8 * 3600, ge=60, description="how long a browser sign-in lasts")
+    cors_origins: list[str] = Field([], description="origins allowed to read the API from a browser (CORS); "
+                                                    "empty: CORS off")
+    cors_allow_writes: bool = Field(False, description="let the CORS origins also call write routes")
+    staging_dir: Path | None = Field(None, description="where uploads wait for review; default WORKSPACE/staging")
+    upload_max_bytes: int = Field(512 * 2**20, ge=1, description="largest upload accepted (bytes)")
+    upload_max_zip_entries: int = Field(2_000, ge=1, description="most entries in an uploaded zip")
+    upload_max_uncompressed_bytes: int = Field(4 * 2**30, ge=1, description="largest total unzipped size")
+    upload_max_compression_ratio: float = Field(200.0, ge=1, description="largest unzipped/zipped size ratio")
+    upload_ingest_seconds: float = Field(300.0, gt=0, description="time limit for reading and checking an upload")
+    upload_min_free_bytes: int = Field(512 * 2**20, ge=0, description="free disk space kept when staging")
+    upload_expiry_hours: float = Field(24.0, gt=0, description="staged uploads not published are discarded after")
+    layer_retention_days: float = Field(30.0, ge=0, description="removed layers can be restored for this long")
+    region_bbox: tuple[float, float, float, float] = Field(
+        (415_935.0, 6_585_656.0, 560_058.0, 6_708_484.0),
+        description="the region (EPSG:25832) layers are checked against when no municipality layer is published")
+
+    def effective_staging_dir(self) -> Path:
+        """Where uploads are staged for review."""
+        return self.staging_dir if self.staging_dir is not None else self.workspace / "staging"
+
     def effective_rules_file(self) -> Path | None:
         """The rule override in force: ``rules_file``, else ``rules.yaml``/``rules.toml`` in the workspace."""
         if self.rules_file is not None:
@@ -95,6 +134,13 @@ class Settings(BaseSettings):
             if (self.workspace / name).is_file():
                 return self.workspace / name
         return None
+
+    def effective_sites_config(self) -> Path | None:
+        """The site-portfolio override in force: ``sites_config``, else ``sites.yaml`` in the workspace."""
+        if self.sites_config is not None:
+            return self.sites_config
+        path = self.workspace / "sites.yaml"
+        return path if path.is_file() else None
 
     @classmethod
     def settings_customise_sources(

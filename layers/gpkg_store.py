@@ -6,7 +6,10 @@ Layout::
     WORKSPACE/layers/<id>/<id>-<token>.gpkg     one immutable GeoPackage per version, opens in QGIS
 
 A publish writes a temporary GeoPackage, renames it into place and only then commits the catalog
-row in one transaction, so a failure at any step leaves every published version untouched. Reads
+row in one transaction, so a failure at any step leaves every published version untouched. A publish that
+was killed (``kill -9``, power loss) leaves files no version points to; they are removed when the store is
+opened and before every publish (see ``_clean_leftovers``): a publish holds an ``flock`` on its
+``.<id>-<token>.writing`` marker while it writes, so only files of dead publishes are ever removed. Reads
 go straight to SQLite: the bbox is answered from the GeoPackage R-tree, then refined exactly with
 shapely only for features whose envelope crosses the bbox edge.
 """
@@ -31,6 +34,10 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from layers.access import public_provenance, version_meta, with_layer_meta
+from layers.access_gpkg import ACCESS_SCHEMA, GeoPackageAccess, upgrade_catalog
+from layers.cql2 import Cql2Filter, SortKey
+from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by, register_sqlite_functions
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
@@ -40,7 +47,7 @@ from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, Ve
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
-    attribution TEXT NOT NULL, current_version INTEGER NOT NULL, updated TEXT NOT NULL);
+    attribution TEXT NOT NULL, current_version INTEGER NOT NULL, updated TEXT NOT NULL, removed TEXT);
 CREATE TABLE IF NOT EXISTS versions (
     layer_id TEXT NOT NULL, version INTEGER NOT NULL, created TEXT NOT NULL, feature_count INTEGER NOT NULL,
     geometry_type TEXT NOT NULL, bbox TEXT NOT NULL, fields TEXT NOT NULL, provenance TEXT NOT NULL,
@@ -50,9 +57,10 @@ _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _WRITE_CHUNK = 50_000
 _MMAP_BYTES = 1 << 30  # address space per version file (not memory)
 GEOMETRY_COLUMN = "geom"
+FID_COLUMN = "fid"  # a frame with this column keeps those feature ids (edits: ids stay stable across versions)
 
 
-class GeoPackageStore:
+class GeoPackageStore(GeoPackageAccess):
     """A ``Store`` on a workspace folder (see module docstring)."""
 
     def __init__(self, workspace: Path) -> None:
@@ -60,9 +68,11 @@ class GeoPackageStore:
         self.workspace.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._write() as db:
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + ACCESS_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
+            upgrade_catalog(db)
+        self.removed_leftovers = self._clean_leftovers()
 
     # -- catalog -------------------------------------------------------------------------------
     def _catalog(self) -> sqlite3.Connection:
@@ -87,13 +97,14 @@ class GeoPackageStore:
     def list_layers(self) -> list[LayerRecord]:
         rows = self._catalog().execute(
             f"SELECT {_LAYER_COLS} FROM layers l JOIN versions v "
-            "ON v.layer_id = l.id AND v.version = l.current_version ORDER BY l.id").fetchall()
+            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.removed IS NULL ORDER BY l.id").fetchall()
         return [_layer(r) for r in rows]
 
     def get_layer(self, layer_id: str) -> LayerRecord:
         row = self._catalog().execute(
             f"SELECT {_LAYER_COLS} FROM layers l JOIN versions v "
-            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.id = ?", (layer_id,)).fetchone()
+            "ON v.layer_id = l.id AND v.version = l.current_version WHERE l.id = ? AND l.removed IS NULL",
+            (layer_id,)).fetchone()
         if row is None:
             raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
         return _layer(row)
@@ -113,7 +124,7 @@ class GeoPackageStore:
         (stamp,) = watch.execute("PRAGMA data_version").fetchone()
         seen, versions = local.watched
         if stamp != seen:
-            versions = dict(watch.execute("SELECT id, current_version FROM layers").fetchall())
+            versions = dict(watch.execute("SELECT id, current_version FROM layers WHERE removed IS NULL").fetchall())
             local.watched = (stamp, versions)
         return versions
 
@@ -134,8 +145,13 @@ class GeoPackageStore:
                     raise LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
                 raise VersionNotFound(f"layer {layer_id!r} has no version {version}; versions: "
                                       f"{', '.join(map(str, known))}")
-            db.execute("UPDATE layers SET current_version = ?, updated = ? WHERE id = ?",
-                       (version, _now(), layer_id))
+            (provenance,) = db.execute("SELECT provenance FROM versions WHERE layer_id = ? AND version = ?",
+                                       (layer_id, version)).fetchone()
+            title, description, attribution = version_meta(json.loads(provenance))
+            db.execute("UPDATE layers SET current_version = ?, updated = ?, removed = NULL, "
+                       "title = COALESCE(?, title), description = COALESCE(?, description), "
+                       "attribution = COALESCE(?, attribution) WHERE id = ?",
+                       (version, _now(), title, description, attribution, layer_id))
         return self.get_layer(layer_id)
 
     @contextmanager
@@ -157,11 +173,12 @@ class GeoPackageStore:
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
+        self._clean_leftovers()
         folder = self.workspace / "layers" / layer_id
-        folder.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex[:12]
         tmp = folder / f".{layer_id}-{token}.tmp.gpkg"
         final = folder / f"{layer_id}-{token}.gpkg"
+        marker = _hold_marker(folder, f".{layer_id}-{token}{_MARKER}")
         try:
             _write_gpkg(frame, tmp, layer_id, progress)
             os.replace(tmp, final)
@@ -175,19 +192,57 @@ class GeoPackageStore:
                 db.execute(
                     "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (layer_id, version, created, len(frame), geometry_type, json.dumps(bounds),
-                     json.dumps(fields), json.dumps(meta.provenance, default=str), str(final)))
+                     json.dumps(fields), json.dumps(with_layer_meta(meta), default=str), str(final)))
                 db.execute(
-                    "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                     "kind = excluded.kind, title = excluded.title, description = excluded.description, "
                     "attribution = excluded.attribution, current_version = excluded.current_version, "
-                    "updated = excluded.updated",
+                    "updated = excluded.updated, removed = NULL",
                     (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution,
-                     version, created))
+                     version, created, None))
         except BaseException:
-            for leftover in (tmp, final):
-                leftover.unlink(missing_ok=True)
+            for leftover in folder.glob(f"*{layer_id}-{token}*"):
+                if leftover.name != Path(marker.name).name:
+                    leftover.unlink(missing_ok=True)
+            _release_marker(marker)
+            _remove_if_empty(folder)
             raise
+        _release_marker(marker)
         return self.versions(layer_id)[-1]
+
+    def _clean_leftovers(self) -> list[str]:
+        """Remove what killed publishes left: temporary GeoPackages and their journals, version files no catalog
+        row points to, and empty layer folders. Files of a publish still running (its marker is locked) stay.
+
+        The order makes it safe against publishes running meanwhile in other processes: files are listed first,
+        then markers checked, then the catalog read (a publish holds its marker from before its first file
+        until after its catalog commit). Returns the removed paths (relative to the workspace).
+        """
+        root = self.workspace / "layers"
+        if not root.is_dir():
+            return []
+        removed: list[str] = []
+        listing = {folder: sorted(folder.iterdir()) for folder in sorted(root.iterdir()) if folder.is_dir()}
+        live: set[str] = set()
+        for folder in listing:
+            for marker in folder.glob(f".*{_MARKER}"):
+                if _is_held(marker):
+                    live.add(marker.name[1:-len(_MARKER)])  # "<id>-<token>"
+                else:
+                    marker.unlink(missing_ok=True)
+                    removed.append(str(marker.relative_to(self.workspace)))
+        known = {Path(r[0]).name for r in self._catalog().execute("SELECT location FROM versions")}
+        for folder, paths in listing.items():
+            for path in paths:
+                stem = path.name.lstrip(".").split(".", 1)[0]
+                if (path.name in known or stem in live or path.name.endswith(_MARKER) or ".gpkg" not in path.name
+                        or not path.is_file()):
+                    continue
+                path.unlink(missing_ok=True)  # tmp, its journal/-wal/-shm, or a version the catalog never got
+                removed.append(str(path.relative_to(self.workspace)))
+            if _remove_if_empty(folder):
+                removed.append(str(folder.relative_to(self.workspace)) + "/")
+        return removed
 
     # -- features ------------------------------------------------------------------------------
     def _features_db(self, location: str) -> sqlite3.Connection:
@@ -201,16 +256,30 @@ class GeoPackageStore:
             # page cache) and keep a larger private page cache for the R-tree and hot rows
             db.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             db.execute("PRAGMA cache_size = -32768")  # KiB
+            register_sqlite_functions(db)  # CQL2: exact spatial predicates and CASEI
             cache[location] = db
         return db
 
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
-        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection), ``filters`` (equality) and
+        ``cql``, in ``sortby`` order then by fid. All of it runs in SQLite: spatial predicates through the R-tree
+        and an exact shapely test (``layers.cql2_sql``)."""
         db = self._features_db(record.location)
         table = _quote(record.layer_id)
         where, params = _filter_sql(record, filters)
-        if bbox is None:
+        if cql is not None or sortby:
+            for condition in ([compile_filter(record, cql, SQLITE)] if cql is not None else []) + (
+                    [bbox_condition(record, bbox, SQLITE)] if bbox is not None else []):
+                where += f" AND {condition.sql}"
+                params += condition.params
+            order = order_by(record, sortby, SQLITE)
+            (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
+            fids = [r[0] for r in db.execute(
+                f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, offset))]
+        elif bbox is None:
             (matched,) = db.execute(f"SELECT count(*) FROM {table} t WHERE {where}", params).fetchone()
             fids = [r[0] for r in db.execute(
                 f"SELECT t.fid FROM {table} t WHERE {where} ORDER BY t.fid LIMIT ? OFFSET ?",
@@ -236,7 +305,9 @@ class GeoPackageStore:
             marks = ",".join("?" * len(chunk))
             rows += db.execute(
                 f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {_quote(record.layer_id)} t "
-                f"WHERE t.fid IN ({marks}) ORDER BY t.fid", chunk).fetchall()
+                f"WHERE t.fid IN ({marks})", chunk).fetchall()
+        position = {fid: i for i, fid in enumerate(fids)}
+        rows.sort(key=lambda row: position[row[0]])  # the order asked for (fid order or sortby)
         return feature_page(record, rows, matched, gpkg_blobs_to_geometries, {"bool": bool})
 
     def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
@@ -285,6 +356,47 @@ class GeoPackageStore:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+_MARKER = ".writing"
+
+
+def _hold_marker(folder: Path, name: str) -> Any:
+    """Create and flock the marker of a running publish (the lock dies with the process, even on kill -9)."""
+    for _ in range(3):  # a concurrent cleanup may remove the (empty) folder between mkdir and open
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = open(folder / name, "a+b")  # noqa: SIM115 - held until the publish ends
+        except FileNotFoundError:
+            continue
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return handle
+    raise FileNotFoundError(folder / name)
+
+
+def _release_marker(handle: Any) -> None:
+    Path(handle.name).unlink(missing_ok=True)
+    handle.close()
+
+
+def _is_held(marker: Path) -> bool:
+    try:
+        with open(marker, "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (or gone)
+        return False
+    return True
+
 _LAYER_COLS = ("l.id, l.kind, l.title, l.description, l.attribution, v.layer_id, v.version, v.created, "
                "v.feature_count, v.geometry_type, v.bbox, v.fields, v.provenance, v.location")
 _VERSION_COLS = ("v.layer_id, v.version, v.created, v.feature_count, v.geometry_type, v.bbox, v.fields, "
@@ -297,7 +409,7 @@ def _layer(row: tuple) -> LayerRecord:
 
 def _version(row: tuple) -> VersionRecord:
     return VersionRecord(row[0], int(row[1]), datetime.fromisoformat(row[2]), int(row[3]), row[4],
-                         tuple(json.loads(row[5])), json.loads(row[6]), json.loads(row[7]), row[8])
+                         tuple(json.loads(row[5])), json.loads(row[6]), public_provenance(json.loads(row[7])), row[8])
 
 
 def _now() -> str:
@@ -330,7 +442,7 @@ def _geometry_type(frame: gpd.GeoDataFrame) -> str:
 
 def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, dtype in frame.drop(columns=frame.geometry.name).dtypes.items():
+    for name, dtype in frame.drop(columns=[frame.geometry.name, FID_COLUMN], errors="ignore").dtypes.items():
         if pd.api.types.is_bool_dtype(dtype):
             out[str(name)] = "bool"
         elif pd.api.types.is_integer_dtype(dtype):
@@ -351,7 +463,7 @@ def gpkg_blobs_to_geometries(blobs: list[bytes]) -> np.ndarray:
 
 
 def _filter_sql(record: VersionRecord, filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
+    clauses, params = ["1"], []  # equality filters (``?name=value``)
     for name, raw in filters.items():
         kind = record.fields.get(name)
         if kind is None:

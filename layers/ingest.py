@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from layers.checks import CheckContext, CheckResult, check_layer, require_ok
 from layers.errors import StoreFull
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
@@ -37,6 +38,7 @@ class IngestReport:
     normalised: NormaliseReport
     bbox: tuple[float, float, float, float]
     seconds: float
+    checks: CheckResult | None = None
 
     def lines(self) -> list[str]:
         """Human-readable report lines."""
@@ -54,6 +56,8 @@ class IngestReport:
         if n.field_map:
             lines.append("fields: " + ", ".join(f"{k} <- {v}" for k, v in n.field_map.items()))
         lines += [f"warning: {w}" for w in n.warnings]
+        if self.checks is not None:
+            lines += [f"warning: {w}" for w in self.checks.warnings]
         lines.append(f"took {self.seconds:.2f} s")
         return lines
 
@@ -75,10 +79,12 @@ def ingest(
     description: str = "",
     attribution: str = "",
     progress: Progress | None = None,
+    checks: CheckContext | None = None,
 ) -> IngestReport:
     """Read ``path`` and publish it as a new version of ``layer_id``.
 
-    Nothing is published unless every step succeeds; the previous version keeps serving.
+    Nothing is published unless every step succeeds; the previous version keeps serving. With ``checks``,
+    the kind checks (``layers.checks``) run first and refuse a layer the analysis cannot use.
     """
     started = time.perf_counter()
     progress = progress or NoProgress()
@@ -94,6 +100,10 @@ def ingest(
     progress.advance(len(raw))
     progress.stage("validating", None)
     frame, report = normalise(raw, kind, str(source.path), crs_override=crs)
+    result = None
+    if checks is not None:
+        result = check_layer(frame, kind, report.field_map, checks)
+        require_ok(result, Path(path).name)
     provenance = {
         "source": str(Path(path).resolve()),
         "source_layer": chosen,
@@ -112,7 +122,7 @@ def ingest(
                             "Free disk space (or raise the quota or file size limit) and add the file again") from None
         raise
     return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report, record.bbox,
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, result)
 
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}

@@ -23,7 +23,18 @@ class LayerKind(StrEnum):
     flood = "flood"
     road = "road"
     site = "site"
+    premises = "premises"  # available buildings and premises (ledige lokaler og bygg)
+    power = "power"  # grid capacity: substations or areas with free capacity (MW)
+    broadband = "broadband"  # fibre / high-speed coverage with speed class
+    poi = "poi"  # competence environments and services (technology parks, campuses, clusters …)
+    transport = "transport"  # rail stations, airports, ports
+    population = "population"  # residents (and employed) on a statistical grid (SSB 250 m / 1 km)
     other = "other"
+    cultivable_land = "cultivable_land"  # NIBIO dyrkbar jord
+    flood_awareness = "flood_awareness"  # NVE aktsomhetsområde for flom
+    landslide = "landslide"  # NVE faresoner for skred and kvikkleire (TEK17 § 7-3)
+    landslide_awareness = "landslide_awareness"  # NVE aktsomhetsområder for skred
+    coverage = "coverage"  # declared coverage of another layer: polygons with `covers` = layer id or kind
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class CanonicalField:
     """A canonical attribute: its name, value type and the source spellings that map to it."""
 
     name: str
-    dtype: str  # "int" or "str"
+    dtype: str  # "int", "float" or "str"
     aliases: tuple[str, ...]
     upper: bool = False  # normalise string values to upper case (vernetype codes)
     zero_pad: int = 0  # left-pad numeric strings to this width (kommunenummer "0301")
@@ -63,6 +74,10 @@ _ZONING = (
     CanonicalField("plantype", "str", ("plantype", "kpplantype", "rpplantype")),
     CanonicalField("planid", "str", ("planid", "planidentifikasjon", "arealplanid")),
     CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune"), zero_pad=4),
+    # the plan's own building line towards a watercourse / road (metres or a note): exempts the statutory limit
+    CanonicalField("byggegrense_vassdrag", "str", ("byggegrensevassdrag", "byggegrensemotvassdrag")),
+    CanonicalField("byggegrense_veg", "str", ("byggegrenseveg", "byggegrensemotveg")),
+    CanonicalField("vedtaksdato", "str", ("vedtaksdato", "vedtakendeligplandato", "ikrafttredelsesdato")),
 )
 
 FIELDS_BY_KIND: dict[LayerKind, tuple[CanonicalField, ...]] = {
@@ -79,10 +94,59 @@ FIELDS_BY_KIND: dict[LayerKind, tuple[CanonicalField, ...]] = {
     LayerKind.watercourse: (
         CanonicalField("verneplan", "str", ("verneplan", "vassdragsnummer", "vernetvassdrag")),
     ),
-    LayerKind.road: (CanonicalField("vegkategori", "str", ("vegkategori", "vegkat"), upper=True),),
+    LayerKind.road: (
+        CanonicalField("vegkategori", "str", ("vegkategori", "vegkat", "vegkategorikode"), upper=True),
+        CanonicalField("vegnummer", "int", ("vegnummer", "vegnr", "nummer")),
+    ),
     LayerKind.flood: (CanonicalField("gjentaksintervall", "int", ("gjentaksintervall", "gjentak")),),
     LayerKind.site: (),
+    LayerKind.premises: (
+        CanonicalField("adresse", "str", ("adresse", "adressetekst", "gateadresse", "address", "vegadresse")),
+        CanonicalField("bruk", "str", ("bruk", "bruksformal", "formal", "type", "lokaletype", "use")),
+        CanonicalField("bruksareal_m2", "float", ("bruksarealm2", "bruksareal", "bra", "arealm2", "floorarea")),
+        CanonicalField("tomt_m2", "float", ("tomtm2", "tomteareal", "tomtearealm2", "tomt", "plotarea")),
+        CanonicalField("pris", "float", ("pris", "prisantydning", "salgspris", "price")),
+        CanonicalField("leie", "float", ("leie", "leiekrm2", "leieprism2", "leiepris", "rent")),
+        CanonicalField("ledig_fra", "str", ("ledigfra", "tilgjengeligfra", "overtakelse", "availablefrom")),
+        CanonicalField("kontakt", "str", ("kontakt", "kontaktperson", "eier", "utleier", "megler", "contact")),
+        CanonicalField("navn", "str", ("navn", "name", "bygningsnavn")),
+        CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune"), zero_pad=4),
+    ),
+    LayerKind.power: (
+        CanonicalField("ledig_kapasitet_mw", "float",
+                       ("ledigkapasitetmw", "ledigkapasitet", "tilgjengeligkapasitet", "kapasitetmw",
+                        "freecapacitymw")),
+        CanonicalField("nettselskap", "str", ("nettselskap", "netteier", "eier", "gridowner")),
+        CanonicalField("navn", "str", ("navn", "stasjonsnavn", "name")),
+        CanonicalField("spenning_kv", "float", ("spenningkv", "spenning", "voltage")),
+    ),
+    LayerKind.broadband: (
+        CanonicalField("hastighet_mbit", "float",
+                       ("hastighetmbit", "nedlastingmbit", "hastighet", "maksnedlasting", "speedmbit",
+                        "downloadmbit")),
+        CanonicalField("teknologi", "str", ("teknologi", "aksessteknologi", "technology")),
+        CanonicalField("hastighetsklasse", "str", ("hastighetsklasse", "hastighetklasse", "speedclass")),
+    ),
+    LayerKind.poi: (
+        CanonicalField("kategori", "str", ("kategori", "type", "category", "poitype")),
+        CanonicalField("navn", "str", ("navn", "name")),
+    ),
+    LayerKind.transport: (
+        CanonicalField("type", "str", ("type", "transporttype", "knutepunkttype", "kategori")),
+        CanonicalField("navn", "str", ("navn", "name", "stasjonsnavn", "lufthavnnavn")),
+        CanonicalField("iata", "str", ("iata", "iatakode"), upper=True),
+    ),
+    LayerKind.population: (
+        CanonicalField("pop_tot", "float", ("poptot", "befolkning", "folkemengde", "bosatte", "population")),
+        CanonicalField("sysselsatte", "float", ("sysselsatte", "sysselsattetot", "employed")),
+        CanonicalField("ssbid", "str", ("ssbid", "ssbid1000m", "ssbid250m", "rsid")),
+    ),
     LayerKind.other: (),
+    LayerKind.cultivable_land: (),
+    LayerKind.flood_awareness: (),
+    LayerKind.landslide: (),
+    LayerKind.landslide_awareness: (),
+    LayerKind.coverage: (CanonicalField("covers", "str", ("covers", "dekker", "dekningfor")),),
 }
 
 

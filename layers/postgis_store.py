@@ -43,9 +43,13 @@ from psycopg import AsyncConnection, Connection, sql
 from psycopg_pool import ConnectionPool
 
 from layers import pg_copy
+from layers.access import public_provenance, version_meta, with_layer_meta
+from layers.access_pg import PostGISAccess
+from layers.cql2 import Cql2Filter, SortKey
+from layers.cql2_sql import POSTGIS, compile_filter, order_by
 from layers.crs import WORKING_EPSG
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
-from layers.gpkg_store import _coerce_filter, _field_types, _geometry_type
+from layers.gpkg_store import FID_COLUMN, _coerce_filter, _field_types, _geometry_type
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.migrations import CATALOG_SCHEMA, migrate
@@ -75,7 +79,7 @@ def _not_found(layer_id: str) -> LayerNotFound:
     return LayerNotFound(f"no layer {layer_id!r}; list the published layers with `geo-service layers list`")
 
 
-class PostGISStore:
+class PostGISStore(PostGISAccess):
     """A ``Store`` on a PostGIS database (see module docstring).
 
     ``pool_size`` is the most connections this process opens; a service worker needs about as many as it
@@ -90,9 +94,28 @@ class PostGISStore:
         self._aware: dict[str, frozenset[str]] = {}  # table -> its timestamptz columns (tables never change)
         self._aware_lock = threading.Lock()
         self._gate: _VersionGate | None = None
+        self.removed_leftovers: list[str] = []
         if migrate_schema:
             with self._connection() as conn:
                 migrate(conn)
+            self.removed_leftovers = self.drop_orphan_tables()
+
+    def drop_orphan_tables(self) -> list[str]:
+        """Drop version tables no catalog row points to (left by a failure outside a publish's transaction).
+
+        A publish creates its table and its catalog row in one transaction, so a killed publish leaves nothing;
+        this cleans what older releases or manual work left. Tables of running publishes are not visible yet.
+        Returns the dropped tables. Runs when the store is opened and before every publish.
+        """
+        with self._connection() as conn, conn.transaction():
+            rows = conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname ~ '_v[0-9]+$' "
+                f"AND NOT EXISTS (SELECT 1 FROM {CATALOG_SCHEMA}.versions v WHERE v.location = n.nspname || '.' "
+                "|| c.relname)", (LAYERS_SCHEMA,)).fetchall()
+            for (table,) in rows:
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(LAYERS_SCHEMA, table)))
+        return [f"{LAYERS_SCHEMA}.{table}" for (table,) in rows]
 
     def close(self) -> None:
         """Close the connection pool (and the event loop's catalog connection)."""
@@ -124,12 +147,12 @@ class PostGISStore:
     # -- catalog -------------------------------------------------------------------------------
     def list_layers(self) -> list[LayerRecord]:
         with self._connection() as conn:
-            rows = conn.execute(_LAYER_SELECT + " ORDER BY l.id").fetchall()
+            rows = conn.execute(_LAYER_SELECT + " WHERE l.removed IS NULL ORDER BY l.id").fetchall()
         return [_layer(r) for r in rows]
 
     def get_layer(self, layer_id: str) -> LayerRecord:
         with self._connection() as conn:
-            row = conn.execute(_LAYER_SELECT + " WHERE l.id = %s", (layer_id,)).fetchone()
+            row = conn.execute(_LAYER_SELECT + " WHERE l.id = %s AND l.removed IS NULL", (layer_id,)).fetchone()
         if row is None:
             raise _not_found(layer_id)
         return _layer(row)
@@ -137,7 +160,8 @@ class PostGISStore:
     def current_versions(self) -> dict[str, int]:
         """``{layer id: current version}``, read from the database on every call (one small query)."""
         with self._connection() as conn:
-            return dict(conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers").fetchall())
+            return dict(conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers "
+                                     "WHERE removed IS NULL").fetchall())
 
     async def current_versions_async(self) -> dict[str, int]:
         """``current_versions`` for code on an event loop (the ASGI tile fast path), without blocking it.
@@ -168,8 +192,13 @@ class PostGISStore:
             if version not in known:
                 raise VersionNotFound(f"layer {layer_id!r} has no version {version}; versions: "
                                       f"{', '.join(map(str, known))}")
-            conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET current_version = %s, updated = now() WHERE id = %s",
-                         (version, layer_id))
+            (provenance,) = conn.execute(f"SELECT provenance FROM {CATALOG_SCHEMA}.versions WHERE layer_id = %s "
+                                         "AND version = %s", (layer_id, version)).fetchone()
+            title, description, attribution = version_meta(provenance)
+            conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET current_version = %s, updated = now(), removed = NULL, "
+                         "title = COALESCE(%s, title), description = COALESCE(%s, description), "
+                         "attribution = COALESCE(%s, attribution) WHERE id = %s",
+                         (version, title, description, attribution, layer_id))
         return self.get_layer(layer_id)
 
     # -- publish -------------------------------------------------------------------------------
@@ -186,6 +215,7 @@ class PostGISStore:
             geoms = shapely.force_2d(geoms)
         bounds = [float(v) for v in frame.total_bounds] if len(frame) else [math.nan] * 4
         columns = [pg_copy.prepare(frame[name], kind, column_name(name)) for name, kind in fields.items()]
+        self.drop_orphan_tables()
         with self._connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, layer_id))
             (version,) = conn.execute(f"SELECT COALESCE(MAX(version), 0) + 1 FROM {CATALOG_SCHEMA}.versions "
@@ -197,7 +227,8 @@ class PostGISStore:
                 ident, sql.Identifier(GEOMETRY_COLUMN), sql.SQL(geometry_sql), sql.Literal(WORKING_EPSG),
                 sql.SQL("").join(sql.SQL(", {} {}").format(sql.Identifier(c.name), sql.SQL(pg_copy.sql_type(c)))
                                  for c in columns)))
-            _copy_rows(conn, ident, geoms, geometry_type.startswith("Multi"), columns, progress)
+            _copy_rows(conn, ident, geoms, geometry_type.startswith("Multi"), columns, progress,
+                       frame[FID_COLUMN].to_numpy() if FID_COLUMN in frame.columns else None)
             conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (fid)").format(ident))
             conn.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(
                 ident, sql.Identifier(GEOMETRY_COLUMN)))
@@ -210,12 +241,12 @@ class PostGISStore:
                 f"INSERT INTO {CATALOG_SCHEMA}.versions (layer_id, version, feature_count, geometry_type, bbox, "
                 "fields, provenance, location) VALUES (%s, %s, %s, %s, %s, %s::json, %s::json, %s)",
                 (layer_id, version, len(frame), geometry_type, bounds, json.dumps(fields),
-                 _json(meta.provenance), location))
+                 _json(with_layer_meta(meta)), location))
             conn.execute(
                 f"INSERT INTO {CATALOG_SCHEMA}.layers (id, kind, title, description, attribution, current_version) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
                 "title = excluded.title, description = excluded.description, attribution = excluded.attribution, "
-                "current_version = excluded.current_version, updated = now()",
+                "current_version = excluded.current_version, updated = now(), removed = NULL",
                 (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution, version))
             row = conn.execute(_VERSION_SELECT + " WHERE v.layer_id = %s AND v.version = %s",
                                (layer_id, version)).fetchone()
@@ -223,23 +254,32 @@ class PostGISStore:
 
     # -- features ------------------------------------------------------------------------------
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage:
-        """A page of features matching ``bbox`` (working CRS, exact intersection) and ``filters``."""
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """A page of features matching ``bbox`` (working CRS, exact intersection), ``filters`` (equality) and
+        ``cql`` (``layers.cql2_sql``), in ``sortby`` order then by fid."""
         table = _table(record)
+        compiled = compile_filter(record, cql, POSTGIS) if cql is not None else None
+        order = sql.SQL(order_by(record, sortby, POSTGIS))
         with self._connection() as conn:
             aware = self._aware_columns(conn, record)
             where, params = _where(record, bbox, filters, aware)
+            if compiled is not None:
+                condition = sql.SQL(compiled.sql)
+                where = condition if where is None else sql.SQL("{} AND {}").format(where, condition)
+                params += compiled.params
             select = _select_columns(record, list(record.fields))
             if where is None:  # no bbox, no filter: the count is in the catalog
                 rows = conn.cursor(binary=True).execute(
-                    sql.SQL("SELECT {} FROM {} t ORDER BY t.fid LIMIT %s OFFSET %s").format(select, table),
+                    sql.SQL("SELECT {} FROM {} t ORDER BY {} LIMIT %s OFFSET %s").format(select, table, order),
                     (limit, offset)).fetchall()
                 return _page(record, rows, record.feature_count)
+            keys = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(column_name(k.name))) for k in sortby)
             rows = conn.cursor(binary=True).execute(sql.SQL(
-                "WITH m AS MATERIALIZED (SELECT t.fid FROM {table} t WHERE {where}) "
+                "WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}) "
                 "SELECT {select}, (SELECT count(*) FROM m) FROM "
-                "(SELECT fid FROM m ORDER BY fid LIMIT %s OFFSET %s) p JOIN {table} t ON t.fid = p.fid "
-                "ORDER BY t.fid").format(table=table, where=where, select=select),
+                "(SELECT t.fid FROM m t ORDER BY {order} LIMIT %s OFFSET %s) p JOIN {table} t ON t.fid = p.fid "
+                "ORDER BY {order}").format(table=table, where=where, select=select, keys=keys, order=order),
                 (*params, limit, offset)).fetchall()
             if rows:
                 matched = int(rows[0][-1])
@@ -397,7 +437,8 @@ class _VersionGate:
             if self._conn is None or self._conn.closed:
                 self._conn = await AsyncConnection.connect(self.url, autocommit=True, options="-c TimeZone=UTC",
                                                            application_name="geo-service")
-            cursor = await self._conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers")
+            cursor = await self._conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers "
+                                              "WHERE removed IS NULL")
             result = dict(await cursor.fetchall())
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             if self._conn is not None and self._conn.broken:
@@ -560,12 +601,12 @@ def _series(values: list[Any], kind: str) -> pd.Series:
 
 
 def _copy_rows(conn: Connection, table: sql.Identifier, geoms: np.ndarray, multi: bool,
-               columns: list[pg_copy.CopyField], progress: Progress) -> None:
-    """Binary COPY of fid (1..n in frame order), geometry and fields, reporting every chunk."""
+               columns: list[pg_copy.CopyField], progress: Progress, given_fids: np.ndarray | None = None) -> None:
+    """Binary COPY of fid (1..n in frame order, or ``given_fids``), geometry and fields, reporting every chunk."""
     n = len(geoms)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table, sql.SQL(", ").join(map(sql.Identifier, pg_copy.copy_columns(columns, GEOMETRY_COLUMN))))
-    fids = np.arange(1, n + 1, dtype=np.int64)
+    fids = np.arange(1, n + 1, dtype=np.int64) if given_fids is None else given_fids.astype(np.int64)
     chunks = [(start, min(n, start + _COPY_CHUNK)) for start in range(0, n, _COPY_CHUNK)]
     # the next chunk is encoded (WKB, numpy: mostly without the GIL) while this one is sent
     with ThreadPoolExecutor(1) as encoder, conn.cursor().copy(statement) as copy:
@@ -600,4 +641,4 @@ def _layer(row: tuple) -> LayerRecord:
 def _version(row: tuple) -> VersionRecord:
     minx, miny, maxx, maxy = (float(v) for v in row[5])
     return VersionRecord(row[0], int(row[1]), row[2], int(row[3]), row[4], (minx, miny, maxx, maxy),
-                         row[6], row[7], row[8])
+                         row[6], public_provenance(row[7]), row[8])

@@ -175,8 +175,27 @@ def _list_layers(gdal_path: str, driver: str, shown: Path) -> tuple[str, ...]:
         _refuse_too_long(shown, exc)
         raise CorruptSource(f"{shown}: cannot be opened as {driver} ({_first_line(exc)}); "
                             "the file may be truncated or corrupt: export it again") from None
+    if len(listed):
+        _check_driver(gdal_path, str(listed[0][0]), driver, shown)
     spatial = tuple(str(name) for name, geom_type in listed if geom_type is not None)
     return spatial or tuple(str(name) for name, _ in listed)
+
+
+_FORMAT_NAMES = {"GPKG": "a GeoPackage (.gpkg)", "GeoJSON": "a GeoJSON file (.geojson)", "GML": "a GML file (.gml)",
+                 "FlatGeobuf": "a FlatGeobuf file (.fgb)", "ESRI Shapefile": "a Shapefile (.shp)"}
+
+
+def _check_driver(gdal_path: str, layer: str, expected: str, shown: Path) -> None:
+    """The file must be what its name says: GDAL would open a GeoPackage named .geojson (or a GML named .json,
+    skipping the XML checks), so a mismatch is refused with the right name."""
+    try:
+        found = str(pyogrio.read_info(gdal_path, layer=layer)["driver"])
+    except Exception:  # noqa: BLE001 - unreadable: the read names the problem
+        return
+    if found != expected:
+        raise UnknownFormat(f"{shown}: is {_FORMAT_NAMES.get(found, found + ' data')} but named as "
+                            f"{_FORMAT_NAMES.get(expected, expected)}; rename it to its real extension and add it "
+                            "again")
 
 
 def choose_layer(source: Source, layer: str | None) -> str:

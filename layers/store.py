@@ -10,12 +10,16 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import geopandas as gpd
 import numpy as np
 
+from layers.access import ApiKeyRecord, AuditEntry, RemovedLayer
 from layers.kinds import LayerKind
+
+if TYPE_CHECKING:
+    from layers.cql2 import Cql2Filter, SortKey
 from layers.progress import Progress
 
 
@@ -118,7 +122,11 @@ class Store(Protocol):
         ...
 
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
-              filters: dict[str, Any], limit: int, offset: int) -> FeaturePage: ...
+              filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+              sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
+        """Features meeting ``bbox`` (working CRS), the equality ``filters`` and the CQL2 filter ``cql``, all
+        pushed down to the store's SQL; ordered by ``sortby`` then fid; ``number_matched`` counts them all."""
+        ...
 
     def get_feature(self, record: VersionRecord, feature_id: int) -> FeaturePage: ...
 
@@ -134,6 +142,31 @@ class Store(Protocol):
         """Features whose envelope meets ``bbox`` (spatial index only, no exact test: tile clipping follows),
         in fid order; with ``limit``, only that many: those with the largest envelopes."""
         ...
+
+    # -- access: API keys (hashed) and the audit log, kept with the catalog ----------------------------
+    def add_api_key(self, record: ApiKeyRecord) -> None: ...
+
+    def api_keys(self) -> list[ApiKeyRecord]: ...
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    def revoke_api_key(self, key_id: str) -> bool: ...
+
+    def remove_layer(self, layer_id: str) -> RemovedLayer:
+        """Soft delete: hidden from every reader and the analysis; versions kept until purged."""
+        ...
+
+    def restore_layer(self, layer_id: str) -> None: ...
+
+    def removed_layers(self) -> list[RemovedLayer]: ...
+
+    def purge_removed(self, before: datetime) -> list[str]:
+        """Delete for good the layers removed before ``before`` (the retention period has passed)."""
+        ...
+
+    def append_audit(self, entry: AuditEntry) -> None: ...
+
+    def audit_entries(self, limit: int = 100, target: str | None = None) -> list[AuditEntry]: ...
 
 
 class TileEncoder(Protocol):

@@ -82,12 +82,25 @@ def collection(request: Request, layer: LayerDep) -> dict:
 
 @router.get("/collections/{collectionId}/queryables", summary="Queryable properties")
 def queryables(request: Request, layer: LayerDep) -> dict:
-    """Properties usable as equality filters on ``/items``, as JSON Schema."""
+    """Properties usable in CQL2 filters, ``sortby`` and equality filters on ``/items``, as JSON Schema with
+    their types (and the geometry, for the spatial functions)."""
+    properties: dict[str, Any] = {"geometry": {"title": "geometry", "format": _geometry_format(layer),
+                                               "x-ogc-role": "primary-geometry"}}
+    for name, kind in layer.current.fields.items():
+        properties[name] = {"type": _JSON_SCHEMA_TYPE.get(kind, "string"), "title": name,
+                            **({"format": "date-time"} if kind == "datetime" else {})}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{base_url(request)}/collections/{layer.id}/queryables",
         "type": "object",
         "title": layer.title,
-        "properties": {name: {"type": _JSON_SCHEMA_TYPE.get(kind, "string"), "title": name}
-                       for name, kind in layer.current.fields.items()},
+        "properties": properties,
+        "additionalProperties": False,
     }
+
+
+def _geometry_format(layer: LayerRecord) -> str:
+    """``geometry-polygon``, ``geometry-multipolygon``, … (Part 3), ``geometry-any`` when mixed."""
+    name = layer.current.geometry_type
+    known = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"}
+    return f"geometry-{name.lower()}" if name in known else "geometry-any"

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from geo_service.dependencies import LayerDep, SettingsDep, StoreDep
+from geo_service.filters import PARAMETERS as FILTER_PARAMETERS
+from geo_service.filters import items_selection
 from geo_service.links import GEOJSON, JSON, base_url, link, with_query
 from geo_service.params import MAX_OFFSET, feature_id, parse_bbox, property_filters, repeated_reserved
 from layers.crs import CRS84, bbox_to_working, parse_crs_uri
@@ -15,7 +17,7 @@ from layers.geojson import encode_features, feature, feature_collection
 
 router = APIRouter(tags=["Features"])
 
-RESERVED = {"bbox", "bbox-crs", "crs", "limit", "offset", "f", "datetime", "properties", "filter-lang"}
+RESERVED = {"bbox", "bbox-crs", "crs", "limit", "offset", "f", "datetime", "properties", *FILTER_PARAMETERS}
 
 
 @router.get("/collections/{collectionId}/items", summary="Features of a collection",
@@ -30,8 +32,14 @@ def items(
     crs: Annotated[str | None, Query(description="CRS URI of the response geometries")] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_OFFSET, description="page size (default 100, max 10 000)")] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    filter: Annotated[str | None, Query(description="CQL2 filter, e.g. arealtype IN (21,22) AND "
+                                                     "S_INTERSECTS(geometry, POLYGON((…)))")] = None,
+    filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS URI of filter geometries "
+                                                                            "(default CRS84)")] = None,
+    sortby: Annotated[str | None, Query(description="sort keys, e.g. -area_daa,navn (- descending)")] = None,
 ) -> Response:
-    """A page of features; other query parameters are equality filters on properties."""
+    """A page of features; other query parameters are equality filters on properties (ANDed with the rest)."""
     pairs = request.query_params.multi_items()
     repeated_reserved(pairs, RESERVED)
     target = parse_crs_uri(crs, "crs")
@@ -39,7 +47,9 @@ def items(
     working_box = bbox_to_working(box, parse_crs_uri(bbox_crs, "bbox-crs")) if box else None
     size = min(limit or settings.default_limit, settings.max_limit)
     filters = property_filters(pairs, RESERVED)
-    page = store.query(layer.current, working_box, filters, size, offset)
+    selection = items_selection(request.query_params)  # filter, filter-lang, filter-crs, sortby
+    page = store.query(layer.current, working_box, filters, size, offset, cql=selection.cql,
+                       sortby=selection.sortby)
     links = [link(with_query(request), "self", GEOJSON, "this page"),
              link(f"{base_url(request)}/collections/{layer.id}", "collection", JSON, layer.title)]
     if offset + len(page.ids) < page.number_matched:

@@ -58,8 +58,12 @@ def empty_layers() -> Callable[..., dict[str, ConstraintLayer]]:
             "farmland": layer("farmland", "farmland", frame([], arealtype=[])),
             "heritage": layer("heritage", "heritage", frame([], vernetype=[])),
             "watercourse": layer("watercourse", "watercourse", frame([])),
-            "flood": layer("flood", "flood", frame([])),
+            "flood": layer("flood", "flood", frame([], gjentaksintervall=[])),
             "road": layer("road", "road", frame([], vegkategori=[])),
+            "cultivable": layer("cultivable", "cultivable_land", frame([])),
+            "flood_awareness": layer("flood_awareness", "flood_awareness", frame([])),
+            "landslide": layer("landslide", "landslide", frame([])),
+            "landslide_awareness": layer("landslide_awareness", "landslide_awareness", frame([])),
         }
         for key, value in replace.items():
             base[key] = value

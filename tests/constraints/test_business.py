@@ -107,7 +107,7 @@ def test_reserve_already_regulated_is_cut_or_superseded(rules: RuleSet, empty_la
 def test_net_available_subtracts_union_of_red_parts_and_built_up(rules: RuleSet, empty_layers) -> None:
     ar5 = frame([box(0, 0, 100, 30)], arealtype=[22])  # 3 000 m² dyrka jord along the south edge
     river = frame([LineString([(190, -1_000), (190, 1_000)])])  # belt reaches x >= 90: 1 000 m², 300 m² shared
-    sites = frame([Point(50, 95)], vernetype=["FOR"])  # its 5 m zone just fits inside the zone
+    sites = frame([Point(50, 95)], vernetype=["AUT"])  # its 5 m safety zone (§ 6) just fits inside the zone
     built = gpd.GeoDataFrame(geometry=[box(40, 40, 60, 60), box(80, 40, 100, 60)], crs=CRS)  # 400 + 400 m²
     layers = empty_layers(farmland=layer("ar5", "farmland", ar5), watercourse=layer("elv", "watercourse", river),
                           heritage=layer("km", "heritage", sites))

@@ -103,10 +103,13 @@ def test_stemtjonn_plan_lnfr_and_watercourse_are_not_business(rules: RuleSet) ->
     assert len(business) == 0  # skytebane, LNFR, friluft, veg, sjø og vassdrag: none is a business area
     risk = objection_risk(zoning, findings, rules).set_index("zone_id")
     codes = zoning["arealformal"]
-    for zid in zoning.index[codes.isin([5100, 5130, 6001, 2010])]:
+    for zid in zoning.index[codes.isin([5100, 5130, 6001])]:
         assert not risk.loc[zid, "building"]
         assert risk.loc[zid, "objection_risk"] == "GREEN"
         assert risk.loc[zid, "summary"].startswith("Rule does not apply")
+    for zid in zoning.index[codes == 2010]:  # samferdsel takes farmland too (jordlova § 9): only farmland rules
+        assert not risk.loc[zid, "building"] and risk.loc[zid, "objection_risk"] == "NOT_MAPPED"
+        assert set(risk.loc[zid, "not_mapped_rules"]) == {"farmland-jordvern", "farmland-dyrkbar"}
     for zid in zoning.index[codes == 1470]:  # skytebane is a building formål (1xxx): rules apply, no layers
         assert risk.loc[zid, "building"] and risk.loc[zid, "objection_risk"] == "NOT_MAPPED"
     assert sorted(codes.tolist()) == [1470] * 4 + [2010, 5100, 5100, 5130, 6001, 6001]

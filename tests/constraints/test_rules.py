@@ -19,20 +19,32 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_default_rule_set_has_the_themes_and_legal_facts(rules: RuleSet) -> None:
     by_id = {r.id: r for r in rules.rules}
     farmland = by_id["farmland-jordvern"]
-    assert farmland.select == {"arealtype": (21, 22, 23)}
+    assert farmland.select == {"arealtype": (21, 22, 23)} and farmland.applies_to == "farmland_consuming"
     assert farmland.risk == "RED" and farmland.authority == "Statsforvalteren (landbruk)"
-    assert "jordlova § 9" in farmland.legal_basis
+    assert "pbl § 5-4" in farmland.legal_basis and "jordlova § 9" in farmland.legal_basis
+    assert by_id["farmland-dyrkbar"].risk == "YELLOW" and by_id["farmland-dyrkbar"].kind == "cultivable_land"
     heritage = by_id["heritage-automatic"]
     assert heritage.zone_m == 5 and heritage.proximity_m == 50
-    assert set(heritage.select["vernetype"]) == {"AUT", "FOR", "VED"}
+    assert heritage.select == {"vernetype": ("AUT",)}  # § 6's 5 m zone is for automatic protection only
+    decision = by_id["heritage-decision"]
+    assert set(decision.select["vernetype"]) == {"VED", "FOR"} and decision.zone_m == 0
+    assert "Riksantikvaren" in decision.authority and "§§ 15, 19, 22a" in decision.legal_basis
+    assert by_id["heritage-unclarified"].risk == by_id["heritage-listed-church"].risk == "YELLOW"
+    assert by_id["heritage-world-heritage"].risk == "YELLOW"
     belt = by_id["watercourse-belt"]
     assert belt.zone_m == 100 and belt.max_zone_m == 100 and belt.proximity_m == 200
-    assert belt.legal_basis == "pbl § 1-8 / § 11-11 nr. 5"
+    assert belt.legal_basis == "pbl § 1-8 femte ledd, § 11-11 nr. 5" and belt.default_is_assumption
     assert by_id["flood-zone"].risk == "RED" and "TEK17 § 7-2" in by_id["flood-zone"].legal_basis
+    assert by_id["flood-zone-1000"].applies_to == "vulnerable_functions"
+    assert by_id["flood-awareness"].risk == "YELLOW" and by_id["landslide-awareness"].risk == "YELLOW"
+    assert by_id["landslide-hazard"].risk == "RED" and "TEK17 § 7-3" in by_id["landslide-hazard"].legal_basis
+    assert {r.authority for r in rules.rules if r.theme in ("flood", "landslide")} == {"NVE"}
     assert by_id["road-main"].zone_m == 50 and by_id["road-main"].risk == "YELLOW"
     assert by_id["road-municipal"].zone_m == 15 and by_id["road-municipal"].select == {"vegkategori": ("K",)}
-    assert {r.theme for r in rules.rules} == {"watercourse", "farmland", "heritage", "flood", "road"}
+    assert by_id["road-municipal"].level == "internal"
+    assert {r.theme for r in rules.rules} == {"watercourse", "farmland", "heritage", "flood", "landslide", "road"}
     assert all(r.explanation_nb and r.explanation_en for r in rules.rules)
+    assert all(r.sources and all(k in rules.sources for f in r.sources for k in f.source) for r in rules.rules)
 
 
 def test_hash_is_stable_and_changes_when_a_buffer_changes(tmp_path: Path) -> None:

@@ -163,7 +163,14 @@ def test_site_check_in_crs84_and_html(client: TestClient) -> None:
     report = client.post("/analyses/site-check", json=geometry).json()
     assert report["area_m2"] == pytest.approx(6400.0, rel=1e-4)
     farmland_theme = next(t for t in report["themes"] if t["theme"] == "farmland")
-    assert farmland_theme["status"] == "NO-HIT-GREEN"
+    jordvern = next(r for r in farmland_theme["rules"] if r["rule_id"] == "farmland-jordvern")
+    assert jordvern["status"] == "NO-HIT-GREEN" and jordvern["outcome"] == "clear"
+    assert jordvern["text_en"].startswith("Cultivated land (farmland protection): no cultivated land")
+    # no dyrkbar-jord layer is loaded: the theme is not mapped, never green
+    dyrkbar = next(r for r in farmland_theme["rules"] if r["rule_id"] == "farmland-dyrkbar")
+    assert dyrkbar["outcome"] == "not_mapped" and "No layer of kind 'cultivable_land'" in dyrkbar["text_en"]
+    assert farmland_theme["status"] == "NOT-MAPPED"
+    assert report["assessment"] == "new-building" and "exemptions" in report["assessment_en"]
     page = client.post("/analyses/site-check?f=html", json=geometry)
     assert page.headers["content-type"].startswith("text/html") and "6.4 daa" in page.text
 

@@ -77,7 +77,8 @@ def two_layer_gpkg(path: Path) -> Path:
 
 def shapefile_without_prj(folder: Path) -> Path:
     folder.mkdir()
-    frame = gpd.GeoDataFrame({"navn": ["Kåla"]}, geometry=[shapely.box(540_000, 6_600_000, 540_010, 6_600_010)])
+    frame = gpd.GeoDataFrame({"navn": ["Kåla"], "formal": [1300]},
+                             geometry=[shapely.box(540_000, 6_600_000, 540_010, 6_600_010)])
     pyogrio.write_dataframe(frame, folder / "plan.shp", encoding="UTF-8")
     assert not (folder / "plan.prj").exists()
     return folder / "plan.shp"

@@ -28,6 +28,18 @@ KINDS = {
     "kulturminner": "heritage",
     "veg": "road",
     "flomsoner": "flood",
+    "flomsoner-1000": "flood",
+    "aktsomhet-flom": "flood_awareness",
+    "faresoner-skred": "landslide",
+    "aktsomhet-skred": "landslide_awareness",
+    "dyrkbar-jord": "cultivable_land",
+    "dekning": "coverage",
+    "ledige-lokaler": "premises",
+    "nettkapasitet": "power",
+    "bredband": "broadband",
+    "kompetansemiljoer": "poi",
+    "knutepunkter": "transport",
+    "befolkning": "population",
 }
 RP_BUSINESS = (1300, 1310, 1340, 1341, 1342, 1350, 1390)
 
@@ -94,6 +106,8 @@ def test_geometry_valid_crs_and_inside_region(layers: dict[str, DemoLayer], laye
     assert not frame.geometry.isna().any()
     minx, miny, maxx, maxy = frame.total_bounds
     x0, y0, x1, y1 = REGION_EXTENT
+    if layer_id == "knutepunkter":  # Torp, Gardermoen and the ports lie outside the region on purpose
+        x0, y0, x1, y1 = x0 - 150_000, y0 - 150_000, x1 + 150_000, y1 + 150_000
     assert x0 <= minx and y0 <= miny and maxx <= x1 and maxy <= y1
 
 
@@ -346,3 +360,56 @@ def test_flood_zones_follow_main_rivers_near_settlements(layers: dict[str, DemoL
     hits = building.sjoin(flood[["geometry"]], predicate="intersects")
     assert hits.index.nunique() >= 50
     assert 10 < flood.area.sum() / 1e6 < 100  # km²: 3-6 km reaches buffered 40-160 m
+
+
+# --- site-portfolio layers ---------------------------------------------------------------------------
+
+
+def test_population_totals_per_municipality(layers: dict[str, DemoLayer]) -> None:
+    grid = layers["befolkning"].frame
+    totals = grid.groupby("kommunenummer")["pop_tot"].sum()
+    expected = {"3303": 28_000, "4005": 13_000, "4026": 5_800, "3334": 2_800, "3338": 2_400, "4024": 1_600,
+                "3336": 1_400}
+    for knr, total in expected.items():
+        assert abs(totals[knr] - total) <= 0.02 * total
+    assert (grid["pop_tot"] >= 1).all() and (grid["sysselsatte"] <= grid["pop_tot"]).all()
+    # SSB 1 km ids: lower-left easting + 2 000 000 and northing, in EPSG:25833 metres
+    assert grid["ssbid"].str.fullmatch(r"2\d{6}6\d{6}").all()
+    # 1 km squares in EPSG:25833, stored in 25832: the other zone's scale changes their area by < 0.5 %
+    assert np.allclose(shapely.area(grid.geometry.to_numpy()), 1_000_000.0, rtol=0.005)
+
+
+def test_portfolio_layers_at_real_places(layers: dict[str, DemoLayer]) -> None:
+    hubs = layers["knutepunkter"].frame.set_index("navn")
+    assert set(hubs["type"]) == {"jernbanestasjon", "lufthavn", "havn"}
+    assert {"NTB", "TRF", "OSL"} <= set(hubs["iata"].dropna())
+    town = shapely.Point(536_616.0, 6_614_840.0)  # Kongsberg, DOMAIN.md
+    assert hubs.geometry["Kongsberg stasjon"].distance(town) < 1_500
+    pois = layers["kompetansemiljoer"].frame.set_index("navn")
+    assert pois.loc["Kongsberg Teknologipark", "kategori"] == "teknologipark"
+    assert pois.geometry["Kongsberg Teknologipark"].distance(town) < 2_000
+    premises = layers["ledige-lokaler"].frame
+    assert set(premises["bruk"]) <= {"kontor", "industri", "lager", "handel", "verksted", "kombinert"}
+    assert (premises["leie"].isna() != premises["pris"].isna()).all()  # for rent or for sale
+    assert (layers["nettkapasitet"].frame["ledig_kapasitet_mw"] >= 0).all()
+    assert "fiber" in set(layers["bredband"].frame["teknologi"])
+
+
+def test_roads_form_one_connected_network(layers: dict[str, DemoLayer]) -> None:
+    roads = layers["veg"].frame
+    lines = roads.geometry.to_numpy()
+    parts = shapely.get_coordinates(lines)
+    owner = np.repeat(np.arange(len(lines)), shapely.get_num_coordinates(lines))
+    keys = pd.Series(owner).groupby([parts[:, 0].round(2), parts[:, 1].round(2)]).agg(list)
+    parent = list(range(len(lines)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for owners in keys:
+        for other in owners[1:]:
+            parent[find(other)] = find(owners[0])
+    assert len({find(i) for i in range(len(lines))}) == 1

@@ -47,7 +47,7 @@ def test_migrations_run_once_and_refuse_a_newer_schema(postgis_url: str) -> None
     from layers.migrations import SchemaTooNew, available, migrate
     from layers.postgis_store import PostGISStore
 
-    assert [m.version for m in available()] == [1]
+    assert [m.version for m in available()] == [1, 2]
     errors: list[BaseException] = []
 
     def open_store() -> None:  # several service processes starting at once
@@ -62,10 +62,11 @@ def test_migrations_run_once_and_refuse_a_newer_schema(postgis_url: str) -> None
     for t in threads:
         t.join()
     assert errors == []
-    assert _sql(postgis_url, "SELECT version, name FROM geo_catalog.schema_migrations") == [(1, "catalog")]
+    assert _sql(postgis_url, "SELECT version, name FROM geo_catalog.schema_migrations ORDER BY version") == [
+        (1, "catalog"), (2, "access")]
     tables = {r[0] for r in _sql(postgis_url, "SELECT table_name FROM information_schema.tables "
                                               "WHERE table_schema = 'geo_catalog'")}
-    assert tables == {"layers", "versions", "schema_migrations"}
+    assert tables == {"layers", "versions", "schema_migrations", "api_keys", "audit_log"}
     import psycopg
 
     with psycopg.connect(postgis_url, autocommit=True) as conn:

@@ -1,0 +1,134 @@
+"""Where a constraint layer says it has mapped: its coverage, never its bounding box (DOMAIN.md).
+
+The rule set names a mode per layer kind (``coverage`` in ``default_rules.yaml``):
+
+* ``declared``: only a declared coverage;
+* ``wall_to_wall``: the union of the layer's own polygons, every class (AR5 covers all land);
+* ``hits_only``: the layer holds only hazard zones; outside them the area is not mapped unless declared;
+* ``known_sites``: a register of known sites (Askeladden): everywhere counts as mapped, and "clear" means
+  "no known site" (the rule's text says so, with the kulturminneloven § 9 survey duty);
+* ``region``: a complete national map (N50/FKB-Vann, NVDB): the area of the municipality layer.
+
+A declared coverage always wins: the ``coverage`` given to :class:`~constraints.inputs.ConstraintLayer`, or the
+polygons of layers of kind ``coverage`` whose ``covers`` attribute names the layer id or its kind (e.g. NVE's
+analysed river stretches with ``covers = flood``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from constraints.geometry import repair
+from constraints.inputs import ConstraintLayer
+from constraints.rules import RuleSet
+from layers.kinds import LayerKind
+
+EVERYWHERE = shapely.box(-1e9, -1e9, 1e9, 1e9)  # a register of known sites speaks for everywhere
+
+# how a layer's coverage was found (decides the not-mapped reason)
+DECLARED, WALL_TO_WALL, UNDECLARED, KNOWN_SITES, REGION, NO_REGION = (
+    "declared", "wall_to_wall", "undeclared", "known_sites", "region", "no-region")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A layer's coverage and how it was found."""
+
+    geometry: BaseGeometry
+    basis: str  # DECLARED / WALL_TO_WALL / UNDECLARED / KNOWN_SITES / REGION / NO_REGION
+
+
+class CoverageBook:
+    """Coverage of every constraint layer, computed once per layer and shared by every rule reading it."""
+
+    def __init__(self, layers: Mapping[str, ConstraintLayer], rules: RuleSet) -> None:
+        self.layers = dict(layers)
+        self.rules = rules
+        self._done: dict[str, Coverage] = {}
+        self._region: BaseGeometry | None = None
+        self._lock = threading.Lock()
+
+    def of(self, layer: ConstraintLayer) -> Coverage:
+        """The coverage of ``layer``."""
+        with self._lock:
+            if layer.id not in self._done:
+                self._done[layer.id] = self._compute(layer)
+            return self._done[layer.id]
+
+    def basis(self, layer_ids: tuple[str, ...]) -> str | None:
+        """The basis shared by these layers' coverages (the first undeclared/no-region one wins), or None."""
+        bases = [self.of(self.layers[i]).basis for i in layer_ids if i in self.layers]
+        for special in (UNDECLARED, NO_REGION):
+            if special in bases:
+                return special
+        return bases[0] if bases else None
+
+    def _compute(self, layer: ConstraintLayer) -> Coverage:
+        declared = self._declared(layer)
+        if declared is not None:
+            return Coverage(declared, DECLARED)
+        mode = self.rules.coverage_mode(layer.kind)
+        if mode == "wall_to_wall":
+            return Coverage(_union_of_polygons(layer), WALL_TO_WALL)
+        if mode == "known_sites":
+            return Coverage(EVERYWHERE, KNOWN_SITES)
+        if mode == "region":
+            region = self._region_geometry()
+            return Coverage(region, REGION) if not region.is_empty else Coverage(region, NO_REGION)
+        return Coverage(shapely.Polygon(), UNDECLARED)
+
+    def _declared(self, layer: ConstraintLayer) -> BaseGeometry | None:
+        if layer.coverage is not None:
+            return layer.coverage
+        parts = []
+        for other in self.layers.values():
+            if other.kind != LayerKind.coverage or "covers" not in other.frame.columns:
+                continue
+            covers = other.frame["covers"].astype("string").str.strip().str.lower()
+            mask = covers.isin([layer.id.lower(), layer.kind.value]).fillna(False).to_numpy(dtype=bool)
+            if mask.any():
+                parts.append(np.asarray(other.frame.geometry.array, dtype=object)[mask])
+        if not parts:
+            return None
+        geoms, _ = repair(np.concatenate(parts))
+        return shapely.union_all(geoms[~shapely.is_missing(geoms)])
+
+    def _region_geometry(self) -> BaseGeometry:
+        if self._region is None:
+            geoms = [np.asarray(layer.frame.geometry.array, dtype=object) for layer in self.layers.values()
+                     if layer.kind == LayerKind.municipality]
+            if geoms:
+                fixed, _ = repair(np.concatenate(geoms))
+                self._region = _union(fixed[~shapely.is_missing(fixed)])
+            else:
+                self._region = shapely.Polygon()
+        return self._region
+
+
+def _union_of_polygons(layer: ConstraintLayer) -> BaseGeometry:
+    """The union of every polygon of the layer (all classes): what a wall-to-wall map like AR5 covers."""
+    geoms = np.asarray(layer.frame.geometry.array, dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    geoms = geoms[shapely.get_dimensions(geoms) == 2] if len(geoms) else geoms
+    if len(geoms) == 0:
+        return shapely.Polygon()
+    fixed, _ = repair(geoms)
+    return _union(fixed)
+
+
+def _union(geoms: np.ndarray) -> BaseGeometry:
+    """Union of polygons; the fast coverage union when they form a clean coverage (AR5, municipalities)."""
+    if len(geoms) == 0:
+        return shapely.Polygon()
+    try:
+        if not bool(shapely.coverage_is_valid(shapely.GeometryCollection(list(geoms)))):
+            return shapely.union_all(geoms)
+        return shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(geoms)

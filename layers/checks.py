@@ -1,0 +1,252 @@
+"""Kind checks before publishing: what the analysis needs from each kind, checked on every load.
+
+A layer is refused (``KindCheckFailed``, one message listing every problem) when its geometry type is not the
+kind's (unless forced), a required canonical field is missing (never forceable: the analysis would fail), its
+features lie outside the region for a region-scoped kind (unless forced), or, for an editor, any feature of a
+municipality-scoped kind lies outside the editor's municipalities (never forceable). Everything else that looks
+wrong is a warning in the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from layers.errors import LayerError
+from layers.kinds import FIELDS_BY_KIND, LayerKind
+
+POLYGON, LINE, POINT = "polygon", "line", "point"
+_FAMILY = {"Point": POINT, "MultiPoint": POINT, "LineString": LINE, "MultiLineString": LINE,
+           "LinearRing": LINE, "Polygon": POLYGON, "MultiPolygon": POLYGON}
+_FAMILY_NAMES = {POLYGON: "polygons (flater)", LINE: "lines (linjer)", POINT: "points (punkt)"}
+
+
+class KindCheckFailed(LayerError):
+    """The layer does not give its kind what the analysis needs (wrong type, missing field, outside)."""
+
+
+@dataclass(frozen=True)
+class KindNeeds:
+    """What a kind must provide: geometry families, canonical fields, and how it relates to the region."""
+
+    geometry: frozenset[str]
+    required: tuple[str, ...] = ()
+    expected: tuple[str, ...] = ()  # missing: a warning (the rule reports NOT_MAPPED for those features)
+    region_scoped: bool = False  # features outside the region are refused (else: warned about)
+    municipality_scoped: bool = False  # an editor may only publish features inside their municipalities
+
+
+ANY = frozenset({POLYGON, LINE, POINT})
+NEEDS: dict[LayerKind, KindNeeds] = {
+    LayerKind.municipality: KindNeeds(frozenset({POLYGON}), ("kommunenummer",), ("kommunenavn",), True, True),
+    LayerKind.zoning: KindNeeds(frozenset({POLYGON}), ("arealformal",), ("planstatus", "kommunenummer"), True, True),
+    LayerKind.farmland: KindNeeds(frozenset({POLYGON}), ("arealtype",)),
+    LayerKind.flood: KindNeeds(frozenset({POLYGON}), (), ("gjentaksintervall",)),
+    LayerKind.watercourse: KindNeeds(frozenset({LINE, POLYGON})),
+    LayerKind.heritage: KindNeeds(ANY, (), ("vernetype",)),
+    LayerKind.road: KindNeeds(frozenset({LINE}), (), ("vegkategori",)),
+    LayerKind.site: KindNeeds(frozenset({POLYGON, POINT}), (), (), True, True),
+    LayerKind.premises: KindNeeds(frozenset({POLYGON, POINT}), (), (), True, True),
+    LayerKind.power: KindNeeds(ANY),
+    LayerKind.broadband: KindNeeds(frozenset({POLYGON, POINT})),
+    LayerKind.poi: KindNeeds(ANY),
+    LayerKind.transport: KindNeeds(ANY),
+    LayerKind.population: KindNeeds(frozenset({POLYGON, POINT})),
+    LayerKind.other: KindNeeds(ANY),
+}
+
+
+def needs_of(kind: LayerKind) -> KindNeeds:
+    """What ``kind`` needs (any geometry, no field, for a kind without an entry)."""
+    return NEEDS.get(kind, KindNeeds(ANY))
+
+
+@dataclass(frozen=True)
+class Region:
+    """The region layers are checked against: municipality polygons when published, else a bbox (EPSG:25832)."""
+
+    bbox: tuple[float, float, float, float]
+    codes: tuple[str, ...] = ()  # kommunenummer per polygon
+    polygons: tuple[shapely.Geometry, ...] = ()
+
+    @property
+    def has_municipalities(self) -> bool:
+        return bool(self.polygons)
+
+    def shape(self) -> shapely.Geometry:
+        return shapely.union_all(self.polygons) if self.polygons else shapely.box(*self.bbox)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """How strictly to check: the region, the publisher's municipalities (None: unrestricted), force."""
+
+    region: Region
+    municipalities: tuple[str, ...] | None = None
+    force: bool = False
+
+
+@dataclass
+class CheckResult:
+    """What the checks found, for the ingest/upload report."""
+
+    kind: str
+    needs: dict[str, Any] = field(default_factory=dict)
+    features_outside_region: int = 0
+    share_outside_region: float = 0.0
+    municipalities: dict[str, int] = field(default_factory=dict)  # kommunenummer -> features
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_layer(frame: gpd.GeoDataFrame, kind: LayerKind, field_map: dict[str, str],
+                context: CheckContext) -> CheckResult:
+    """Check a normalised frame (working CRS, canonical columns added) against what ``kind`` needs."""
+    needs = needs_of(kind)
+    result = CheckResult(kind.value)
+    _check_geometry(frame, kind, needs, context, result)
+    _check_fields(frame, kind, needs, field_map, result)
+    inside = _check_region(frame, kind, needs, context, result)
+    _check_scope(frame, kind, needs, context, inside, result)
+    return result
+
+
+def require_ok(result: CheckResult, source_name: str) -> None:
+    """Raise ``KindCheckFailed`` naming every problem when the checks refused the layer."""
+    if result.problems:
+        raise KindCheckFailed(f"{source_name}: refused as {result.kind}: " + "; ".join(result.problems))
+
+
+def _check_geometry(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, context: CheckContext,
+                    result: CheckResult) -> None:
+    families = Counter(_FAMILY.get(t, "collection") for t in frame.geom_type)
+    wrong = {f: n for f, n in families.items() if f not in needs.geometry}
+    allowed = " or ".join(_FAMILY_NAMES[f] for f in sorted(needs.geometry))
+    result.needs["geometry"] = {"allowed": sorted(needs.geometry), "found": dict(families), "ok": not wrong}
+    if not wrong:
+        return
+    found = ", ".join(f"{n} {_FAMILY_NAMES.get(f, f)}" for f, n in wrong.items())
+    message = f"a {kind.value} layer must hold {allowed}, but this one has {found}"
+    if context.force:
+        result.warnings.append(message + " (published anyway: forced)")
+    else:
+        result.problems.append(message + "; choose the right --kind (or force it if you are sure)")
+
+
+def _check_fields(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, field_map: dict[str, str],
+                  result: CheckResult) -> None:
+    canon = {c.name: c for c in FIELDS_BY_KIND.get(kind, ())}
+    status: dict[str, Any] = {}
+    for name in (*needs.required, *needs.expected):
+        column = field_map.get(name)
+        filled = int(frame[name].notna().sum()) if name in frame.columns else 0
+        status[name] = {"required": name in needs.required, "source": column, "filled": filled,
+                        "ok": column is not None and filled > 0}
+        if column is not None and filled > 0:
+            if filled < len(frame):
+                result.warnings.append(f"{len(frame) - filled} of {len(frame)} features have no {name} "
+                                       f"(column {column!r})")
+            continue
+        names = ", ".join(canon[name].aliases) if name in canon else name
+        columns = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name) or "none"
+        if column is None:
+            why = (f"needs the field {name!r}; none of the columns ({columns}) is one of the national names "
+                   f"we recognise: {names}")
+        else:
+            why = f"needs the field {name!r}, but column {column!r} has no usable value in any feature"
+        if name in needs.required:
+            result.problems.append(f"a {kind.value} layer {why}; rename the column or choose another --kind")
+        else:
+            result.warnings.append(f"a {kind.value} layer {why}; the rules report NOT_MAPPED where it matters")
+    result.needs["fields"] = status
+
+
+def _check_region(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, context: CheckContext,
+                  result: CheckResult) -> np.ndarray:
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    region = context.region.shape()
+    shapely.prepare(region)  # our own geometry, used by this thread only
+    inside = shapely.intersects(region, geoms)
+    outside = int((~inside).sum())
+    result.features_outside_region = outside
+    result.share_outside_region = round(outside / len(frame), 4) if len(frame) else 0.0
+    if outside:
+        where = "the municipalities' boundaries" if context.region.has_municipalities else "the region's extent"
+        message = (f"{outside} of {len(frame)} features ({result.share_outside_region:.0%}) lie outside "
+                   f"{where}; check the CRS (EPSG:25832/25833?) and the extract")
+        if needs.region_scoped and not context.force:
+            result.problems.append(message + f" (a {kind.value} layer must lie in the region; force it if it "
+                                             "should reach beyond)")
+        else:
+            result.warnings.append(message)
+    return inside
+
+
+def _check_scope(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, context: CheckContext,
+                 inside: np.ndarray, result: CheckResult) -> None:
+    codes = _municipality_of(frame, context.region)
+    if codes is not None:
+        result.municipalities = dict(sorted(Counter(c for c in codes if c is not None).items()))
+    if context.municipalities is None or not needs.municipality_scoped:
+        return
+    allowed = set(context.municipalities)
+    mine = ", ".join(sorted(allowed)) or "none"
+    if codes is None:
+        result.problems.append(
+            f"cannot tell which municipality each feature lies in (no municipality layer is published and the "
+            f"layer has no kommunenummer); your key/sign-in may publish {kind.value} for {mine} only")
+        return
+    foreign = Counter("outside the region" if c is None else c for c in codes if c not in allowed)
+    if foreign:
+        where = ", ".join(f"{c} ({n})" for c, n in sorted(foreign.items()))
+        result.problems.append(f"{sum(foreign.values())} features lie outside your municipalities ({mine}): "
+                               f"{where}; only an editor of those municipalities (or an admin) may publish them")
+
+
+def scope_problems(frame: gpd.GeoDataFrame, kind: LayerKind, context: CheckContext) -> list[str]:
+    """Only the municipality-scope check (e.g. for features an editor deletes)."""
+    result = CheckResult(kind.value)
+    _check_scope(frame, kind, needs_of(kind), context, np.ones(len(frame), dtype=bool), result)
+    return result.problems
+
+
+def _municipality_of(frame: gpd.GeoDataFrame, region: Region) -> list[str | None] | None:
+    """Each feature's municipality: where its representative point lies (polygons), else its kommunenummer."""
+    if region.has_municipalities:
+        points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
+        polygons = np.array(region.polygons, dtype=object)
+        tree = shapely.STRtree(polygons)
+        point_idx, poly_idx = tree.query(points, predicate="intersects")
+        out: list[str | None] = [None] * len(frame)
+        for p, m in zip(point_idx.tolist(), poly_idx.tolist(), strict=True):
+            if out[p] is None:
+                out[p] = region.codes[m]
+        return out
+    if "kommunenummer" in frame.columns and frame["kommunenummer"].notna().any():
+        codes = frame["kommunenummer"].astype("string")
+        return [None if missing else str(code) for code, missing in zip(codes, codes.isna(), strict=True)]
+    return None
+
+
+def region_from_store(store: Any, bbox: tuple[float, float, float, float]) -> Region:
+    """The region to check against: the polygons of the first published municipality layer (with
+    kommunenummer), else ``bbox``. ``store`` is a ``layers.store.Store``."""
+    for layer in store.list_layers():
+        if layer.kind is not LayerKind.municipality or "kommunenummer" not in layer.current.fields:
+            continue
+        frame = store.read_frame(layer.current)
+        frame = frame[frame["kommunenummer"].notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+        if len(frame):
+            polygons = tuple(frame.geometry.values)
+            return Region(tuple(float(v) for v in frame.total_bounds),  # type: ignore[arg-type]
+                          tuple(str(c) for c in frame["kommunenummer"]), polygons)
+    return Region(bbox)
