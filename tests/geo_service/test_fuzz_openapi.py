@@ -27,7 +27,7 @@ from geo_service.settings import Settings
 
 EXAMPLES = {GenerationMode.POSITIVE: 110, GenerationMode.NEGATIVE: 70}  # per operation
 PAGE_EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 5}  # HTML maps: built once per language
-MIN_CASES = 1_500  # ~1 800 run: operations with few parameters exhaust their positive space early
+MIN_CASES = 2_500  # ~3 250 run: operations with few parameters exhaust their positive space early
 
 
 @pytest.fixture(scope="module")
