@@ -43,7 +43,8 @@ def isochrones(network: RoadNetwork, start: Snap, minutes: list[int]) -> list[Is
     minutes = check_minutes(minutes)
     cfg = network.config
     access = float(start.access_s[0])
-    reach = network.times_from(start.node[:1], max(minutes) * 60.0 - access)[0] + access
+    budget = max(0.0, max(minutes) * 60.0 - access)  # a start farther from a road than the drive time reaches nothing
+    reach = network.times_from(start.node[:1], budget)[0] + access
     a, b = network.edges[:, 0], network.edges[:, 1]
     ta, tb = reach[a], reach[b]
     out = []

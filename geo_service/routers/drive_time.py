@@ -31,11 +31,16 @@ def _minutes(text: str) -> list[int]:
 
 def _to_working(geom: shapely.Geometry, crs: str | None) -> shapely.Geometry:
     source = parse_crs_uri(crs, "crs")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise RoutingError("the coordinates must be finite numbers / koordinatene må være tall", "lon")
     if source.lat_lon:
         geom = shapely.transform(geom, lambda xy: xy[:, ::-1].copy())
     if source.epsg != WORKING_EPSG:
         tr = transformer(source.epsg, WORKING_EPSG)
         geom = shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise RoutingError("the point lies outside the area the service covers; check the coordinates and the crs "
+                           "parameter / punktet ligger utenfor området", "lon")
     return geom
 
 
@@ -62,8 +67,12 @@ def drive_time_post(request: Request, body: Annotated[dict[str, Any], Body()], m
     geometry = body.get("geometry") if body.get("type") == "Feature" else body
     try:
         geom = shapely.geometry.shape(geometry)
-    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
-        raise RoutingError(f"the body is not a GeoJSON Feature or geometry ({exc})", "body") from None
+        if not geom.is_empty:
+            start = shapely.point_on_surface(_to_working(geom, crs))
+    except RoutingError:
+        raise
+    except Exception:  # noqa: BLE001 - any malformed GeoJSON; parser and GEOS text are not for clients
+        raise RoutingError("the body is not a valid GeoJSON Feature or geometry / ugyldig GeoJSON", "body") from None
     if geom.is_empty:
         raise RoutingError("the geometry is empty", "body")
-    return _answer(request, shapely.point_on_surface(_to_working(geom, crs)), minutes)
+    return _answer(request, start, minutes)

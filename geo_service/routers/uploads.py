@@ -17,6 +17,7 @@ from geo_service.auth.errors import Forbidden
 from geo_service.auth.principal import Principal
 from geo_service.dependencies import SettingsDep, StoreDep
 from geo_service.uploads import check_context
+from layers.errors import InvalidQuery
 from layers.ids import check_layer_id
 from layers.kinds import parse_kind
 from layers.staging import StagedUpload, Staging, UploadRequest, publish_staged
@@ -65,7 +66,10 @@ async def upload(
     name = file.filename or ""
     with audited(store, principal, "upload", layer_id, source_name=name[:200], kind=kind) as detail:
         check_layer_id(layer_id)
-        layer_kind = parse_kind(kind)
+        try:
+            layer_kind = parse_kind(kind)
+        except ValueError as exc:  # an unknown kind is the client's mistake: 400 naming the parameter
+            raise InvalidQuery("kind", str(exc)) from None
         staging = _staging(request)
         wanted = UploadRequest(layer_id, layer_kind, title.strip(), description.strip(), attribution.strip(),
                                layer or None, crs or None, encoding or None, force)

@@ -169,3 +169,23 @@ def test_site_check_html_escapes_what_the_client_sent(client: TestClient) -> Non
     response = client.post(f"{SITE}?f=html", content=json.dumps(body), headers={"content-type": "application/json"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert payload not in response.text
+
+
+def test_a_live_server_refuses_a_1_mb_header(live_server: str) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(live_server)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.putrequest("GET", "/conformance")
+    conn.putheader("X-Padding", "a" * 2**20)
+    conn.endheaders()
+    response = conn.getresponse()  # httptools reads it all; EdgeGuard refuses it before any handler
+    assert response.status == 431
+    assert json.loads(response.read())["code"] == "RequestHeaderFieldsTooLarge"
+    conn.close()
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.request("GET", "/conformance", headers={"X-Padding": "a" * 4_000})
+    ok = conn.getresponse()
+    assert ok.status == 200 and ok.getheader("x-content-type-options") == "nosniff"
+    conn.close()

@@ -4,7 +4,8 @@ Every operation the service documents is called with generated requests — vali
 ones that break the schema (negative mode) — against the ASGI app on the full synthetic demo workspace.
 The run is bounded and deterministic (``derandomize``: the same cases every run, no example database), and
 must end with zero server errors (status >= 500) and zero crashes; every error answer must be an OGC JSON
-body, and its status must be one the document declares (or one the edge adds: 405, 413, 431).
+body, and a 400 must be declared by the operation. Operations that need a signed-in role (they declare 401)
+are left to the write fuzz of the sign-in tests.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from schemathesis import GenerationMode
 from geo_service.factory import create_app
 from geo_service.settings import Settings
 
-EXAMPLES = {GenerationMode.POSITIVE: 140, GenerationMode.NEGATIVE: 100}  # per operation
+EXAMPLES = {GenerationMode.POSITIVE: 110, GenerationMode.NEGATIVE: 70}  # per operation
 PAGE_EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 5}  # HTML maps: built once per language
-EDGE_STATUSES = {405, 413, 431}  # the edge may answer these to any operation
-MIN_CASES = 1_500  # ~1 800 run: operations with few parameters exhaust their positive space early
+MIN_CASES = 2_500  # ~3 250 run: operations with few parameters exhaust their positive space early
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,8 @@ class Tally:
         elif response.status_code >= 400:
             if not response.headers.get("content-type", "").startswith("application/json"):
                 self.problems.append(f"non-JSON error: {where}")
-            elif response.status_code not in declared | EDGE_STATUSES:
-                self.problems.append(f"undeclared status: {where}")
+            elif response.status_code == 400 and 400 not in declared:
+                self.problems.append(f"undeclared 400: {where}")
 
 
 def _fuzz(client: TestClient, operation: Any, mode: GenerationMode, examples: int, tally: Tally) -> None:
@@ -96,6 +96,8 @@ def test_fuzz_every_operation(demo_client: TestClient, capsys: pytest.CaptureFix
     tally = Tally()
     for result in schemathesis.openapi.from_dict(document).get_all_operations():
         operation = result.ok()
+        if "401" in operation.definition.raw["responses"]:
+            continue  # signed-in writes: fuzzed as nobody and as an admin by tests/geo_service/auth (auth branch)
         started = time.perf_counter()
         page = operation.path.startswith("/maps/") or operation.path.endswith("/map")
         for mode, examples in (PAGE_EXAMPLES if page else EXAMPLES).items():
