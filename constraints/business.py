@@ -225,7 +225,7 @@ def _red_parts(sel: np.ndarray, effective: np.ndarray, knr: np.ndarray, zone_ids
         pos = pos_of.reindex(rows["zone_id"].to_numpy()).to_numpy(dtype=int)
         rule = rules.rule(str(rule_id))
         zone_m, _, _ = rule_distances(rule, knr[pos])
-        m = measure(effective[pos], zone_m, index.target(rule.id), with_parts=True)
+        m = measure(effective[pos], zone_m, index.target(rule.id), with_parts=True, hits_only=True)
         assert m.parts is not None
         for j in np.flatnonzero(m.hit_mask(len(pos))):
             p = pos[j]
