@@ -298,8 +298,8 @@ def _coverage_by_parts(zones: np.ndarray, target: RuleTarget, out: np.ndarray) -
     zi, _ = tree.query(zones, predicate="intersects")
     some = np.zeros(len(zones), dtype=bool)
     some[zi] = True
-    single = shapely.get_type_id(zones) == 3  # Polygon
-    ci, _ = tree.query(zones[single], predicate="covered_by")
+    single = shapely.get_num_geometries(zones) == 1  # a Polygon, or a MultiPolygon of one part
+    ci, _ = tree.query(shapely.get_geometry(zones[single], 0), predicate="covered_by")
     full = np.zeros(len(zones), dtype=bool)
     full[np.flatnonzero(single)[ci]] = True
     multi = np.flatnonzero(~single & some)

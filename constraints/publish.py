@@ -248,7 +248,8 @@ def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDat
     grouped: dict[Any, list[dict[str, Any]]] = {}
     values = relevant[cols]
     values = values.astype(object).where(values.notna(), None)  # NaN -> None here: plain JSON values below
-    for zone_id, record in zip(relevant["zone_id"].to_numpy(), values.to_dict("records"), strict=True):
+    records = [dict(zip(cols, row, strict=True)) for row in zip(*(values[c].tolist() for c in cols), strict=True)]
+    for zone_id, record in zip(relevant["zone_id"].to_numpy(), records, strict=True):
         grouped.setdefault(zone_id, []).append(record)
     out["findings"] = [grouped.get(z, []) for z in out["zone_id"].to_numpy()]
     return out

@@ -66,7 +66,21 @@ def region(seed: int = 17) -> dict[str, tuple[LayerKind, gpd.GeoDataFrame]]:
             "kommuner": (LayerKind.municipality, kommune)}
 
 
+def _reference_with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDataFrame:
+    """``publish._with_findings`` as it was before the fast path (pandas records, NaN left for ``_plain``)."""
+    out = risk.copy()
+    cols = [c for c in publish._FINDING_FIELDS if c in findings.columns]
+    keep = (findings["risk"] != "GREEN") | (findings["outcome"] == "exempt")
+    relevant = findings[keep]
+    grouped: dict[object, list[dict]] = {}
+    for zone_id, record in zip(relevant["zone_id"].to_numpy(), relevant[cols].to_dict("records"), strict=True):
+        grouped.setdefault(zone_id, []).append(record)
+    out["findings"] = [grouped.get(z, []) for z in out["zone_id"].to_numpy()]
+    return out
+
+
 def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(publish, "_with_findings", _reference_with_findings)
     monkeypatch.setattr(coverage, "_union", coverage._union_touching)
     monkeypatch.setattr(measure, "MANY_PARTS", 10**12)
     monkeypatch.setattr(publish, "_dumps", lambda v: json.dumps(publish._plain(v), ensure_ascii=False))
