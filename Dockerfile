@@ -20,6 +20,9 @@ COPY constraints ./constraints
 COPY maps ./maps
 COPY geo_service ./geo_service
 COPY --from=map-assets /build/maps/node_modules ./maps/node_modules
+# Pango for WeasyPrint (the PDF reports); fonts so the PDFs print Norwegian letters the same everywhere
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir ".[postgis]" \
  && useradd --system --uid 10001 --home-dir /data --create-home geo \
  && mkdir -p /data/workspace && chown -R geo /data

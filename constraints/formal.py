@@ -39,8 +39,15 @@ def plan_types(frame: pd.DataFrame) -> np.ndarray:
     return np.array([_plan_type(u) for u in uniques], dtype=object)[inverse].reshape(len(frame))
 
 
+# SOSI Plan kodeliste Plantype: 20 kommuneplanens arealdel, 21 kommunedelplan, 22 mindre endring av
+# kommune(del)plan; 30 eldre reguleringsplan … 35 detaljregulering (32/33 bebyggelsesplaner count as RP).
+_SOSI_PLANTYPE = {"20": "kommune", "21": "kommune", "22": "kommune", "30": "regul", "31": "regul", "32": "regul",
+                  "33": "regul", "34": "regul", "35": "regul"}
+
+
 def _plan_type(text: str) -> str:
     t = text.strip().lower()
+    t = _SOSI_PLANTYPE.get(t.split(".")[0], t)
     if t.startswith("kommune"):
         return KP
     if t.startswith(("regul", "bebyggelse")):

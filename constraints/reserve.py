@@ -34,6 +34,14 @@ RESERVE_COLUMNS: tuple[str, ...] = (
 _COUNTED = (PRE_APPROVED, RESERVE, CONFLICT)
 
 
+def counted_daa(business: pd.DataFrame) -> pd.Series:
+    """The area a business zone counts for in every total the service shows (map legend, land-reserve report,
+    API): ``counted_m2`` in dekar. For a reserve that is its unregulated remainder (the parts already covered by
+    an in-force reguleringsplan are counted there, as pre-approved land), for every other zone the zone itself.
+    """
+    return business["counted_m2"].astype(float) / M2_PER_DAA
+
+
 def land_reserve(business: pd.DataFrame) -> pd.DataFrame:
     """Account business land per municipality from :func:`~constraints.business.business_areas`.
 
@@ -44,7 +52,7 @@ def land_reserve(business: pd.DataFrame) -> pd.DataFrame:
     if len(b) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in RESERVE_COLUMNS})
     b["knr"] = b["kommunenummer"].fillna("")
-    b["daa"] = b["counted_m2"] / M2_PER_DAA
+    b["daa"] = counted_daa(b)
     is_reserve = (b["status"] == RESERVE) | ((b["status"] == CONFLICT) & (b["conflict_of"] == RESERVE))
     b["reserve_farmland_daa"] = np.where(is_reserve, b["farmland_m2"] / M2_PER_DAA, 0.0)
     rows = []

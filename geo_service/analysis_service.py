@@ -97,6 +97,16 @@ class AnalysisService:
             self._also_failure = None
         return published
 
+    def warm(self) -> None:
+        """Build the constraint index in the background, so the first site check does not wait for it."""
+        def build() -> None:
+            try:
+                self.index()
+            except Exception:  # the first request builds it again and reports the error
+                log.exception("warming the constraint index failed")
+
+        threading.Thread(target=build, name="analysis-warm", daemon=True).start()
+
     def try_refresh(self) -> list[VersionRecord]:
         """Refresh unless these inputs failed recently, then the layers built on them; a failure is recorded and
         logged once, never raised."""
@@ -143,7 +153,8 @@ class AnalysisService:
         return analysis_status(self.store, rules, self.failure)
 
     def start(self) -> None:
-        """Start the background refresh loop (no-op when the interval is 0)."""
+        """Warm the constraint index and start the background refresh loop (no loop when the interval is 0)."""
+        self.warm()
         if self.settings.analysis_refresh_seconds <= 0 or self._thread is not None:
             return
         self._thread = threading.Thread(target=self._loop, name="analysis-refresh", daemon=True)

@@ -22,6 +22,7 @@ from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_er
 from geo_service.cli_keys import audit, keys_app
 from geo_service.cli_maps import maps_app
 from geo_service.cli_programme import programme_app
+from geo_service.cli_sources import sources_app
 from geo_service.cli_tiles import tiles_app
 from geo_service.stores import open_store
 from layers.checks import CheckContext, region_from_store
@@ -36,6 +37,7 @@ app.add_typer(layers_app, name="layers")
 app.add_typer(tiles_app, name="tiles")
 app.add_typer(rules_app, name="rules")
 app.add_typer(maps_app, name="maps")
+app.add_typer(sources_app, name="sources")
 app.add_typer(keys_app, name="keys")
 app.add_typer(programme_app, name="programme")
 app.command("audit")(audit)

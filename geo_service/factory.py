@@ -19,11 +19,13 @@ from geo_service.routers import (
     admin_api,
     admin_pages,
     analyses,
+    changes,
     collections,
     docs,
     programme,
     programme_pages,
     drive_time,
+    factsheets,
     items,
     items_write,
     landing,
@@ -35,6 +37,7 @@ from geo_service.routers import (
 from geo_service.settings import Settings
 from geo_service.shutdown import arm_watchdog_on_sigterm, run_bounded
 from geo_service.sites_service import SitesService
+from geo_service.source_scheduler import SourceScheduler
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
 from geo_service.uploads import UploadSizeGuard, open_staging, purge_removed_layers
@@ -65,9 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if seeded:  # a new demo workspace also gets the programme's synthetic enquiries and capacity
             seed_programme_demo(store, app.state.programme, None, land_history=False)
         app.state.analysis.start()
+        app.state.sources = SourceScheduler(store, settings).start()  # national sources (0 hours: off)
         arm_watchdog_on_sigterm(settings.shutdown_deadline_seconds)
         yield
         # every step bounded: a database that went away must not hold the process (see shutdown.py)
+        run_bounded(lambda: app.state.sources.stop(timeout=1.0), 1.5, "sources-sync")
         run_bounded(lambda: app.state.analysis.stop(timeout=1.0), 1.5, "refresh-loop")
         app.state.programme.db.close()
         close = getattr(store, "close", None)  # PostGIS: the connection pool
@@ -79,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    for module in (landing, collections, items, tiles, analyses, drive_time, sites, maps, docs, admin_api,
+    for module in (landing, collections, changes, items, tiles, analyses, drive_time, factsheets, sites, maps, docs, admin_api,
                    admin_pages, uploads, items_write, programme, programme_pages):
         app.include_router(module.router)
     app.add_middleware(TileFastPath)  # cached tiles are answered before routing

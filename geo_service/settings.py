@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         None, description="site-portfolio override (road speeds, drive-time bands; YAML); default WORKSPACE/sites.yaml")
     analysis_refresh_seconds: float = Field(
         5.0, ge=0, description="how often the server checks whether derived layers are stale (0: never)")
+    sources_file: Path | None = Field(None, description="national sources override; default WORKSPACE/sources.yaml")
+    sources_sync_hours: float = Field(0.0, ge=0, description="the server syncs enabled national sources this often "
+                                                             "(hours; 0: never, use `geo-service sources sync`)")
     default_limit: int = Field(100, ge=1)
     max_limit: int = Field(10_000, ge=1)
     tile_cache_bytes: int = Field(256 * 2**20, ge=0, description="memory for cached vector tiles, per worker (bytes)")
@@ -134,6 +137,19 @@ class Settings(BaseSettings):
             if (self.workspace / name).is_file():
                 return self.workspace / name
         return None
+
+    def effective_sources_file(self) -> Path | None:
+        """The national-sources override in force: ``sources_file``, else ``sources.yaml`` in the workspace."""
+        if self.sources_file is not None:
+            return self.sources_file
+        for name in ("sources.yaml", "sources.yml"):
+            if (self.workspace / name).is_file():
+                return self.workspace / name
+        return None
+
+    def sources_staging(self) -> Path:
+        """Where partial downloads wait for the next sync (kept between runs)."""
+        return self.workspace / ".sources-staging"
 
     def effective_sites_config(self) -> Path | None:
         """The site-portfolio override in force: ``sites_config``, else ``sites.yaml`` in the workspace."""

@@ -72,8 +72,10 @@ _ZONING = (
         ("arealbruksstatus", "kparealbruksstatus", "arealbrukstatus", "rparealbruksstatus"),
     ),
     CanonicalField("plantype", "str", ("plantype", "kpplantype", "rpplantype")),
-    CanonicalField("planid", "str", ("planid", "planidentifikasjon", "arealplanid")),
-    CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune"), zero_pad=4),
+    CanonicalField("planid", "str", ("planid", "planidentifikasjon", "arealplanid",
+                                     "nasjonalarealplanidplanid")),  # SOSI Plan ..NASJONALAREALPLANID ...PLANID
+    CanonicalField("kommunenummer", "str", ("kommunenummer", "kommunenr", "komm", "kommune",
+                                            "nasjonalarealplanidkomm"), zero_pad=4),
     # the plan's own building line towards a watercourse / road (metres or a note): exempts the statutory limit
     CanonicalField("byggegrense_vassdrag", "str", ("byggegrensevassdrag", "byggegrensemotvassdrag")),
     CanonicalField("byggegrense_veg", "str", ("byggegrenseveg", "byggegrensemotveg")),

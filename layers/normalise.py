@@ -70,6 +70,7 @@ def normalise(
 ) -> tuple[gpd.GeoDataFrame, NormaliseReport]:
     """Return the layer in the working CRS, repaired, 2D, with canonical fields added."""
     report = NormaliseReport(features_in=len(frame))
+    report.warnings.extend(frame.attrs.get("reader_warnings", []))  # e.g. the SOSI reader's repairs and skips
     _check_size(frame, source_name)
     frame = _with_crs(frame, source_name, crs_override, report)
     geoms = np.asarray(frame.geometry.values, dtype=object)
@@ -164,6 +165,8 @@ def _with_crs(frame: gpd.GeoDataFrame, source_name: str, crs_override: str | int
             report.warnings.append(f"source CRS {frame.crs.to_string()} overridden by --crs {crs.to_string()}")
         report.crs_overridden = True
         frame = frame.set_crs(crs, allow_override=True)
+    if frame.crs is None and frame.attrs.get("missing_crs_reason"):
+        raise MissingCRS(str(frame.attrs["missing_crs_reason"]))
     if frame.crs is None:
         raise MissingCRS(f"{source_name}: no coordinate reference system (.prj missing or no srsName); "
                          "pass --crs EPSG:25832 (or the CRS the data was made in)")
@@ -258,7 +261,10 @@ def _canonical_fields(frame: gpd.GeoDataFrame, kind: LayerKind, report: Normalis
             original = _truncated_alias(folded, canon, set(report.field_map.values()))
         if original is None:
             continue
-        frame[canon.name] = _coerce(frame[original], canon)
+        values = _coerce(frame[original], canon)
+        if original != canon.name and original.lower() == canon.name:
+            frame = frame.drop(columns=original)  # PLANSTATUS vs planstatus: one column to SQL and GeoPackage
+        frame[canon.name] = values
         report.field_map[canon.name] = original
     return frame
 

@@ -24,6 +24,7 @@ import pyogrio
 import pyogrio.errors
 import shapely.errors
 
+from layers import sosi
 from layers.errors import (
     CorruptSource,
     InvalidOption,
@@ -58,6 +59,7 @@ class Source:
     open_options: dict[str, str] = field(default_factory=dict)
     # For a zip/folder of shapefiles each "layer" is a file: layer name -> GDAL path of that file.
     layer_paths: dict[str, str] = field(default_factory=dict)
+    layer_counts: dict[str, int] = field(default_factory=dict)  # features per layer where known cheaply (SOSI)
 
 
 def resolve_source(path: str | Path) -> Source:
@@ -73,10 +75,7 @@ def resolve_source(path: str | Path) -> Source:
     if suffix == ".zip":
         return _resolve_zip(p)
     if suffix in (".sos", ".sosi"):
-        raise UnknownFormat(
-            f"{p}: SOSI files cannot be read by GDAL here; convert to GML or GeoPackage first "
-            "(e.g. Geonorge's SOSI converter or sosicon) and add that file"
-        )
+        return _resolve_sosi(p)
     driver = _DRIVER_BY_SUFFIX.get(suffix)
     if driver is None:
         raise UnknownFormat(f"{p}: unknown format {suffix or '(no extension)'!r}; supported: {_FORMATS_HINT}")
@@ -87,6 +86,17 @@ def resolve_source(path: str | Path) -> Source:
             check_xml(fh, str(p))
     options = {"WRITE_GFS": "NO"} if driver == "GML" else {}
     return Source(p, str(p), driver, _list_layers(str(p), driver, p), options)
+
+
+def _resolve_sosi(p: Path) -> Source:
+    """SOSI is read by our own streaming reader (``layers.sosi``): one layer per OBJTYPE."""
+    try:
+        info = sosi.scan(p)
+    except CorruptSource:  # a file that lies about its TEGNSETT: list its layers; reading it needs --encoding
+        info = sosi.scan(p, encoding="iso8859-10")
+    if not info.layers:
+        sosi.choose(info, None)  # the SOSI-specific "holds no features" error
+    return Source(p, str(p), "SOSI", tuple(info.layers), layer_counts=info.layers)
 
 
 def _resolve_folder(p: Path) -> Source:
@@ -203,7 +213,7 @@ def choose_layer(source: Source, layer: str | None) -> str:
     if layer is not None:
         if layer not in source.layers:
             raise LayerChoiceRequired(
-                f"{source.path}: no layer {layer!r}; available layers: {', '.join(source.layers)}"
+                f"{source.path}: no layer {layer!r}; available layers: {_listed(source)}"
             )
         return layer
     if len(source.layers) == 1:
@@ -212,12 +222,19 @@ def choose_layer(source: Source, layer: str | None) -> str:
         raise NoFeatures(f"{source.path}: holds no layers; check that the export contains data")
     raise LayerChoiceRequired(
         f"{source.path}: holds {len(source.layers)} layers; choose one with --layer NAME from: "
-        f"{', '.join(source.layers)}"
+        f"{_listed(source)}"
     )
+
+
+def _listed(source: Source) -> str:
+    counts = source.layer_counts
+    return ", ".join(f"{name} ({counts[name]})" if name in counts else name for name in source.layers)
 
 
 def count_features(source: Source, layer: str) -> int | None:
     """Feature count from the format's header where it is cheap, else ``None``."""
+    if layer in source.layer_counts:
+        return source.layer_counts[layer]
     gdal_path, gdal_layer = _layer_address(source, layer)
     try:
         return int(pyogrio.read_info(gdal_path, layer=gdal_layer, **source.open_options)["features"])
@@ -232,6 +249,8 @@ def read_layer(source: Source, layer: str, encoding: str | None = None,
     ``expected`` is the layer's feature count from ``count_features``: GDAL's GML reader stops
     silently at malformed or cut-off XML, so a GML read that yields fewer features is an error.
     """
+    if source.driver == "SOSI":
+        return sosi.read(source.gdal_path, layer, encoding=encoding, shown=source.path)[0]
     gdal_path, gdal_layer = _layer_address(source, layer)
     try:
         with warnings.catch_warnings():  # shapely warns on NaN coordinates; normalise names them
@@ -269,7 +288,7 @@ def check_declared_crs(source: Source) -> None:
 
 def check_encoding(encoding: str | None) -> None:
     """``--encoding`` must name a codec Python and GDAL know."""
-    if encoding is None:
+    if encoding is None or encoding.strip().upper() in sosi.CHARSETS:  # SOSI's own names: ND7, DOSN8, ANSI …
         return
     try:
         codecs.lookup(encoding)

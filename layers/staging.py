@@ -36,7 +36,7 @@ from layers.errors import LayerError
 from layers.kinds import LayerKind
 from layers.upload_safety import UnsafeUpload, UploadTooLarge, ZipLimits, check_xml, check_zip
 
-UPLOAD_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".gml", ".xml", ".zip")
+UPLOAD_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".gml", ".xml", ".zip", ".sos", ".sosi")
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _CHUNK = 1 << 20
 

@@ -55,17 +55,28 @@ ASSETS: dict[str, Asset] = {
         *(Asset(f"vendor/leaflet/images/{name}", "leaflet", f"dist/images/{name}") for name in _LEAFLET_IMAGES),
         Asset("vendor/leaflet.vectorgrid/leaflet.vectorgrid.js", "leaflet.vectorgrid",
               "dist/Leaflet.VectorGrid.bundled.min.js"),
+        Asset("vendor/leaflet-geoman/leaflet-geoman.js", "@geoman-io/leaflet-geoman-free", "dist/leaflet-geoman.min.js"),
+        Asset("vendor/leaflet-geoman/leaflet-geoman.css", "@geoman-io/leaflet-geoman-free",
+              "dist/leaflet-geoman.css"),
         *(Asset(f"vendor/swagger-ui/{name}", "swagger-ui-dist", name)  # /docs
           for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")),
         Asset("geo-maps.css", None, "geo-maps.css"),
         Asset("geo-maps.js", None, "geo-maps.js"),
         Asset("programme.css", None, "programme.css"),
+        Asset("factsheet.css", None, "factsheet.css"),
+        Asset("investor-workspace.css", None, "investor-workspace.css"),
+        Asset("investor-workspace.js", None, "investor-workspace.js"),
+        Asset("geo-planner.js", None, "geo-planner.js"),
+        Asset("site-report.css", None, "site-report.css"),
     )
 }
 """Every file the static mount serves, by URL path (nothing else under it is reachable)."""
 
 PAGE_CSS = ("vendor/leaflet/leaflet.css", "geo-maps.css")
 PAGE_JS = ("vendor/leaflet/leaflet.js", "vendor/leaflet.vectorgrid/leaflet.vectorgrid.js", "geo-maps.js")
+WORKSPACE_CSS = ("vendor/leaflet-geoman/leaflet-geoman.css", "site-report.css")
+WORKSPACE_JS = ("vendor/leaflet-geoman/leaflet-geoman.js", "geo-planner.js")
+"""The planner workspace's extras (drawing, site report); only on served pages, never in a standalone export."""
 
 # folium's and its plugins' CDN links that the pages replace with the files above or do not need at all
 # (jQuery, Bootstrap, glyphicons, Font Awesome and awesome-markers: the maps use none of them).
@@ -145,20 +156,22 @@ def inline_text(url_path: str) -> str:
     return _inline_text(url_path, asset_path(url_path).stat().st_mtime_ns)
 
 
-def head_html(mode: AssetMode, static_url: str = "/static") -> str:
-    """The ``<head>`` part that loads Leaflet, Leaflet.VectorGrid and our own stylesheet and script.
+def head_html(mode: AssetMode, static_url: str = "/static", *, extra_css: tuple[str, ...] = (),
+              extra_js: tuple[str, ...] = ()) -> str:
+    """The ``<head>`` part that loads Leaflet, Leaflet.VectorGrid and our own stylesheet and script
+    (plus ``extra_css``/``extra_js`` assets, linked or inlined like the others).
 
     It also declares an empty favicon, so a browser does not ask the server (or the disk) for one.
     """
     check_assets()
     icon = '<link rel="icon" href="data:,"/>\n'
     if mode == "inline":
-        css = "".join(f"<style>/* {p} */\n{inline_text(p)}</style>\n" for p in PAGE_CSS)
-        js = "".join(f"<script>/* {p} */\n{inline_text(p)}</script>\n" for p in PAGE_JS)
+        css = "".join(f"<style>/* {p} */\n{inline_text(p)}</style>\n" for p in (*PAGE_CSS, *extra_css))
+        js = "".join(f"<script>/* {p} */\n{inline_text(p)}</script>\n" for p in (*PAGE_JS, *extra_js))
         return icon + css + js
     base = static_url.rstrip("/")
-    css = "".join(f'<link rel="stylesheet" href="{base}/{p}"/>\n' for p in PAGE_CSS)
-    js = "".join(f'<script src="{base}/{p}"></script>\n' for p in PAGE_JS)
+    css = "".join(f'<link rel="stylesheet" href="{base}/{p}"/>\n' for p in (*PAGE_CSS, *extra_css))
+    js = "".join(f'<script src="{base}/{p}"></script>\n' for p in (*PAGE_JS, *extra_js))
     return icon + css + js
 
 
@@ -169,7 +182,8 @@ def _walk(element: Element) -> list[Element]:
     return out
 
 
-def localise(figure: Figure, mode: AssetMode, static_url: str = "/static") -> None:
+def localise(figure: Figure, mode: AssetMode, static_url: str = "/static", *, extra_css: tuple[str, ...] = (),
+             extra_js: tuple[str, ...] = ()) -> None:
     """Replace every CDN link of the figure's elements with our own assets (``head_html``).
 
     Raises ``OfflineAssetError`` for a CDN resource we neither ship nor know to be unneeded, so a new
@@ -185,7 +199,8 @@ def localise(figure: Figure, mode: AssetMode, static_url: str = "/static") -> No
                     "maps.assets.ASSETS first (the maps never load from a CDN)")
         element.default_js = []  # instance attributes: folium's class-level lists stay untouched
         element.default_css = []
-    figure.header.add_child(Element(head_html(mode, static_url)), name="geo_maps_assets", index=1)
+    figure.header.add_child(Element(head_html(mode, static_url, extra_css=extra_css, extra_js=extra_js)),
+                            name="geo_maps_assets", index=1)
 
 
 _EXTERNAL = re.compile(

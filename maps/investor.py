@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from constraints.publish import BUSINESS_AREAS, current_inputs
+from constraints.reserve import counted_daa
 from layers.codes import arealformal_name
 from layers.kinds import LayerKind
 from layers.store import Store
+from maps import investor_workspace
 from maps.elements import GeoJsonLayer
 from maps.facts import Centres, site_facts
 from maps.geodata import feature_collection, plain, records
@@ -65,6 +67,8 @@ def investor_sites(store: Store) -> gpd.GeoDataFrame | None:
     rails = _concat([store.read_frame(r.current) for r in railway_layers(store)])
     facts = site_facts(sites, Centres.from_municipalities(kommuner) if kommuner is not None else None, roads, rails)
     sites = sites.join(facts)
+    sites["zone_daa"] = sites["area_daa"]
+    sites["area_daa"] = counted_daa(sites)  # one definition of area for legend, popup, report and API
     sites["net_daa"] = sites.get("net_available_daa", np.nan)
     sites["formal_name"] = [arealformal_name(int(c)) if pd.notna(c) else None for c in sites["arealformal"]]
     sites["colour"] = sites["status"].map(STATUS_COLOUR)
@@ -91,6 +95,25 @@ def _marketed_names(store: Store, sites: gpd.GeoDataFrame) -> list[str | None]:
     return [plain(v) or None for v in names.tolist()]
 
 
+ROAD_CLASS_NAMES = {"E": {"nb": "europaveg", "en": "European road"}, "R": {"nb": "riksveg", "en": "national road"},
+                    "F": {"nb": "fylkesveg", "en": "county road"}}
+_ROAD_PREFIX = {"E": "E", "R": "Rv. ", "F": "Fv. "}
+
+
+def labelled_roads(roads: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Main roads merged per road (class and number), each with one label such as "E134" or "Rv. 40"."""
+    if "vegnummer" not in roads.columns or "vegkategori" not in roads.columns:
+        return roads
+    frame = roads[["vegkategori", "vegnummer", "geometry"]].copy()
+    frame["vegkategori"] = frame["vegkategori"].astype(str).str.upper()
+    numbered = frame[frame["vegnummer"].notna()]
+    merged = numbered.dissolve(by=["vegkategori", "vegnummer"], as_index=False)
+    merged["road_label"] = [f"{_ROAD_PREFIX.get(c, '')}{int(n) if float(n).is_integer() else n}"
+                            for c, n in zip(merged["vegkategori"], merged["vegnummer"].astype(float), strict=True)]
+    rest = frame[frame["vegnummer"].isna()].assign(road_label=None)
+    return gpd.GeoDataFrame(pd.concat([merged, rest], ignore_index=True), geometry="geometry", crs=roads.crs)
+
+
 def investor_map(store: Store, options: PageOptions) -> folium.Map:
     """Build the investor map (see the module docstring)."""
     lang = options.lang
@@ -106,13 +129,17 @@ def investor_map(store: Store, options: PageOptions) -> folium.Map:
 
     road_layers = [r for r in layers_of(store, LayerKind.road) if r not in railway_layers(store)]
     roads = _concat([store.read_frame(r.current) for r in road_layers])
+    road_classes: list[str] = []
     if roads is not None and len(roads):
         if "vegkategori" in roads.columns and roads["vegkategori"].astype(str).isin(MAIN_ROADS).any():
             roads = roads[roads["vegkategori"].astype(str).isin(MAIN_ROADS)]
-        props = records(roads, ("vegkategori", "vegnummer"))
+        roads = labelled_roads(roads)
+        road_classes = [c for c in MAIN_ROADS if (roads["vegkategori"] == c).any()] if "vegkategori" in roads else []
+        props = records(roads, ("vegkategori", "vegnummer", "road_label"))
         m.add_child(GeoJsonLayer("roads", t("layer.roads", lang),
                                  feature_collection(roads.geometry.values, props, simplify_m=10.0),
-                                 style=ROAD_STYLE["F"], style_by=("vegkategori", ROAD_STYLE)))
+                                 style=ROAD_STYLE["F"], style_by=("vegkategori", ROAD_STYLE),
+                                 label="road_label" if "road_label" in roads else None))
 
     rails = _concat([store.read_frame(r.current) for r in railway_layers(store)])
     if rails is not None and len(rails):
@@ -120,9 +147,23 @@ def investor_map(store: Store, options: PageOptions) -> folium.Map:
                                  feature_collection(rails.geometry.values, [{}] * len(rails), simplify_m=10.0),
                                  style=RAILWAY_STYLE))
 
-    sites = investor_sites(store)
+    workspace = investor_workspace.config(store, options)
+    sites = investor_sites(store) if workspace is None else None
     entries: list[LegendEntry] = []
-    if sites is None:
+    if workspace is not None:
+        m.get_root().html.add_child(investor_workspace.WorkspacePanel(workspace), name="investor_workspace")
+        m.investor_workspace = True  # type: ignore[attr-defined]  # build_page adds the workspace's assets
+        texts = workspace["texts"]
+        counts = pd.Series([s.get("business_status") if s.get("site_type") != "premises" else "premises"
+                            for s in workspace["sites"]]).value_counts()
+        for key, colour in (("pre-approved", STATUS_COLOUR["pre-approved"]), ("reserve", STATUS_COLOUR["reserve"]),
+                            ("conflict", STATUS_COLOUR["conflict"]), ("premises", investor_workspace.PREMISES_COLOUR)):
+            if key == "conflict" and not counts.get(key, 0):
+                continue
+            entries.append(LegendEntry(texts[f"status_{key}"], colour, "fill", count=int(counts.get(key, 0))))
+        entries.append(LegendEntry(texts["not_matching"], "#bbbbbb", "fill"))
+        entries.append(LegendEntry(texts["legend_size"], "#ffffff", "line"))
+    elif sites is None:
         banners.append(t("missing.business", lang))
     else:
         for status in INVESTOR_STATUSES:
@@ -141,8 +182,11 @@ def investor_map(store: Store, options: PageOptions) -> folium.Map:
             entries.append(LegendEntry(f"{t(f'status.{status}', lang)} – {total} {t('unit.daa', lang)}",
                                        STATUS_COLOUR[status], "fill", count=len(subset)))
     entries.append(LegendEntry(t("layer.municipalities", lang), MUNICIPALITY_STYLE["color"], "dashed"))
-    if roads is not None and len(roads):
-        entries.append(LegendEntry(t("layer.roads", lang), ROAD_STYLE["E"]["color"], "line"))
+    for cls in road_classes:  # one row per road class, in the colour it is drawn in
+        entries.append(LegendEntry(f"{t('layer.roads', lang)}: {ROAD_CLASS_NAMES[cls]['en' if lang == 'en' else 'nb']}",
+                                   ROAD_STYLE[cls]["color"], "line"))
+    if roads is not None and len(roads) and not road_classes:
+        entries.append(LegendEntry(t("layer.roads", lang), ROAD_STYLE["F"]["color"], "line"))
     if rails is not None and len(rails):
         entries.append(LegendEntry(t("layer.railways", lang), RAILWAY_STYLE["color"], "dashed"))
 

@@ -17,7 +17,7 @@ import geopandas as gpd
 from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
 from layers.store import LayerRecord, Store
-from maps.assets import AssetMode, assert_offline, localise
+from maps.assets import WORKSPACE_CSS, WORKSPACE_JS, AssetMode, assert_offline, localise
 from maps.elements import LegendControl, PageContext, ReadyHook, SafeLayerControl, TitleCard
 from maps.geodata import centre_latlon, leaflet_bounds
 from maps.i18n import Lang, labels, t
@@ -79,7 +79,7 @@ def decorate(m: folium.Map, options: PageOptions, *, title: str, subtitle: str =
     m.add_child(PageContext(ctx))
     if legends:
         m.add_child(LegendControl(legends))
-    SafeLayerControl(collapsed=False, position="topright").add_to(m)
+    SafeLayerControl(collapsed=True, position="topright").add_to(m)  # opens on hover or tap; never covers popups
     m.add_child(ReadyHook())
 
 
@@ -88,14 +88,19 @@ NONCE_PLACEHOLDER = "__GEO_SERVICE_CSP_NONCE__"
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
-def render_page(m: folium.Map, options: PageOptions) -> str:
+def render_page(m: folium.Map, options: PageOptions, *, workspace: bool = False,
+                extra_css: tuple[str, ...] = (), extra_js: tuple[str, ...] = ()) -> str:
     """The page as HTML with our own assets (linked or inline); raises if anything would load off the page.
+    ``workspace`` adds the planner workspace's drawing tool and report styles (served pages only).
 
     Every ``<script>`` carries ``nonce="NONCE_PLACEHOLDER"``: the service swaps in the response's CSP nonce
-    (``with_nonce``), an export drops it. User text cannot forge a script tag: it is escaped everywhere.
+    (``with_nonce``), an export drops it. ``extra_css``/``extra_js`` add other assets (e.g. the investor
+    workspace), linked or inline. User text cannot forge a script tag: it is escaped everywhere.
     """
     figure = m.get_root()
-    localise(figure, options.assets, options.static_url)
+    planner = workspace and not options.standalone
+    localise(figure, options.assets, options.static_url, extra_css=(*(WORKSPACE_CSS if planner else ()), *extra_css),
+             extra_js=(*(WORKSPACE_JS if planner else ()), *extra_js))
     page = figure.render()
     assert_offline(page)
     return _SCRIPT_TAG.sub(f'<script nonce="{NONCE_PLACEHOLDER}"', page)

@@ -20,6 +20,7 @@ from maps.errors import MapError, UnknownMap
 from maps.i18n import Lang
 from maps.investor import investor_map
 from maps.page import PageOptions, render_page, with_nonce
+from maps.investor_workspace import WORKSPACE_CSS, WORKSPACE_JS
 from maps.planner import planner_map
 from maps.preview import INLINE_LIMIT, preview_map
 
@@ -29,9 +30,12 @@ MAP_NAMES = ("investor", "planner")
 def build_page(store: Store, name: str, options: PageOptions, rules: RuleSet) -> str:
     """Render the ``investor`` or ``planner`` map as HTML."""
     if name == "investor":
-        return render_page(investor_map(store, options), options)
+        m = investor_map(store, options)
+        if getattr(m, "investor_workspace", False):
+            return render_page(m, options, extra_css=WORKSPACE_CSS, extra_js=WORKSPACE_JS)
+        return render_page(m, options)
     if name == "planner":
-        return render_page(planner_map(store, rules, options), options)
+        return render_page(planner_map(store, rules, options), options, workspace=True)
     raise UnknownMap(f"no map named {name!r}; choose one of: {', '.join(MAP_NAMES)}")
 
 

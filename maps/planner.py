@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from constraints.formal import column, in_group
 from constraints.index import ConstraintIndex
 from constraints.inputs import ConstraintLayer
 from constraints.publish import OBJECTION_RISK, Inputs, current_inputs
@@ -48,6 +49,8 @@ from maps.page import (
     read_optional,
     region_bounds,
 )
+from maps.site_texts import outcome_of, pick, rule_title
+from maps.site_texts import texts as site_texts
 from maps.styles import (
     HERITAGE_POINT_STYLE,
     MUNICIPALITY_STYLE,
@@ -59,9 +62,10 @@ from maps.styles import (
     risk_style,
     zone_style,
 )
+from maps.workspace import add_panel
 
-RISK_COLUMNS = ("risk", "arealformal", "formal_name", "plantype", "planid", "kommunenummer", "kommunenavn",
-                "area_daa", "findings")
+RISK_COLUMNS = ("risk", "arealformal", "formal_name", "plantype", "planid", "planstatus", "kommunenummer",
+                "kommunenavn", "area_daa", "business", "findings")
 ZONE_SIMPLIFY_M = 4.0  # belts are ≥ 5 m wide; 4 m is below a pixel until zoom 15
 ZONE_COLUMNS = ("rule_id", "theme", "zone_m", "source", "kommunenummer", "kommunenavn")
 
@@ -85,10 +89,12 @@ def _num(value: Any, digits: int) -> float | None:
 
 
 def compact_findings(findings: list[dict[str, Any]]) -> list[list[Any]]:
-    """Findings as ``[rule_id, risk, overlap_daa, distance_m, zone_m, zone_m_source]`` rows, worst first."""
+    """Findings as ``[rule_id, risk, overlap_daa, distance_m, zone_m, zone_m_source, outcome, share,
+    proximity_m]`` rows, worst first (the popup picks the sentence true for the outcome from the page context)."""
     rank = {r: i for i, r in enumerate(RISK_ORDER)}
     rows = [[f.get("rule_id"), f.get("risk"), _num(f.get("overlap_daa"), 2), _num(f.get("distance_m"), 0),
-             _num(f.get("zone_m"), 0), f.get("zone_m_source")] for f in findings]
+             _num(f.get("zone_m"), 0), f.get("zone_m_source"), outcome_of(f), _num(f.get("zone_share"), 4),
+             _num(f.get("proximity_m"), 0)] for f in findings]
     return sorted(rows, key=lambda r: rank.get(r[1], 9))
 
 
@@ -111,17 +117,31 @@ def rule_texts(risk: pd.DataFrame, rules: RuleSet | None, lang: Lang) -> dict[st
                 out[rid] = {"theme": f.get("theme"), "authority": f.get("authority"),
                             "legal_basis": f.get("legal_basis"),
                             "explanation": f.get("explanation_nb" if lang == "nb" else "explanation_en")}
+    sentences = site_texts()
+    for rid, entry in out.items():
+        theme = str(entry.get("theme"))
+        entry["title"] = rule_title(rid, lang)
+        entry["statements"] = {o: pick(v, lang) for o, v in sentences["statements"].get(theme, {}).items()}
+        entry["next"] = {o: pick(v, lang) for o, v in sentences["next_steps"].get(theme, {}).items()}
     return out
 
 
-def risk_zones(store: Store) -> gpd.GeoDataFrame | None:
-    """The ``objection-risk`` collection with display columns (:data:`RISK_COLUMNS`); ``None`` if not computed."""
+def risk_zones(store: Store, rules: RuleSet | None = None) -> gpd.GeoDataFrame | None:
+    """The ``objection-risk`` collection with display columns (:data:`RISK_COLUMNS`); ``None`` if not computed.
+
+    ``business`` marks zones whose arealformål is business land under ``rules`` (the "only business" filter)."""
     found = read_optional(store, OBJECTION_RISK)
     if found is None:
         return None
     _, frame = found
     out = frame.copy()
     out["risk"] = out["objection_risk"].astype(str)
+    business = np.zeros(len(out), dtype=bool)
+    if rules is not None:
+        for group in rules.business.formal_groups:
+            business |= in_group(out, rules.formal_groups[group])
+    out["business"] = business
+    out["planstatus"] = [int(v) if pd.notna(v) else None for v in column(out, "planstatus")]
     out["formal_name"] = [arealformal_name(int(c)) if pd.notna(c) else None for c in out["arealformal"]]
     kommuner = municipalities(store)
     names: dict[str, str] = {}
@@ -295,7 +315,7 @@ def planner_map(store: Store, rules: RuleSet, options: PageOptions) -> folium.Ma
                                                   "circle", count=len(points)))
 
     # Risk zones, GREEN at the bottom and RED on top.
-    zones = risk_zones(store)
+    zones = risk_zones(store, rules)
     risk_entries: list[LegendEntry] = []
     texts: dict[str, dict[str, Any]] = {}
     if zones is None:
@@ -321,4 +341,6 @@ def planner_map(store: Store, rules: RuleSet, options: PageOptions) -> folium.Ma
     decorate(m, options, title=t("planner.title", lang), subtitle=t("planner.subtitle", lang), legends=legends,
              notes=list(dict.fromkeys(notes)), banners=banners, context={"rules": texts},
              label_prefixes=("popup.", "risk.", "theme.", "unit.", "legend.belt", "zone."))
+    if not options.standalone:
+        add_panel(m.get_root(), lang, options.tiles_url or "")
     return m

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages the whole test suite needs: PostgreSQL 15 + PostGIS 3 (the PostGIS store tests start a
-# throwaway server) and Chromium (browser tests of the maps). Installs only what is missing; needs root.
+# throwaway server), Chromium (browser tests of the maps), Pango (WeasyPrint PDFs) and poppler-utils (PDF tests). Installs only what is missing; needs root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 missing=()

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from constraints.errors import SiteGeometryError
 from constraints.publish import BUSINESS_AREAS
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
-from constraints.site import SiteLimits, check_site, validate_site
+from constraints.reserve_history import reserve_history
+from constraints.site import SiteLimits, validate_site
 from geo_service.analysis_service import AnalysisService
 from geo_service.dependencies import SettingsDep, StoreDep
 from geo_service.limits import site_limits
+from geo_service.links import with_query
 from geo_service.openapi import error_responses
+from geo_service.settings import Settings
 from layers.crs import WORKING_EPSG, parse_crs_uri, transformer
+from layers.errors import InvalidQuery
+from layers.store import Store
+from layers.upload import MAX_UPLOAD_BYTES, read_upload
+from maps.i18n import Lang, parse_lang
+from maps.land_reserve import csv_excel_no, xlsx
+from maps.land_reserve import page as land_reserve_page
+from maps.reserve_history import history_json
+from maps.reserve_history import page as history_page
+from maps.site_check import hits_geojson, report_pdf, run_site_check, store_is_synthetic, view
+from maps.site_report import render_report_page, render_report_panel
 
 router = APIRouter(prefix="/analyses", tags=["Analyses"])
 
@@ -96,48 +109,203 @@ def site_geometry(body: Any, crs: str | None, limits: SiteLimits | None = None) 
     return geom
 
 
+SiteFormat = Literal["json", "html", "panel", "pdf"]
+LangQuery = Annotated[str | None, Query(description="report language: nb (bokmål, default) or en")]
+
+
+def _wants(request: Request, f: str | None) -> SiteFormat:
+    if f in ("json", "html", "panel", "pdf"):
+        return f  # type: ignore[return-value]
+    if f is not None:
+        raise SiteGeometryError(f"f={f!r} is not a report format; use json, html, panel or pdf")
+    return "html" if "text/html" in request.headers.get("accept", "") else "json"
+
+
+async def _site_response(request: Request, store: Store, settings: Settings, geom: shapely.Geometry,
+                         fmt: SiteFormat, lang: Lang, extra: dict[str, Any] | None = None) -> Response:
+    """Check ``geom`` inside the site-check gate (limits, concurrency, time budget) and answer in ``fmt``."""
+    service = _service(request)
+    synthetic = store_is_synthetic(store)
+    static_url = _static_url(request)
+
+    def work() -> Response:
+        index = service.index()
+        check = run_site_check(geom, index, service.rules(), synthetic=synthetic,
+                               budget_s=settings.site_check_budget_seconds)
+        if fmt == "pdf":
+            name = "arealanalyse.pdf" if lang == "nb" else "site-check.pdf"
+            return Response(report_pdf(check, index, store, lang), media_type="application/pdf",
+                            headers={"Content-Disposition": f'inline; filename="{name}"'})
+        if fmt == "html":
+            return HTMLResponse(render_report_page(view(check, lang), static_url=static_url))
+        body: dict[str, Any] = dict(extra or {})
+        if fmt == "panel":
+            body |= {"html": render_report_panel(view(check, lang)), "hits": hits_geojson(check),
+                     "report": check.report}
+            return JSONResponse(_json_safe(body))
+        return JSONResponse(_json_safe(body | check.report))
+
+    return await request.app.state.site_gate.run(work)
+
+
+def _static_url(request: Request) -> str:
+    return request.scope.get("root_path", "").rstrip("/") + "/static"
+
+
+SiteBody = Annotated[dict[str, Any], Body(openapi_examples={"site": {"value": _EXAMPLE}})]
+CrsQuery = Annotated[str | None, Query(description="CRS URI of the body's coordinates (default CRS84)")]
+
+
 @router.post("/site-check", summary="Check a site against every constraint rule", responses=SITE_RESPONSES)
 async def site_check(
     request: Request,
-    body: Annotated[dict[str, Any], Body(openapi_examples={"site": {"value": _EXAMPLE}})],
+    store: StoreDep,
+    body: SiteBody,
     settings: SettingsDep,
-    crs: Annotated[str | None, Query(description="CRS URI of the body's coordinates (default CRS84)")] = None,
-    f: Annotated[str | None, Query(description="json (default) or html")] = None,
+    crs: CrsQuery = None,
+    f: Annotated[str | None, Query(description="json (default), html, panel (HTML fragment + hit areas) or pdf")]
+    = None,
+    lang: LangQuery = None,
 ) -> Response:
-    """Per-theme status (HIT-RED / HIT-YELLOW / NO-HIT-GREEN / NOT-MAPPED), hit area, distance, guidance.
+    """Per theme and rule: status, outcome sentence, hit area, distance, coverage, authority, legal basis,
+    what to do next, and the AR5 breakdown (``?lang=en`` for English).
 
     Sites past the size limits are refused (413/400) before any work; at most
     ``GEO_SERVICE_SITE_CHECK_CONCURRENCY`` checks run at once per worker (503 with ``Retry-After`` beyond).
     """
-    service = _service(request)
     site = site_geometry(body, crs, site_limits(settings))
-
-    def work() -> dict[str, Any]:
-        return check_site(site, service.index(), service.rules(),
-                          budget_s=settings.site_check_budget_seconds).to_dict()
-
-    report = await request.app.state.site_gate.run(work)
-    wants_html = f == "html" or (f is None and "text/html" in request.headers.get("accept", ""))
-    if wants_html:
-        return HTMLResponse(render_site_report(report))
-    return JSONResponse(_json_safe(report))
+    return await _site_response(request, store, settings, site, _wants(request, f), parse_lang(lang))
 
 
-@router.get("/land-reserve", summary="Business land per municipality (JSON)")
-def land_reserve_json_view(store: StoreDep) -> dict:
-    """Daa of business land by status, net available, and dyrka jord the reserves would consume."""
+@router.post("/site-check.pdf", summary="The site check as a printable PDF (A4, with a map)",
+             responses=SITE_RESPONSES)
+async def site_check_pdf(request: Request, store: StoreDep, body: SiteBody, settings: SettingsDep,
+                         crs: CrsQuery = None, lang: LangQuery = None) -> Response:
+    """The same report as ``/analyses/site-check`` as a PDF, in bokmål or (``?lang=en``) English."""
+    site = site_geometry(body, crs, site_limits(settings))
+    return await _site_response(request, store, settings, site, "pdf", parse_lang(lang))
+
+
+@router.post("/site-check/upload", summary="Check a site read from an uploaded file", responses=SITE_RESPONSES)
+async def site_check_upload(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="GeoJSON, zipped Shapefile, GeoPackage, GML or FlatGeobuf")],
+    index: Annotated[int, Form(ge=0, le=100_000, description="which polygon of the file to check (0: the first)")]
+    = 0,
+    f: Annotated[str | None, Query(description="json (default), panel or pdf")] = None,
+    lang: LangQuery = None,
+) -> Response:
+    """Every polygon of the file as a candidate (label, area) and the report of the chosen one."""
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    polygons = await run_in_threadpool(read_upload, file.filename or "upload", data)
+    if index >= len(polygons):
+        raise SiteGeometryError(f"index {index} is past the file's {len(polygons)} polygons; choose 0–"
+                                f"{len(polygons) - 1}")
+    site = polygons[index].geometry
+    validate_site(site, site_limits(settings))
+    fmt = _wants(request, f)
+    candidates = [{"index": p.index, "label": p.label, "layer": p.layer,
+                   "area_daa": round(float(p.geometry.area) / 1000, 3)} for p in polygons]
+    return await _site_response(request, store, settings, site, "json" if fmt == "html" else fmt,
+                                parse_lang(lang), extra={"candidates": candidates, "chosen": index})
+
+
+@router.get("/site-check", include_in_schema=False)
+def site_check_get(request: Request) -> Response:
+    """A browser that opens the site check is sent to the planner map, where sites are drawn or uploaded."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    lang = request.query_params.get("lang")
+    return RedirectResponse(f"{root}/maps/planner" + ("?lang=en" if parse_lang(lang) == "en" else ""),
+                            status_code=303)
+
+
+def _reserve(store: Store) -> tuple[Any, dict[str, Any]]:
     record = store.get_layer(BUSINESS_AREAS).current
     table = land_reserve(store.read_frame(record))
-    provenance = {"business_areas_version": record.version, **record.provenance}
-    return _json_safe(land_reserve_json(table, provenance))
+    return table, {"business_areas_version": record.version, **record.provenance}
+
+
+@router.get("/land-reserve", summary="Business land per municipality (HTML for browsers, JSON for APIs)")
+def land_reserve_view(
+    request: Request,
+    store: StoreDep,
+    f: Annotated[str | None, Query(description="json or html (default: html when the browser asks for it)")] = None,
+    lang: LangQuery = None,
+) -> Response:
+    """Daa of business land by status, net available, and dyrka jord the reserves would consume: a page with a
+    table and a chart for browsers (``Accept: text/html``), JSON for ``Accept: application/json``."""
+    table, provenance = _reserve(store)
+    doc = _json_safe(land_reserve_json(table, provenance))
+    accept = request.headers.get("accept", "")
+    if f == "html" or (f is None and "text/html" in accept):
+        language = parse_lang(lang)
+        root = request.scope.get("root_path", "").rstrip("/")
+        base = f"{root}/analyses/land-reserve"
+        links = {"csv": f"{base}.csv", "csv_excel": f"{base}.csv?variant=excel-no",
+                 "xlsx": f"{base}.xlsx?lang={language}", "json": f"{base}?f=json",
+                 "history": f"{base}/history?lang={language}"}
+        return HTMLResponse(land_reserve_page(doc, table, language, links=links, static_url=_static_url(request),
+                                              lang_switch_url=with_query(request, lang="nb" if language == "en"
+                                                                         else "en")))
+    return JSONResponse(doc)
+
+
+@router.get("/land-reserve/history", summary="Land reserves per municipality and published version")
+def land_reserve_history_view(
+    request: Request,
+    store: StoreDep,
+    f: Annotated[str | None, Query(description="json or html (default: html when the browser asks for it)")] = None,
+    lang: LangQuery = None,
+) -> Response:
+    """Reserve and pre-approved daa and dyrka jord inside reserves, per municipality, for every published
+    version of ``business-areas``: charts and a table for browsers, JSON for APIs."""
+    history = reserve_history(store)
+    accept = request.headers.get("accept", "")
+    if f == "html" or (f is None and "text/html" in accept):
+        language = parse_lang(lang)
+        root = request.scope.get("root_path", "").rstrip("/")
+        return HTMLResponse(history_page(history, language, back_url=f"{root}/analyses/land-reserve?lang={language}",
+                                         static_url=_static_url(request),
+                                         lang_switch_url=with_query(request, lang="nb" if language == "en" else "en")))
+    return JSONResponse(history_json(history))
 
 
 @router.get("/land-reserve.csv", summary="Business land per municipality (CSV)")
-def land_reserve_csv_view(store: StoreDep) -> Response:
-    """The same accounting as CSV (UTF-8)."""
-    table = land_reserve(store.read_frame(store.get_layer(BUSINESS_AREAS).current))
-    return Response(land_reserve_csv(table), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="arealreserve.csv"'})
+def land_reserve_csv_view(
+    store: StoreDep,
+    variant: Annotated[str | None, Query(description="plain (default: UTF-8, comma) or excel-no (semicolon, "
+                                                     "decimal comma, UTF-8 with BOM, Norwegian headers)")] = None,
+) -> Response:
+    """The same accounting as CSV: plain for programs, or ``?variant=excel-no`` for Norwegian Excel."""
+    table, _ = _reserve(store)
+    if variant in (None, "", "plain"):
+        return Response(land_reserve_csv(table), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="arealreserve.csv"'})
+    if variant == "excel-no":
+        return _excel_csv(table)
+    raise InvalidQuery("variant", f"variant={variant!r} is not a CSV variant; use plain or excel-no")
+
+
+@router.get("/land-reserve.no.csv", summary="Business land per municipality (CSV for Norwegian Excel)")
+def land_reserve_csv_no_view(store: StoreDep) -> Response:
+    """``;``-separated, decimal comma, UTF-8 with BOM and Norwegian headers: opens in columns in Excel."""
+    return _excel_csv(_reserve(store)[0])
+
+
+def _excel_csv(table: Any) -> Response:
+    return Response(csv_excel_no(table), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="arealreserve-excel.csv"'})
+
+
+@router.get("/land-reserve.xlsx", summary="Business land per municipality (Excel workbook)")
+def land_reserve_xlsx_view(store: StoreDep, lang: LangQuery = None) -> Response:
+    """The accounting as an XLSX workbook with a totals row (headers in bokmål, or English with ``?lang=en``)."""
+    table, _ = _reserve(store)
+    return Response(xlsx(table, parse_lang(lang)),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": 'attachment; filename="arealreserve.xlsx"'})
 
 
 def _json_safe(value: Any) -> Any:
@@ -150,30 +318,3 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return _json_safe(value.item())
     return value
-
-
-_COLOURS = {"RED": "#d7301f", "YELLOW": "#f0b400", "GREEN": "#2e9e44", "NOT_MAPPED": "#8c8c8c"}
-
-
-def render_site_report(report: dict[str, Any]) -> str:
-    """A plain HTML view of a site check, familiar to DOK-arealanalyse users."""
-    e = html.escape
-    rows = []
-    for theme in report["themes"]:
-        for rule in theme["rules"]:
-            dist = "–" if rule["distance_m"] is None else f"{rule['distance_m']:.0f} m"
-            rows.append(
-                f"<tr><td>{e(theme['theme'])}</td><td style='color:{_COLOURS.get(rule['risk'], '#000')}'>"
-                f"<b>{e(rule['status'])}</b></td><td>{rule['hit_area_daa']:.2f} daa</td><td>{dist}</td>"
-                f"<td>{e(rule['coverage_text'])}</td><td>{e(rule['authority'])}</td><td>{e(rule['legal_basis'])}</td>"
-                f"<td>{e(rule['guidance_nb'])}</td></tr>")
-    return (
-        "<!doctype html><html lang='nb'><head><meta charset='utf-8'><title>Arealanalyse</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px;"
-        "vertical-align:top}table{border-collapse:collapse}</style></head><body>"
-        f"<h1>Arealanalyse av tomt</h1><p>Areal: <b>{report['area_daa']:.1f} daa</b> "
-        f"({report['area_m2']:.0f} m²). Kommune: {e(str(report.get('kommunenavn') or 'ukjent'))}. "
-        f"Samlet risiko: <b style='color:{_COLOURS.get(report['objection_risk'], '#000')}'>"
-        f"{e(report['status'])}</b>.</p><table><tr><th>Tema</th><th>Status</th><th>Treffareal</th>"
-        "<th>Avstand</th><th>Dekning</th><th>Innsigelsesmyndighet</th><th>Hjemmel</th><th>Veiledning</th></tr>"
-        + "".join(rows) + "</table></body></html>")

@@ -33,6 +33,23 @@
     return parts.join(ctx.lang === 'nb' ? ',' : '.');
   }
 
+  // The sentence true for a finding's outcome (inside / near / clear / not mapped / exempt / boundary),
+  // from the rule's templates in the page context, with the same placeholders as maps/site_texts.yaml.
+  function statement(rule, f) {
+    var template = (rule.statements || {})[f[6]];
+    if (!template) { return ''; }
+    var own = f[5] && f[5] !== 'default';
+    var pct = fmt((f[7] || 0) * 100, 1) + (ctx.lang === 'nb' ? ' %' : '%');
+    var values = {
+      hit_daa: fmt(f[2], 1) + ' daa', hit_m2: fmt((f[2] || 0) * 1000, 0) + ' m²', share: pct,
+      distance: f[3] === null || f[3] === undefined ? '' : fmt(f[3], 0) + ' m',
+      zone: fmt(f[4], 0) + ' m (' + label(own ? 'legend.belt_own' : 'legend.belt_default') + ')',
+      proximity: fmt(f[8], 0) + ' m'
+    };
+    if (!values.distance) { template = template.replace(/\s*\([^()]*\{distance\}[^()]*\)|;[^;]*\{distance\}[^;.]*/g, ''); }
+    return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? '–' : values[k]; });
+  }
+
   function row(key, value) {
     return '<tr><th>' + esc(label(key)) + '</th><td>' + value + '</td></tr>';
   }
@@ -82,6 +99,9 @@
         '<div class="gm-badge gm-risk-' + esc(p.risk) + '">' + esc(label('risk.' + p.risk)) + '</div><table>';
       html += row('popup.area', fmt(p.area_daa, 1) + ' ' + esc(label('unit.daa')));
       html += row('popup.plan', planText(p));
+      if (p.planstatus !== null && p.planstatus !== undefined) {
+        html += row('popup.planstatus', esc(p.planstatus) + ' ' + esc(label('popup.planstatus.' + p.planstatus)));
+      }
       html += row('popup.municipality', esc(p.kommunenavn || p.kommunenummer || '–'));
       html += '</table>';
       var findings = p.findings || [];
@@ -90,10 +110,15 @@
       }
       html += '<h4>' + esc(label('popup.findings')) + '</h4><ol class="gm-findings">';
       for (var i = 0; i < findings.length; i++) {
-        var f = findings[i];  // [rule_id, risk, overlap_daa, distance_m, zone_m, zone_m_source]
+        // [rule_id, risk, overlap_daa, distance_m, zone_m, zone_m_source, outcome, share, proximity_m]
+        var f = findings[i];
         var rule = ctx.rules[f[0]] || {};
-        html += '<li class="gm-finding gm-risk-' + esc(f[1]) + '" data-rule="' + esc(f[0]) + '">' +
-          '<b>' + esc(label('theme.' + rule.theme)) + '</b> – ' + esc(label('risk.' + f[1])) + '<br>';
+        var outcome = f[6] || '';
+        html += '<li class="gm-finding gm-risk-' + esc(f[1]) + '" data-rule="' + esc(f[0]) + '" data-outcome="' +
+          esc(outcome) + '">' + '<b>' + esc(rule.title || label('theme.' + rule.theme)) + '</b> – ' +
+          esc(label('risk.' + f[1])) + '<br>';
+        var sentence = statement(rule, f);
+        if (sentence) { html += '<span class="gm-statement">' + esc(sentence) + '</span><br>'; }
         var facts = [];
         if (f[2]) { facts.push(esc(label('popup.overlap')) + ' ' + fmt(f[2], 1) + ' ' + esc(label('unit.daa'))); }
         else if (f[3] !== null && f[3] !== undefined) { facts.push(esc(label('popup.distance')) + ' ' + fmt(f[3], 0) + ' ' + esc(label('unit.m'))); }
@@ -104,8 +129,9 @@
         if (facts.length) { html += facts.join(' · ') + '<br>'; }
         html += '<span class="gm-authority">' + esc(label('popup.authority')) + ': ' + esc(rule.authority) + '</span><br>' +
           '<span class="gm-legal">' + esc(label('popup.legal_basis')) + ': ' + esc(rule.legal_basis) + '</span>';
-        if (rule.explanation) {
-          html += '<details><summary>' + esc(label('popup.why')) + '</summary>' + esc(rule.explanation) + '</details>';
+        var why = outcome === 'inside' ? rule.explanation : (rule.next || {})[outcome];
+        if (why) {
+          html += '<details><summary>' + esc(label('popup.why')) + '</summary>' + esc(why) + '</details>';
         }
         html += '</li>';
       }

@@ -295,7 +295,8 @@ def _valid_geojson(d: Path) -> Path:
 CASES = {
     "missing file": Case(_missing, SourceNotFound, ("file not found", "check the path")),
     "unknown extension": Case(_xyz, UnknownFormat, ("'.xyz'", "supported", ".gpkg")),
-    "sosi": Case(_sosi, UnknownFormat, ("SOSI", "convert to GML or GeoPackage")),
+    "sosi header only": Case(_sosi, NoFeatures, ("SOSI file holds no features", "only a header",
+                                                 "check that the export")),
     "empty gpkg": Case(_empty(".gpkg"), CorruptSource, ("empty (0 bytes)", "again")),
     "empty geojson": Case(_empty(".geojson"), CorruptSource, ("empty (0 bytes)", "again")),
     "truncated gpkg": Case(_truncated_gpkg, CorruptSource, ("truncated or corrupt", "export it again")),

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,6 +15,20 @@ from shapely.geometry import box
 from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
 from layers.store import LayerMeta
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``geo-service serve`` on the demo workspace in its own process, basemap off, no refresh loop; one per
+    session, shared by the browser test modules (its first page is the cold one)."""
+    from tests.maps.test_browser import _require_browser
+    from tests.servers import serve_workspace
+
+    _require_browser()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {"GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0"}
+    with serve_workspace(demo_workspace, log, env) as url:
+        yield url
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from layers.gpkg_store import GeoPackageStore
 from maps.i18n import format_number
 from maps.investor import investor_sites
 from maps.styles import RISK_COLOUR, STATUS_COLOUR, ZONE_COLOUR
-from tests.servers import serve_workspace
 
 CHROMIUM = Path(os.environ.get("GEO_SERVICE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -73,13 +72,9 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def server(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``geo-service serve`` on the demo workspace in its own process, basemap off, no refresh loop."""
-    _require_browser()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {"GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0"}
-    with serve_workspace(demo_workspace, log, env) as url:
-        yield url
+def server(demo_server: str) -> str:
+    """The live demo server (one per test session, shared with the planner workspace tests)."""
+    return demo_server
 
 
 class Watched:
@@ -100,7 +95,7 @@ class Watched:
     def open(self, url: str) -> float:
         """Navigate and wait for the first full render; the wall time in ms."""
         start = time.perf_counter()
-        self.page.goto(url)
+        self.page.goto(url, timeout=90_000)  # a cold page is built by the server first; slow on a busy machine
         self.page.wait_for_function(READY, timeout=60_000)
         return (time.perf_counter() - start) * 1000
 
@@ -137,7 +132,8 @@ class Watched:
         return popup.inner_text()
 
     def toggle(self, label: str) -> None:
-        """Click the layer control's checkbox of the layer named ``label``."""
+        """Open the (collapsed) layer control and click the checkbox of the layer named ``label``."""
+        self.page.hover(".leaflet-control-layers")
         self.page.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input").click()
 
     def close(self) -> None:

@@ -78,8 +78,9 @@ def test_compact_findings_worst_first() -> None:
         {"rule_id": "farmland-jordvern", "risk": "RED", "overlap_daa": 34.8089, "distance_m": 0.0, "zone_m": 0,
          "zone_m_source": "default"},
     ])
-    assert rows == [["farmland-jordvern", "RED", 34.81, 0.0, 0.0, "default"],
-                    ["road-main", "YELLOW", 1.23, 13.0, 50.0, "default"]]
+    # [rule, risk, overlap daa, distance m, zone m, zone source, outcome, share, proximity m]
+    assert rows == [["farmland-jordvern", "RED", 34.81, 0.0, 0.0, "default", "inside", None, None],
+                    ["road-main", "YELLOW", 1.23, 13.0, 50.0, "default", "inside", None, None]]
 
 
 def test_watercourse_belt_follows_the_municipality_override(demo_copy: Path) -> None:
