@@ -133,7 +133,8 @@ def _union(geoms: np.ndarray) -> BaseGeometry:
     touching[left[left != right]] = True
     if touching.all():
         return _union_touching(geoms)
-    parts = [shapely.get_parts(geoms[~touching])]
+    alone = geoms[~touching]
+    parts = [alone if (shapely.get_type_id(alone) == 3).all() else shapely.get_parts(alone)]  # 3: Polygon
     if touching.any():
         parts.append(shapely.get_parts(_union_touching(geoms[touching])))
     polygons = np.concatenate(parts)
