@@ -90,6 +90,9 @@ def private_geometries(geoms: np.ndarray, *, prepare: bool) -> np.ndarray:
     return out
 
 
+_PARTS_LOCK = threading.Lock()
+
+
 class PreparedPerThread:
     """One geometry, prepared separately for each thread that asks (for objects shared by many requests)."""
 
@@ -98,6 +101,19 @@ class PreparedPerThread:
             geometry = private_copy(geometry, prepare=False)
         self.geometry = geometry  # never prepared: safe to read from any thread
         self._local = threading.local()
+
+    def parts(self) -> tuple[np.ndarray, shapely.STRtree]:
+        """The geometry's parts and an STRtree over them (built once, before any thread queries it)."""
+        found = getattr(self, "_parts", None)
+        if found is None:
+            with _PARTS_LOCK:
+                found = getattr(self, "_parts", None)
+                if found is None:
+                    parts = shapely.get_parts(self.geometry)
+                    tree = shapely.STRtree(parts)
+                    tree.query(shapely.Point(0, 0))  # GEOS builds the tree on the first query: do it here
+                    found = self._parts = (parts, tree)
+        return found
 
     def get(self) -> BaseGeometry:
         """This thread's prepared copy (made on the first call from each thread)."""

@@ -225,7 +225,7 @@ def _red_parts(sel: np.ndarray, effective: np.ndarray, knr: np.ndarray, zone_ids
         pos = pos_of.reindex(rows["zone_id"].to_numpy()).to_numpy(dtype=int)
         rule = rules.rule(str(rule_id))
         zone_m, _, _ = rule_distances(rule, knr[pos])
-        m = measure(effective[pos], zone_m, index.target(rule.id), with_parts=True)
+        m = measure(effective[pos], zone_m, index.target(rule.id), with_parts=True, hits_only=True)
         assert m.parts is not None
         for j in np.flatnonzero(m.hit_mask(len(pos))):
             p = pos[j]
@@ -262,11 +262,11 @@ def _farmland_m2(effective: np.ndarray, knr: np.ndarray, index: ConstraintIndex,
         return np.zeros(len(effective))
     if len(farm_rules) == 1:
         zone_m, _, _ = rule_distances(farm_rules[0], knr)
-        return measure(effective, zone_m, index.target(farm_rules[0].id)).overlap_m2
+        return measure(effective, zone_m, index.target(farm_rules[0].id), hits_only=True).overlap_m2
     union = np.full(len(effective), None, dtype=object)
     for rule in farm_rules:
         zone_m, _, _ = rule_distances(rule, knr)
-        m = measure(effective, zone_m, index.target(rule.id), with_parts=True)
+        m = measure(effective, zone_m, index.target(rule.id), with_parts=True, hits_only=True)
         assert m.parts is not None
         for j, part in enumerate(m.parts):
             if part is not None:

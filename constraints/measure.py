@@ -53,15 +53,18 @@ class RuleMeasure:
         return mask
 
 
-def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_parts: bool = False) -> RuleMeasure:
+def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_parts: bool = False,
+            hits_only: bool = False) -> RuleMeasure:
     """Measure one rule against ``zones`` (valid polygons in the working CRS).
 
     ``zone_m`` gives the hit distance per zone (municipality overrides make it vary). With ``with_parts`` the
-    constrained part of every hit zone is returned as geometry (used for net available area).
+    constrained part of every hit zone is returned as geometry (used for net available area). With
+    ``hits_only`` the coverage (left NONE) and the distance of zones without a hit (left NaN) are not
+    computed: for callers that only need the hits and their parts.
     """
     n = len(zones)
     zone_m = np.ascontiguousarray(np.broadcast_to(np.asarray(zone_m, dtype="float64"), (n,)))
-    coverage = _coverage(zones, target)
+    coverage = np.full(n, NONE, dtype=object) if hits_only else _coverage(zones, target)
     overlap = np.zeros(n)
     distance = np.full(n, np.nan)
     parts = np.full(n, None, dtype=object) if with_parts else None
@@ -82,7 +85,7 @@ def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_p
     order = np.lexsort((hit_feature, hit_zone))
     hit_zone, hit_feature = hit_zone[order], hit_feature[order]
     unknown = np.flatnonzero(np.isnan(distance))
-    if len(unknown):
+    if len(unknown) and not hits_only:
         distance[unknown] = _nearest(zones[unknown], target)
     return RuleMeasure(overlap, distance, hit_zone, hit_feature, coverage, parts)
 
@@ -281,15 +284,43 @@ def _nearest(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
     return out
 
 
+MANY_PARTS = 64  # a coverage of more parts is tested part by part through an STRtree
+
+
+def _coverage_by_parts(zones: np.ndarray, target: RuleTarget, out: np.ndarray) -> np.ndarray:
+    """``_coverage`` for a coverage of many parts (e.g. 200 000 separate AR5 fields), part by part.
+
+    The coverage is a valid MultiPolygon: its parts meet at points at most. A zone intersects it iff it
+    intersects a part; a single polygon is covered by it iff one part covers it (two parts meeting only at
+    points cannot share a connected interior). Multi-part zones ask the whole (prepared) geometry.
+    """
+    _, tree = target.coverage.parts()
+    zi, _ = tree.query(zones, predicate="intersects")
+    some = np.zeros(len(zones), dtype=bool)
+    some[zi] = True
+    single = shapely.get_num_geometries(zones) == 1  # a Polygon, or a MultiPolygon of one part
+    ci, _ = tree.query(shapely.get_geometry(zones[single], 0), predicate="covered_by")
+    full = np.zeros(len(zones), dtype=bool)
+    full[np.flatnonzero(single)[ci]] = True
+    multi = np.flatnonzero(~single & some)
+    if len(multi):
+        full[multi] = shapely.covers(target.coverage.get(), zones[multi])
+    out[some] = PARTIAL
+    out[full] = FULL
+    return out
+
+
 def _coverage(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
     """Whether the rule's layers cover each zone: full, partial, none, or no layer at all."""
     out = np.full(len(zones), NONE, dtype=object)
     if not target.has_layer:
         out[:] = NO_LAYER
         return out
-    cov = target.coverage.get()  # this thread's prepared copy
-    if cov.is_empty or len(zones) == 0:
+    if target.coverage.geometry.is_empty or len(zones) == 0:
         return out
+    if shapely.get_num_geometries(target.coverage.geometry) > MANY_PARTS:
+        return _coverage_by_parts(zones, target, out)
+    cov = target.coverage.get()  # this thread's prepared copy
     full = shapely.covers(cov, zones)
     out[full] = FULL
     some = ~full & shapely.intersects(cov, zones)

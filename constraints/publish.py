@@ -246,7 +246,10 @@ def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDat
         keep |= findings["outcome"] == "exempt"  # why a zone near a constraint is not flagged
     relevant = findings[keep]
     grouped: dict[Any, list[dict[str, Any]]] = {}
-    for zone_id, record in zip(relevant["zone_id"].to_numpy(), relevant[cols].to_dict("records"), strict=True):
+    values = relevant[cols]
+    values = values.astype(object).where(values.notna(), None)  # NaN -> None here: plain JSON values below
+    records = [dict(zip(cols, row, strict=True)) for row in zip(*(values[c].tolist() for c in cols), strict=True)]
+    for zone_id, record in zip(relevant["zone_id"].to_numpy(), records, strict=True):
         grouped.setdefault(zone_id, []).append(record)
     out["findings"] = [grouped.get(z, []) for z in out["zone_id"].to_numpy()]
     return out
@@ -260,8 +263,31 @@ def _storable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             continue
         values = out[col].to_numpy()
         if any(isinstance(v, (list, dict, tuple, np.ndarray)) for v in values):
-            out[col] = [json.dumps(_plain(v), ensure_ascii=False) for v in values]
+            out[col] = [_dumps(v) for v in values]
     return out
+
+
+def _dumps(value: Any) -> str:
+    """``json.dumps(_plain(value))``, without walking ``value`` in Python when it is plain already."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError):  # NaN somewhere, or a non-string key: the full conversion
+        return json.dumps(_plain(value), ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    """What ``_plain`` makes of the numpy and pandas values ``json`` cannot write (NaN: raise, see ``_dumps``)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is pd.NA:
+        return None
+    raise TypeError(type(value).__name__)
 
 
 def _plain(value: Any) -> Any:

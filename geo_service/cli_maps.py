@@ -17,7 +17,6 @@ from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_er
 from geo_service.stores import open_store
 from maps.errors import UnknownMap
 from maps.i18n import LANGS, parse_lang
-from maps.pages import MAP_NAMES, export_page
 
 maps_app = typer.Typer(help="Interactive maps: export the investor or planner map as a standalone HTML file.",
                        no_args_is_help=True)
@@ -35,6 +34,8 @@ def maps_export(
 ) -> None:
     """Write a standalone map page (assets and data inline; vector-tile layers are left out)."""
     with user_errors():
+        from maps.pages import MAP_NAMES, export_page  # folium: imported only for this command
+
         if name not in MAP_NAMES:
             raise UnknownMap(f"no map named {name!r}; choose one of: {', '.join(MAP_NAMES)}")
         if lang.strip().lower() not in ("nb", "no", "nob", "en", "eng"):

@@ -15,8 +15,6 @@ from constraints.rules import load_rules
 from geo_service.cli_common import WorkspaceOpt, out, settings_for, user_errors
 from geo_service.stores import open_store
 from layers.store import Store
-from maps.page import is_synthetic
-from maps.programme_pages import report_pdf
 from maps.programme_tables import table_bytes
 from programme import indicators as ind
 from programme.access import Actor
@@ -101,6 +99,9 @@ def indicators(output: Annotated[Path, typer.Option("--output", "-o", help="fold
         for name, frame in result.tables().items():
             (output / f"{name}.{fmt}").write_bytes(table_bytes(frame, fmt, name)[0])
         if pdf is not None:
+            from maps.page import is_synthetic  # folium and matplotlib: imported only when a PDF is asked for
+            from maps.programme_pages import report_pdf
+
             pdf.write_bytes(report_pdf(result, lang, is_synthetic(store.list_layers()), result.quarters))
         out.print(f"{len(result.quarters)} quarters ({result.quarters[0] if result.quarters else '-'} – "
                   f"{result.quarters[-1] if result.quarters else '-'}) written to {output}", highlight=False,

@@ -72,8 +72,18 @@ def _error(status: int, code: str, description: str, extra_headers: list[tuple[b
             {"type": "http.response.body", "body": body})
 
 
+_SECURITY_NAMES = frozenset((b"x-content-type-options", b"referrer-policy", b"content-security-policy",
+                             b"x-frame-options"))
+_NONCE_MARK = "\x00nonce\x00"
+
+
 class EdgeGuard:
-    """Request limits, the Host check and security headers for every HTTP response (see the module doc)."""
+    """Request limits, the Host check and security headers for every HTTP response (see the module doc).
+
+    It is in front of the tile fast path, so its per-request work is kept small: the security headers are
+    bytes made once (the CSP in two halves around the nonce), requests without a body read ``receive``
+    unwrapped, and one closure per request adds the headers and notes that the response started.
+    """
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -81,8 +91,15 @@ class EdgeGuard:
         hosts = settings.hosts()
         self.any_host = "*" in hosts
         self.hosts = {h.lower().strip("[]") for h in hosts}
+        self._hosts_seen: dict[bytes, bool] = {}
         self.frame_options = (b"DENY" if settings.frame_ancestors.strip() == "'none'" else
                               b"SAMEORIGIN" if settings.frame_ancestors.strip() == "'self'" else None)
+        head, _, tail = content_security_policy(settings, _NONCE_MARK).partition(_NONCE_MARK)
+        self._csp_head, self._csp_tail = head.encode(), tail.encode()
+        self._static = [(b"x-content-type-options", b"nosniff"),
+                        (b"referrer-policy", b"strict-origin-when-cross-origin")]
+        if self.frame_options is not None:
+            self._static.append((b"x-frame-options", self.frame_options))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,41 +107,43 @@ class EdgeGuard:
             return
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})[NONCE_KEY] = nonce
-        security = self._security_headers(nonce)
+        security = [*self._static, (b"content-security-policy", self._csp_head + nonce.encode() + self._csp_tail)]
+        started = False
 
         async def send_secured(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []),
-                                      *((n, v) for n, v in security if n not in names)]
+                started = True
+                headers = message.get("headers", [])
+                if not _SECURITY_NAMES.isdisjoint([h[0].lower() for h in headers]):  # the app set its own: keep it
+                    names = {name.lower() for name, _ in headers}
+                    message["headers"] = [*headers, *((n, v) for n, v in security if n not in names)]
+                else:
+                    message["headers"] = [*headers, *security]
             await send(message)
 
-        refusal = self._refusal(scope)
+        refusal, has_body = self._refusal(scope)
         if refusal is not None:
             for message in refusal:
                 await send_secured(message)
             return
-        limit = body_limit(self.settings, scope)
-        received = 0
+        bounded = receive
+        if has_body:
+            limit = body_limit(self.settings, scope)
+            received = 0
 
-        async def receive_bounded() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
+            async def receive_bounded() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise BodyTooLarge(limit)
+                return message
 
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send_secured(message)
-
+            bounded = receive_bounded
         try:
-            await self.app(scope, receive_bounded, send_tracked)
+            await self.app(scope, bounded, send_secured)
         except BodyTooLarge:
             if started:
                 raise
@@ -132,34 +151,46 @@ class EdgeGuard:
                 await send_secured(message)
 
     def _security_headers(self, nonce: str) -> list[tuple[bytes, bytes]]:
-        headers = [(b"x-content-type-options", b"nosniff"),
-                   (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                   (b"content-security-policy", content_security_policy(self.settings, nonce).encode())]
-        if self.frame_options is not None:
-            headers.append((b"x-frame-options", self.frame_options))
-        return headers
+        return [*self._static, (b"content-security-policy", self._csp_head + nonce.encode() + self._csp_tail)]
 
-    def _refusal(self, scope: Scope) -> tuple[Message, Message] | None:
+    def _refusal(self, scope: Scope) -> tuple[tuple[Message, Message] | None, bool]:
+        """The refusal to send, if any, and whether the request may carry a body (to bound while reading)."""
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
-        size = sum(len(name) + len(value) + 4 for name, value in headers)
+        size = 0
+        host = b""
+        lengths: list[bytes] = []
+        chunked = False
+        for name, value in headers:
+            size += len(name) + len(value) + 4
+            if name == b"host":
+                host = host or value
+            elif name == b"content-length":
+                lengths.append(value)
+            elif name == b"transfer-encoding":
+                chunked = True
         if size > self.settings.max_header_bytes:
             return _error(431, "RequestHeaderFieldsTooLarge",
                           f"the request headers hold {size} bytes; at most {self.settings.max_header_bytes} are "
-                          "accepted / forespørselens hoder er for store")
-        if not self.any_host:
-            host = next((value.decode("latin-1") for name, value in headers if name == b"host"), "")
-            name = _host_name(host)
-            if name not in self.hosts:
-                return _error(400, "InvalidHost",
-                              f"this service does not answer to the host {host[:100]!r}; the operator lists "
-                              "accepted names in GEO_SERVICE_ALLOWED_HOSTS / ukjent vertsnavn")
-        for name, value in headers:
-            if name == b"content-length":
-                if not value.isdigit():
-                    return _error(400, "BadRequest", "Content-Length must be a number of bytes")
-                if int(value) > body_limit(self.settings, scope) and scope.get("path") != UPLOAD_PATH:
-                    return self._too_large()  # an upload's size is answered by its own guard (uploads.py)
-        return None
+                          "accepted / forespørselens hoder er for store"), False
+        if not self.any_host and not self._known_host(host):
+            return _error(400, "InvalidHost",
+                          f"this service does not answer to the host {host.decode('latin-1')[:100]!r}; the operator "
+                          "lists accepted names in GEO_SERVICE_ALLOWED_HOSTS / ukjent vertsnavn"), False
+        for value in lengths:
+            if not value.isdigit():
+                return _error(400, "BadRequest", "Content-Length must be a number of bytes"), False
+            if int(value) > body_limit(self.settings, scope) and scope.get("path") != UPLOAD_PATH:
+                return self._too_large(), False  # an upload's size is answered by its own guard (uploads.py)
+        return None, chunked or any(value != b"0" for value in lengths)
+
+    def _known_host(self, host: bytes) -> bool:
+        """Whether ``host`` names this service (answers for up to 64 Host values are remembered)."""
+        known = self._hosts_seen.get(host)
+        if known is None:
+            known = _host_name(host.decode("latin-1")) in self.hosts
+            if len(self._hosts_seen) < 64:
+                self._hosts_seen[host] = known
+        return known
 
     def _too_large(self) -> tuple[Message, Message]:
         return _error(413, "PayloadTooLarge", str(BodyTooLarge(self.settings.max_body_bytes).detail))

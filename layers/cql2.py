@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pygeofilter import ast
-from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
-from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
 from layers.crs import CRS84, OutputCrs
 from layers.errors import InvalidQuery
@@ -54,8 +52,12 @@ def parse_filter(text: str, lang: str | None = None, crs: OutputCrs = CRS84) -> 
         raise InvalidQuery("filter", f"filter er for langt / the filter is longer than {MAX_FILTER_CHARS} characters")
     try:
         if lang == "cql2-json":
+            from pygeofilter.parsers.cql2_json import parse as parse_cql2_json  # lark grammar: load when used
+
             node = parse_cql2_json(_standard_json(json.loads(text)))
         else:
+            from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
+
             node = parse_cql2_text(text)
     except json.JSONDecodeError as exc:
         raise InvalidQuery("filter", f"filter er ikke gyldig JSON / the cql2-json filter is not valid JSON: "

@@ -38,6 +38,7 @@ import shapely
 from layers.crs import WORKING_EPSG, bounds_to_crs84, transformer
 from layers.errors import InvalidQuery
 from layers.store import LayerRecord, Store, VersionRecord
+from maps.coverage import cell_sizes, coverage_features, measure
 from maps.mvt import EXTENT, encode_layer
 from maps.tile_cache import TileCache, TileEntry, TileKey
 
@@ -52,7 +53,10 @@ SIMPLIFY = 0.5  # tile units: the Douglas-Peucker tolerance equivalent to snappi
 MIN_AREA = 16.0  # tile units²: a quarter of a pixel when a tile is drawn at 512 px (64 units² per pixel)
 MIN_LENGTH = 2.0  # tile units
 MAX_LEVEL = 5  # generalisation levels before features are dropped to hold the budget
-MAX_FEATURES = 10_000  # per layer and tile: those with the largest envelopes (TiPG's cap too, unordered there)
+MAX_FEATURES = 1_000_000  # per layer and tile read at most (largest envelopes first): a memory bound only
+COVERAGE_MAX_ZOOM = 9  # up to this zoom every store's tiles are made here (dense tiles become coverage cells)
+COVERAGE_LOSS = 0.005  # share of a polygon tile's area that may go undrawn before it is drawn as coverage cells
+CLASS_FIELDS = ("arealtype", "arealformal", "risk", "business_status", "status", "vernetype", "kategori")
 SAMPLE = 1_000  # features encoded to choose the generalisation of a dense tile
 RENDER_WAIT_SECONDS = 30.0  # how long a request waits for another thread rendering the same tile
 POLYNOMIAL_MIN_ZOOM = 8
@@ -271,14 +275,18 @@ def render_layer(store: Store, record: VersionRecord, z: int, x: int, y: int,
     """One layer of one tile as MVT bytes (a ``Tile`` message); ``b""`` when the tile has no feature there.
 
     Dense tiles are generalised (``Generalisation``) at a level chosen on an encoded sample, then coarsened
-    again (and past ``MAX_LEVEL`` reduced to their largest features) while the result is over ``budget``.
+    again while the result is over ``budget``. A polygon tile that would still leave area undrawn (more
+    than ``COVERAGE_LOSS`` of it in sub-pixel features, or features dropped for the budget) is drawn as
+    coverage cells per class instead (``maps.coverage``): no holes, the class areas kept.
+    Stores that encode tiles themselves (PostGIS ``ST_AsMVT``) do so above ``COVERAGE_MAX_ZOOM``.
     """
     frame = tile_frame(z, x, y)
+    layer_name = name or record.layer_id
     in_store = getattr(store, "mvt_tile", None)  # ``layers.store.TileEncoder`` (PostGIS: ST_AsMVT)
-    if in_store is not None:  # the store encodes the tile itself, with the same generalisation and budget
+    if in_store is not None and z > COVERAGE_MAX_ZOOM:  # the store encodes, same generalisation and budget
         general = Generalisation()
         for _ in range(12):
-            data = in_store(record, z, x, y, frame.source_bbox, list(properties), name=name or record.layer_id,
+            data = in_store(record, z, x, y, frame.source_bbox, list(properties), name=layer_name,
                             extent=EXTENT, buffer=BUFFER, simplify=general.simplify, min_area=general.min_area,
                             min_length=general.min_length)
             if len(data) <= budget:
@@ -292,12 +300,14 @@ def render_layer(store: Store, record: VersionRecord, z: int, x: int, y: int,
     features = clip_to_tile(found.geometries)
     keep = features.drawable()
     level, keep = _plan(features, keep, found.ids, len(found.columns), budget)
+    if _undrawn_share(features, keep) > COVERAGE_LOSS:
+        return _coverage_tile(layer_name, features, found.columns, budget)
     while True:
         general = Generalisation(level)
         rows = features.index[keep]
         select = rows.tolist()
         columns = {k: [v[i] for i in select] for k, v in found.columns.items()}
-        data = encode_layer(name or record.layer_id, features.geometries[keep], found.ids[rows], columns,
+        data = encode_layer(layer_name, features.geometries[keep], found.ids[rows], columns,
                             quantum=general.quantum, thin=general.thin)
         if len(data) <= budget or len(keep) <= 1:
             return data
@@ -305,6 +315,29 @@ def render_layer(store: Store, record: VersionRecord, z: int, x: int, y: int,
             level += 1
         else:  # still over: drop the smallest features, as many as needed
             keep = features.largest(keep, int(len(keep) * budget / len(data) * 0.9))
+
+
+def _undrawn_share(features: TileFeatures, keep: np.ndarray) -> float:
+    """Share of a polygon-only tile's area (before clipping) that ``keep`` leaves out; 0 for other tiles."""
+    if not len(features.dimension) or (features.dimension != 2).any():
+        return 0.0
+    total = float(features.size.sum())
+    return 0.0 if total <= 0 else 1.0 - float(features.size[keep].sum()) / total
+
+
+def _coverage_tile(name: str, features: TileFeatures, columns: Mapping[str, list[Any]], budget: int) -> bytes:
+    """The tile's polygons as one coverage-cell MultiPolygon per class (``maps.coverage``), without ids."""
+    field = next((f for f in CLASS_FIELDS if f in columns), None)
+    rows = features.index.tolist()
+    classes = [columns[field][i] for i in rows] if field else [None] * len(rows)
+    cells = measure(features.geometries, classes, -BUFFER, EXTENT + BUFFER)
+    data = b""
+    for size in cell_sizes(cells, budget):  # the finest cells that fit
+        geoms, values = coverage_features(cells, size)
+        data = encode_layer(name, geoms, None, {field: values} if field else None)
+        if len(data) <= budget:
+            break
+    return data
 
 
 def _plan(features: TileFeatures, keep: np.ndarray, ids: np.ndarray, n_columns: int, budget: int

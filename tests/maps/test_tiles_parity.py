@@ -18,7 +18,7 @@ from layers.ingest import ingest
 from layers.kinds import LayerKind
 from layers.store import Store
 from maps.tile_cache import TileCache
-from maps.tiles import TILE_BUDGET, TMS, TileService, render_layer
+from maps.tiles import COVERAGE_MAX_ZOOM, TILE_BUDGET, TMS, TileService, render_layer
 from tests.postgis_cluster import Cluster
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -82,8 +82,11 @@ def test_farmland_tiles_match(loaded: tuple[Store, Store], z: int) -> None:
     z, x, y = tile_at(AR5_POINT, z)
     ra, rb = gpkg.get_layer("ar5").current, pg.get_layer("ar5").current
     names = ["arealtype", "gml_id", "datafangstdato"]
-    count = assert_same_tile(render_layer(gpkg, ra, z, x, y, names), render_layer(pg, rb, z, x, y, names), "ar5")
-    assert count > 10
+    a, b = render_layer(gpkg, ra, z, x, y, names), render_layer(pg, rb, z, x, y, names)
+    if z <= COVERAGE_MAX_ZOOM:  # low zooms are made by the same Python renderer from either store
+        assert a == b and len(decode(a)["ar5"]["features"]) >= 1
+        return
+    assert assert_same_tile(a, b, "ar5") > 10
 
 
 def test_tile_service_over_both_stores(loaded: tuple[Store, Store]) -> None:
