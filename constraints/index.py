@@ -248,12 +248,14 @@ class ConstraintIndex:
 
 
 def _missing_field(layer: ConstraintLayer, rule: Rule) -> str | None:
-    """The first field the rule selects on (by value) that the layer lacks, or None.
+    """The first field the rule selects on that the layer lacks, or None.
 
-    ``"*"`` ("has a value") on an optional attribute the layer lacks is no gap: no feature has a value.
+    ``"*"`` ("has a value") counts too: a layer without the attribute at all (N1000 rivers have no
+    ``verneplan``) cannot say which features are protected, so the rule is NOT_MAPPED there, never GREEN.
+    A layer that has the column with no values says "none of these" and is mapped.
     """
-    for attr, allowed in rule.select.items():
-        if attr not in layer.frame.columns and ANY_VALUE not in allowed:
+    for attr in rule.select:
+        if attr not in layer.frame.columns:
             return attr
     return None
 
@@ -267,7 +269,7 @@ def _select(layer: ConstraintLayer, rule: Rule) -> np.ndarray:
     frame = layer.frame
     mask = np.ones(len(frame), dtype=bool)
     for attr, allowed in rule.select.items():
-        if attr not in frame.columns:  # only "*" gets here: no feature has a value
+        if attr not in frame.columns:  # left out before (``_missing_field``); nothing to select
             return np.zeros(len(frame), dtype=bool)
         col = frame[attr]
         if ANY_VALUE in allowed:

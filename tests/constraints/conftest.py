@@ -41,6 +41,10 @@ def zoning(geoms: Sequence[BaseGeometry], *, arealformal: Sequence[int], plantyp
 
 def layer(layer_id: str, kind: str, gdf: gpd.GeoDataFrame, coverage: BaseGeometry | None = WORLD,
           version: int = 1) -> ConstraintLayer:
+    """A constraint layer; a synthetic watercourse layer says "none protected" (an empty ``verneplan`` column)
+    unless it has one, since a layer without the column is NOT_MAPPED for protected watercourses."""
+    if kind == "watercourse" and "verneplan" not in gdf.columns:
+        gdf = gdf.assign(verneplan=None)
     return ConstraintLayer(layer_id, kind, gdf, coverage=coverage, version=version)
 
 

@@ -307,3 +307,19 @@ def test_a_layer_without_the_attribute_a_rule_selects_on_is_not_mapped_with_the_
         assert f.loc[rule_id, "risk"] == "NOT_MAPPED" and f.loc[rule_id, "outcome"] == "not_mapped"
         assert "lacks the attribute 'gjentaksintervall'" in f.loc[rule_id, "text_en"]
         assert "«gjentaksintervall»" in f.loc[rule_id, "text_nb"]
+
+
+def test_a_watercourse_layer_without_verneplan_is_not_mapped_for_protected_watercourses(
+        rules: RuleSet, empty_layers) -> None:
+    """N1000-like rivers carry no ``verneplan`` at all: which are protected is unknown, so NOT_MAPPED with the
+    reason, never GREEN; the plain belt rule still measures the rivers."""
+    from constraints.inputs import ConstraintLayer
+    from tests.constraints.conftest import WORLD
+
+    river = frame([LineString([(0, -500), (0, 500)])])  # no verneplan column (synthetic)
+    zones = zoning([box(30, 0, 60, 30)], arealformal=[1300])
+    bare = ConstraintLayer("n1000", "watercourse", river, coverage=WORLD)
+    f = analyse_zones(zones, empty_layers(watercourse=bare), rules).set_index("rule_id")
+    assert f.loc["watercourse-protected", "risk"] == "NOT_MAPPED"
+    assert "verneplan" in f.loc["watercourse-protected", "text_en"]
+    assert f.loc["watercourse-belt", "risk"] == "RED"  # 30 m from the river, inside the 100 m default belt
