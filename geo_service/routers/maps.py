@@ -8,6 +8,8 @@ rebuild exactly once.
 
 from __future__ import annotations
 
+import html
+
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -52,9 +54,23 @@ def _options(request: Request, settings: SettingsDep, lang: Lang) -> PageOptions
                        lang_switch_url=f"{root}{request.url.path}?{urlencode({'lang': other})}")
 
 
-def _page(request: Request, page: str) -> HTMLResponse:
-    """A cached page with this response's CSP nonce on its scripts."""
+def _page(request: Request, page: str, lang: str | None = None) -> HTMLResponse:
+    """A cached page with this response's CSP nonce on its scripts; with ``lang``, a banner when the derived
+    results it shows are behind their inputs (a refresh pending or failed: the last good results are shown)."""
+    if lang is not None:
+        page = with_analysis_banner(page, request.app.state.analysis.status().text(lang))
     return HTMLResponse(with_nonce(page, csp_nonce(request)), headers={"Cache-Control": HTML_CACHE_CONTROL})
+
+
+def with_analysis_banner(page: str, text: str) -> str:
+    """``page`` with ``text`` (escaped) as a banner at the top of the body; unchanged when ``text`` is empty."""
+    if not text:
+        return page
+    banner = ('<div id="analysis-behind" role="alert" style="position:fixed;z-index:2000;top:0;left:50%;'
+              'transform:translateX(-50%);background:#fff3cd;border:1px solid #d4a017;padding:6px 12px;'
+              f'font:13px sans-serif;max-width:70%">{html.escape(text)}</div>')
+    head, sep, rest = page.partition("<body>")
+    return head + sep + banner + rest if sep else banner + page
 
 
 @router.get("/maps/investor", response_class=HTMLResponse, summary="Business areas map for investors")
@@ -62,7 +78,8 @@ def investor(request: Request, store: StoreDep, settings: SettingsDep, lang: Lan
     """Pre-approved business areas and land reserves with area, zoning, status and distances (bokmål; ``?lang=en``)."""
     options = _options(request, settings, parse_lang(lang))
     key = ("investor", versions_key(store), options)
-    return _page(request, _cache(request).get(key, lambda: build_page(store, "investor", options, _rules(request))))
+    return _page(request, _cache(request).get(key, lambda: build_page(store, "investor", options, _rules(request))),
+                 options.lang)
 
 
 @router.get("/maps/planner", response_class=HTMLResponse, summary="Objection-risk map for planners")
@@ -71,7 +88,7 @@ def planner(request: Request, store: StoreDep, settings: SettingsDep, lang: Lang
     options = _options(request, settings, parse_lang(lang))
     rules = _rules(request)
     key = ("planner", versions_key(store), rules.hash(), options)
-    return _page(request, _cache(request).get(key, lambda: build_page(store, "planner", options, rules)))
+    return _page(request, _cache(request).get(key, lambda: build_page(store, "planner", options, rules)), options.lang)
 
 
 @router.get("/collections/{collectionId}/map", response_class=HTMLResponse, summary="Preview a collection on a map")

@@ -131,6 +131,11 @@ def test_refresh_failure_is_logged_once_backed_off_and_retried_when_an_input_cha
         client.app.state.analysis.failure = service.failure  # the same process state, shown over HTTP
         doc = client.get("/collections/objection-risk").json()
         plain = client.get("/collections/plan").json()
+        page = client.get("/maps/investor").text
+        english = client.get("/maps/planner?lang=en").text
+    assert '<div id="analysis-behind" role="alert"' in page  # the pages say so too, in their language
+    assert "Analysen er ikke oppdatert" in page.split('id="analysis-behind"')[1][:800]
+    assert "MemoryError" in english.split('id="analysis-behind"')[1][:800]
     assert doc["analysis"]["status"] == "behind" and doc["analysis"]["reason"] == status.reason
     assert doc["analysis"]["since"] and "analysis" not in plain
     monkeypatch.setattr(publish, "run_analysis", real)
