@@ -9,7 +9,6 @@ rebuild exactly once.
 from __future__ import annotations
 
 import html
-
 from typing import Annotated
 from urllib.parse import urlencode
 
