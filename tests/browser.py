@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -32,6 +34,20 @@ def require_browser() -> None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"browser tests need Chromium in CI: {reason}")
         pytest.skip(reason)
+
+
+@contextmanager
+def launched() -> Iterator[Any]:
+    """Debian's Chromium, headless, for as long as the block runs (skips or fails first when missing)."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 class PageWatch:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,12 @@ def store(request: pytest.FixtureRequest, make_store: Callable[[str], Store]) ->
 def both_stores(make_store: Callable[[str], Store]) -> tuple[Store, Store]:
     """An empty GeoPackage store and an empty PostGIS store, to compare answers side by side."""
     return make_store("gpkg"), make_store("postgis")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for every page test of the run (modules may define their own)."""
+    from tests.browser import launched
+
+    with launched() as chromium:
+        yield chromium

@@ -5,8 +5,8 @@ from __future__ import annotations
 import geopandas as gpd
 import pytest
 import shapely
-from pyproj import Transformer
 from fastapi.testclient import TestClient
+from pyproj import Transformer
 from shapely.geometry import Polygon
 
 from layers.gpkg_store import GeoPackageStore

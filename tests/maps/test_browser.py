@@ -33,6 +33,7 @@ from layers.gpkg_store import GeoPackageStore
 from maps.i18n import format_number
 from maps.investor import investor_sites
 from maps.styles import RISK_COLOUR, STATUS_COLOUR, ZONE_COLOUR
+from tests.browser import require_browser as _require_browser
 
 CHROMIUM = Path(os.environ.get("GEO_SERVICE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -44,18 +45,6 @@ READY = "() => window.GeoMaps && GeoMaps.state.ready === true"
 RENDER_TIMES: dict[str, dict[str, float]] = {}
 
 
-def _require_browser() -> None:
-    reason = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "playwright is not installed (pip install -e '.[dev]')"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does it)"
-    if reason is not None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"browser tests need Chromium in CI: {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

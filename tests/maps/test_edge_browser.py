@@ -26,7 +26,7 @@ from geo_service.settings import Settings
 from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
 from layers.store import LayerMeta
-from tests.maps.test_browser import CHROMIUM, CHROMIUM_ARGS, Watched, _require_browser
+from tests.maps.test_browser import Watched, _require_browser
 from tests.servers import serve_workspace
 
 TITLE = "<img src=x onerror=alert('title')>"
@@ -63,15 +63,6 @@ def xss_server(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Guarded(Watched):

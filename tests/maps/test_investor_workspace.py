@@ -23,7 +23,7 @@ import pytest
 from layers.gpkg_store import GeoPackageStore
 from sites.config import load_sites_config
 from sites.publish import refresh_sites
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PageWatch, require_browser
+from tests.browser import ARTIFACTS, PageWatch
 from tests.servers import serve_workspace
 
 QUERY = "min.net_available_daa=20&in.kommunenummer=3303,4005&score=population_45min:higher:60&score=main_road_km:lower:40"
@@ -48,15 +48,10 @@ def server(sites_workspace: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+@pytest.fixture(scope="module", autouse=True)
+def record_times() -> Iterator[None]:
+    """The measured times go to test-artifacts/investor-times.json after the module."""
+    yield
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "investor-times.json").write_text(json.dumps(TIMES, indent=2), encoding="utf-8")
 

@@ -20,7 +20,7 @@ from layers.store import LayerMeta
 from programme.db import open_database
 from programme.demo import seed_capacity, seed_enquiries
 from programme.register import EnquiryRegister
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PageWatch, require_browser
+from tests.browser import ARTIFACTS, PageWatch
 from tests.idp import AUDIENCE, TestIdentityProvider
 from tests.servers import serve_workspace
 
@@ -59,15 +59,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, idp: TestIdentityProvider) 
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _api(url: str, token: str) -> Any:

@@ -3,33 +3,22 @@ file by setting the file input, read the report, see the preview, publish, see t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pytest
 from shapely.geometry import box
 
 from geo_service.auth.keys import create_key
 from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
 from layers.store import LayerMeta
-from tests.maps.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _require_browser
+from tests.maps.test_browser import ARTIFACTS
 from tests.servers import serve_workspace
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_sign_in_upload_review_publish(browser: Any, tmp_path: Path) -> None:
