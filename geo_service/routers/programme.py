@@ -28,7 +28,11 @@ from programme.matching import criteria
 from programme.model import CapacityIn, EnquiryIn, Handover, TaskIn
 from programme.register import EnquiryRegister
 
-router = APIRouter(prefix="/programme", tags=["Programme"])
+router = APIRouter(prefix="/programme", tags=["Programme"], responses={
+    401: {"description": "Not signed in (the programme is never public)"},
+    403: {"description": "The role or municipalities do not allow it"},
+    404: {"description": "No such enquiry, or one you may not see"},
+    409: {"description": "The workflow does not allow that status change"}})
 MAX_IMPORT_BYTES = 5 * 2**20
 QUARTER = r"^\d{4}-Q[1-4]$"
 T = TypeVar("T")
