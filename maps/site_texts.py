@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import re
 from functools import lru_cache
 from importlib import resources
@@ -71,7 +73,19 @@ def next_step(theme: str, outcome: str, lang: Lang) -> str:
 def rule_title(rule_id: str, lang: Lang, finding: dict[str, Any] | None = None) -> str:
     """The rule's title: the finding's own ``rule_title_<lang>`` when present, else ours, else the id."""
     own = (finding or {}).get(f"rule_title_{lang}")
-    return str(own) if own else pick(texts()["rule_titles"].get(rule_id), lang, rule_id)
+    if own:
+        return str(own)
+    ours = texts()["rule_titles"].get(rule_id)
+    return pick(ours, lang, rule_id) if ours else _rule_set_titles().get((rule_id, lang), rule_id)
+
+
+@cache
+def _rule_set_titles() -> dict[tuple[str, str], str]:
+    """The rule set's own titles (``title_nb``/``title_en`` in constraints/default_rules.yaml)."""
+    from constraints.rules import load_rules
+
+    return {(r.id, lang): str(getattr(r, f"title_{lang}", None) or r.id) for r in load_rules().rules
+            for lang in ("nb", "en")}
 
 
 def label(group: str, key: Any, lang: Lang) -> str:
