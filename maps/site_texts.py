@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
