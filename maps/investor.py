@@ -156,11 +156,16 @@ def investor_map(store: Store, options: PageOptions) -> folium.Map:
         texts = workspace["texts"]
         counts = pd.Series([s.get("business_status") if s.get("site_type") != "premises" else "premises"
                             for s in workspace["sites"]]).value_counts()
+        found = read_optional(store, BUSINESS_AREAS)  # totals by the one definition of area (counted_daa)
+        totals = {} if found is None else counted_daa(found[1]).groupby(found[1]["status"]).sum().to_dict()
         for key, colour in (("pre-approved", STATUS_COLOUR["pre-approved"]), ("reserve", STATUS_COLOUR["reserve"]),
                             ("conflict", STATUS_COLOUR["conflict"]), ("premises", investor_workspace.PREMISES_COLOUR)):
             if key == "conflict" and not counts.get(key, 0):
                 continue
-            entries.append(LegendEntry(texts[f"status_{key}"], colour, "fill", count=int(counts.get(key, 0))))
+            label = texts[f"status_{key}"]
+            if key in totals:
+                label += f" – {format_number(float(totals[key]), 0, lang)} {t('unit.daa', lang)}"
+            entries.append(LegendEntry(label, colour, "fill", count=int(counts.get(key, 0))))
         entries.append(LegendEntry(texts["not_matching"], "#bbbbbb", "fill"))
         entries.append(LegendEntry(texts["legend_size"], "#ffffff", "line"))
     elif sites is None:

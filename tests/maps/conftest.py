@@ -25,9 +25,11 @@ def demo_server(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) 
     from tests.servers import serve_workspace
 
     _require_browser()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    root = tmp_path_factory.mktemp("serve")
+    served = root / "demo"  # a copy: the server computes the site register at start, the shared demo stays as built
+    shutil.copytree(demo_workspace, served)
     env = {"GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0"}
-    with serve_workspace(demo_workspace, log, env) as url:
+    with serve_workspace(served, root / "serve.log", env) as url:
         yield url
 
 

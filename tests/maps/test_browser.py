@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import pytest
 import shapely
 
 from constraints.publish import BUSINESS_AREAS, OBJECTION_RISK
+from constraints.reserve import counted_daa
 from layers.crs import transformer
 from layers.gpkg_store import GeoPackageStore
 from maps.i18n import format_number
@@ -41,6 +43,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 VIEWPORT = {"width": 1280, "height": 860}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+WORKSPACE_READY = "() => window.InvestorWorkspace && InvestorWorkspace.state.ready"
 READY = "() => window.GeoMaps && GeoMaps.state.ready === true"
 RENDER_TIMES: dict[str, dict[str, float]] = {}
 
@@ -161,68 +164,58 @@ def _record(name: str, wall_ms: float, state: dict[str, Any], capsys: pytest.Cap
 
 
 def test_investor_map(browser: Any, server: str, demo_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The investor map is the investor workspace once the server has computed the site register: every site
+    matches an empty search, the legend totals use the one definition of area, a result opens its card."""
     store = GeoPackageStore(demo_workspace)
-    sites = investor_sites(store)
-    assert sites is not None
-    counts = sites["status"].value_counts().to_dict()
+    areas = store.read_frame(store.get_layer(BUSINESS_AREAS).current)
+    pre_approved_daa = float(counted_daa(areas[areas["status"] == "pre-approved"]).sum())
+    with urllib.request.urlopen(f"{server}/sites/search?limit=1", timeout=60) as response:
+        matched = json.load(response)["numberMatched"]
     w = Watched(browser)
     try:
         wall = w.open(f"{server}/maps/investor")
+        w.page.wait_for_function(WORKSPACE_READY, timeout=60_000)
         state = w.state()
         _record("investor (cold: page built by the server)", wall, state, capsys)
         layers = state["layers"]
-        assert layers["sites-pre-approved"]["features"] == counts["pre-approved"] == layers["sites-pre-approved"]["dots"]
-        assert layers["sites-reserve"]["features"] == counts["reserve"]
-        assert layers["municipalities"]["features"] == 7
-        assert layers["roads"]["features"] > 0
+        assert layers["municipalities"]["features"] == 7 and layers["roads"]["features"] > 0
+        workspace = w.page.evaluate("() => InvestorWorkspace.state")
+        assert workspace["matched"] == matched > 500  # no criterion: every site matches
         assert w.page.locator("#gm-card h1").inner_text() == "Ledige næringsarealer i Kongsbergregionen"
-        assert "Ferdig regulert" in w.page.locator("#gm-legend").inner_text()
-
+        legend = w.page.locator("#gm-legend").inner_text()
+        assert f"Ferdig regulert – {format_number(pre_approved_daa, 0, 'nb')} daa" in legend
         img = w.shot("investor-nb")
-        green = pixels_near(img, STATUS_COLOUR["pre-approved"])
-        blue = pixels_near(img, STATUS_COLOUR["reserve"])
-        assert green > 20 * counts["pre-approved"] // 10, green  # ≥ 2 px per site even where dots overlap
-        assert blue > 5 * counts["reserve"], blue
-
-        # The layer control switches the pre-approved sites off and on again.
-        w.toggle("Ferdig regulert næringsareal")
-        assert w.state()["layers"]["sites-pre-approved"]["visible"] is False
-        assert pixels_near(w.shot("investor-nb-pre-approved-off"), STATUS_COLOUR["pre-approved"]) < green // 10
-        w.toggle("Ferdig regulert næringsareal")
-        assert w.state()["layers"]["sites-pre-approved"]["visible"] is True
-
-        # A click on the largest pre-approved site opens its popup with its numbers.
-        site = sites[sites["status"] == "pre-approved"].sort_values("area_daa").iloc[-1]
-        text = w.click_latlon(*latlon(site.geometry), zoom=15)
-        w.shot("investor-nb-popup")
-        assert f"{format_number(site['area_daa'], 1, 'nb')} daa" in text
-        assert "Ferdig regulert" in text and site["kommunenavn"] in text
-        assert f"{format_number(site['road_km'], 1, 'nb')} km" in text or "m (" in text
-        assert site["centre_name"] in text and site["road_label"] in text
-        assert str(int(site["arealformal"])) in text
+        assert pixels_near(img, STATUS_COLOUR["pre-approved"]) > 200  # the matching sites' symbols
+        first = w.page.locator("#iw-results li").first
+        name = first.locator(".iw-name").inner_text()
+        first.click()
+        card = w.page.locator(".leaflet-popup .iw-card")
+        card.wait_for()
+        assert card.locator("h3").inner_text() == name and "Faktaark" in card.inner_text()
+        w.shot("investor-nb-card")
         w.assert_clean()
-
         warm = w.open(f"{server}/maps/investor")  # the page is cached now
+        w.page.wait_for_function(WORKSPACE_READY, timeout=60_000)
         _record("investor (warm: cached page)", warm, w.state(), capsys)
         w.assert_clean()
     finally:
         w.close()
 
 
-def test_investor_map_in_english(browser: Any, server: str, demo_workspace: Path) -> None:
-    sites = investor_sites(GeoPackageStore(demo_workspace))
-    assert sites is not None
-    site = sites[sites["status"] == "reserve"].sort_values("area_daa").iloc[-1]
+def test_investor_map_in_english(browser: Any, server: str) -> None:
     w = Watched(browser)
     try:
         w.open(f"{server}/maps/investor?lang=en")
+        w.page.wait_for_function(WORKSPACE_READY, timeout=60_000)
         assert w.page.locator("#gm-card h1").inner_text() == "Available business land in Kongsbergregionen"
-        assert w.page.locator(".leaflet-control-layers-overlays").inner_text().count("Land reserve") == 1
+        assert w.page.locator("#iw-panel legend").first.inner_text() == "Criteria"
+        assert "Land reserve" in w.page.locator("#gm-legend").inner_text()
         assert w.page.locator("#gm-lang").inner_text() == "Norsk"
-        text = w.click_latlon(*latlon(site.geometry), zoom=15)
-        w.shot("investor-en-popup")
-        assert "Land reserve" in text and "Area" in text
-        assert f"{format_number(site['area_daa'], 1, 'en')} daa" in text
+        w.page.locator("#iw-results li").first.click()
+        card = w.page.locator(".leaflet-popup .iw-card")
+        card.wait_for()
+        assert "Fact sheet" in card.inner_text() and "Show drive time" in card.inner_text()
+        w.shot("investor-en-card")
         w.page.locator("#gm-lang").click()  # back to bokmål
         w.page.wait_for_function(READY, timeout=60_000)
         assert w.page.locator("#gm-card h1").inner_text() == "Ledige næringsarealer i Kongsbergregionen"
