@@ -97,9 +97,10 @@ def both_stores(make_store: Callable[[str], Store]) -> tuple[Store, Store]:
     return make_store("gpkg"), make_store("postgis")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for every page test of the run (modules may define their own)."""
+    """A headless Chromium for a module's page tests (modules may define their own). Module scope, not session:
+    Playwright's sync API runs an event loop that must be gone before other tests use asyncio or Playwright."""
     from tests.browser import launched
 
     with launched() as chromium:
