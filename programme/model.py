@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from layers.codes import FORMER_CODES, KONGSBERGREGIONEN
 
@@ -30,6 +30,10 @@ def _municipality(code: str) -> str:
     return code
 
 
+Member = Annotated[str, AfterValidator(_municipality)]
+"""A member municipality's number (2020–2023 codes accepted and stored as the 2024 code)."""
+
+
 class Needs(BaseModel):
     """What the company needs; every field optional, units in the names."""
 
@@ -40,13 +44,13 @@ class Needs(BaseModel):
     power_mw: float | None = Field(None, ge=0, le=10_000)
     jobs: int | None = Field(None, ge=0, le=100_000)
     timeline: str | None = Field(None, max_length=200, description="e.g. 'decision Q3 2027, in operation 2029'")
-    preferred_municipalities: list[str] = Field(default_factory=list)
+    preferred_municipalities: list[Member] = Field(default_factory=list)
     requirements: str | None = Field(None, max_length=5_000, description="other requirements as text")
 
     @field_validator("preferred_municipalities")
     @classmethod
-    def _members(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(_municipality(v) for v in value))
+    def _once(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
 
 class EnquiryIn(BaseModel):
@@ -63,7 +67,7 @@ class EnquiryIn(BaseModel):
     needs: Needs = Field(default_factory=Needs)
     source: str | None = Field(None, max_length=200, description="who brought the enquiry")
     confidential: bool = True
-    lead_municipality: str
+    lead_municipality: Member
     lead_planner: str | None = Field(None, max_length=200)
     received: datetime | None = Field(None, description="when the enquiry came in (default: now)")
 
@@ -86,11 +90,6 @@ class EnquiryIn(BaseModel):
         if not _NACE.match(value):
             raise ValueError(f"{value!r} is not a NACE code (a section letter A–U, then e.g. 26 or 26.1)")
         return value
-
-    @field_validator("lead_municipality")
-    @classmethod
-    def _lead(cls, value: str) -> str:
-        return _municipality(value)
 
 
 class Enquiry(EnquiryIn):
@@ -148,13 +147,8 @@ class TaskIn(BaseModel):
 
     title: str = Field(min_length=1, max_length=200)
     hours_per_week: float = Field(ge=0, le=80)
-    municipality: str
+    municipality: Member
     planner: str | None = Field(None, max_length=200)
-
-    @field_validator("municipality")
-    @classmethod
-    def _member(cls, value: str) -> str:
-        return _municipality(value)
 
 
 class Handover(BaseModel):
@@ -162,15 +156,10 @@ class Handover(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to_municipality: str
+    to_municipality: Member
     to_planner: str | None = Field(None, max_length=200)
     task_id: int | None = None
     reason: str | None = Field(None, max_length=1_000)
-
-    @field_validator("to_municipality")
-    @classmethod
-    def _member(cls, value: str) -> str:
-        return _municipality(value)
 
 
 class CapacityIn(BaseModel):
@@ -178,16 +167,11 @@ class CapacityIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    municipality: str
+    municipality: Member
     period_start: date
     period_end: date
     hours_per_week: float = Field(ge=0, le=2_000)
     planners: list[str] = Field(default_factory=list)
-
-    @field_validator("municipality")
-    @classmethod
-    def _member(cls, value: str) -> str:
-        return _municipality(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> CapacityIn:
