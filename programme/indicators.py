@@ -235,13 +235,20 @@ def _with_region(frame: pd.DataFrame, sums: list[str], keep: dict[str, str]) -> 
     return out.sort_values(["quarter", "kommunenummer"], kind="stable").reset_index(drop=True)
 
 
+def available_quarters(store: Store, enquiries: list[Enquiry], today: date | None = None) -> list[str]:
+    """Every quarter with data: from the first enquiry or business-areas version to ``today``."""
+    today = today or datetime.now(UTC).date()
+    starts = [e.received.date() for e in enquiries] + [d.date() for d, _, _ in land_by_version(store)]
+    return quarters(min(starts) if starts else today, today)
+
+
 def compute(store: Store, enquiries: list[Enquiry], events: list[Event], tasks: list[Task],
             capacities: list[Capacity], first: str | None = None, last: str | None = None,
             today: date | None = None) -> Indicators:
-    """Every indicator for the quarters ``first``..``last`` (default: from the first enquiry or version to now)."""
+    """Every indicator for the quarters ``first``..``last`` (default: every quarter with data, to now)."""
     today = today or datetime.now(UTC).date()
-    starts = [e.received.date() for e in enquiries] + [d.date() for d, _, _ in land_by_version(store)]
-    begin = quarter_bounds(first)[0].date() if first else (min(starts) if starts else today)
+    everything = available_quarters(store, enquiries, today)
+    begin = quarter_bounds(first)[0].date() if first else quarter_bounds(everything[0])[0].date()
     finish = quarter_bounds(last)[1].date() - timedelta(days=1) if last else today
     labels = quarters(begin, finish)
     return Indicators(labels, land_indicators(store, labels), enquiry_indicators(enquiries, events, labels),

@@ -30,6 +30,7 @@ from maps import programme_pages as pages
 from maps.page import is_synthetic
 from programme.errors import ProgrammeError
 from programme.exchange import import_enquiries, read_rows
+from programme.indicators import available_quarters as ind_quarters
 from programme.lookup import site_facts
 from programme.matching import search_query
 from programme.model import CapacityIn, EnquiryIn, Handover, TaskIn
@@ -75,7 +76,7 @@ def _can_write(principal: Any) -> bool:
 def dashboard(request: Request, store: StoreDep, principal: ReaderDep, first: FromQ = None, last: ToQ = None,
               lang: Lang = "nb", error: Error = None) -> HTMLResponse:
     ind = compute_indicators(request, store, first, last)
-    everything = compute_indicators(request, store, None, None).quarters if (first or last) else ind.quarters
+    everything = ind_quarters(store, register_of(request).snapshot()[0]) if (first or last) else ind.quarters
     html = pages.render("programme_dashboard.html", lang=lang, root=_root(request), heading="",
                         synthetic=_synthetic(store), lang_link=_lang_link(request, lang), error=error,
                         printing=False, **pages.dashboard_context(ind, lang, everything))
