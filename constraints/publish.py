@@ -212,29 +212,37 @@ def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> lis
         inputs = current_inputs(store)
         if not inputs.zoning or not (force or is_stale(store, rules, inputs)):
             return []
-        result = analyse_store(store, rules, inputs)
-        provenance: dict[str, Any] = {
-            "derived": True,
-            "inputs": inputs.versions(),
-            "rules_hash": rules.hash(),
-            "engine": result.provenance,
-        }
-        risk = _storable(_with_findings(result.objection_risk, result.findings))
-        business = _storable(result.business_areas)
-        names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())
-        published = [
-            store.publish(OBJECTION_RISK, risk, LayerMeta(
-                kind=LayerKind.other, title="Innsigelsesrisiko per arealformålsområde",
-                description=("Derived: objection risk (RED/YELLOW/NOT_MAPPED/GREEN) per zoning area with the "
-                             f"findings behind it, computed from {names} and rule set {rules.hash()[:12]}."),
-                attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
-            store.publish(BUSINESS_AREAS, business, LayerMeta(
-                kind=LayerKind.other, title="Næringsarealer – status og netto tilgjengelig areal",
-                description=("Derived: business areas (pre-approved / reserve / conflict) with net available "
-                             f"area in daa, computed from {names} and rule set {rules.hash()[:12]}."),
-                attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
-        ]
-        return published
+        return publish_analysis(store, rules, inputs, analyse_store(store, rules, inputs))
+
+
+def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneAnalysis) -> list[VersionRecord]:
+    """Publish one analysis result as the next versions of ``objection-risk`` and ``business-areas``.
+
+    The caller holds the derived-layers lock (see :func:`refresh_derived`); ``inputs`` are what ``result`` was
+    computed from (their versions become the provenance that decides staleness).
+    """
+    provenance: dict[str, Any] = {
+        "derived": True,
+        "inputs": inputs.versions(),
+        "rules_hash": rules.hash(),
+        "engine": result.provenance,
+    }
+    risk = _storable(_with_findings(result.objection_risk, result.findings))
+    business = _storable(result.business_areas)
+    names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())
+    published = [
+        store.publish(OBJECTION_RISK, risk, LayerMeta(
+            kind=LayerKind.other, title="Innsigelsesrisiko per arealformålsområde",
+            description=("Derived: objection risk (RED/YELLOW/NOT_MAPPED/GREEN) per zoning area with the "
+                         f"findings behind it, computed from {names} and rule set {rules.hash()[:12]}."),
+            attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
+        store.publish(BUSINESS_AREAS, business, LayerMeta(
+            kind=LayerKind.other, title="Næringsarealer – status og netto tilgjengelig areal",
+            description=("Derived: business areas (pre-approved / reserve / conflict) with net available "
+                         f"area in daa, computed from {names} and rule set {rules.hash()[:12]}."),
+            attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
+    ]
+    return published
 
 
 def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDataFrame:
