@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,18 +23,19 @@ from geo_service.routers import (
     changes,
     collections,
     docs,
-    programme,
-    programme_pages,
     drive_time,
     factsheets,
     items,
     items_write,
     landing,
     maps,
+    programme,
+    programme_pages,
     sites,
     tiles,
     uploads,
 )
+from geo_service.routers.maps import start_warming, warm_planner
 from geo_service.settings import Settings
 from geo_service.shutdown import arm_watchdog_on_sigterm, run_bounded
 from geo_service.sites_service import SitesService
@@ -41,7 +43,10 @@ from geo_service.source_scheduler import SourceScheduler
 from geo_service.stores import open_store, seed_if_empty
 from geo_service.tile_asgi import TileFastPath, open_tiles
 from geo_service.uploads import UploadSizeGuard, open_staging, purge_removed_layers
+from layers.store import VersionRecord
 from maps.pages import PageCache
+
+log = logging.getLogger("geo_service")
 from programme.db import open_database
 from programme.demo import seed_programme_demo
 from programme.register import EnquiryRegister
@@ -50,6 +55,15 @@ from programme.register import EnquiryRegister
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; the store is opened (and seeded with the demo when empty) in the lifespan."""
     settings = settings or Settings()
+
+    def rewarm_maps() -> list[VersionRecord]:
+        """After each refresh pass (in the refresh thread): the planner map for the new versions."""
+        if settings.warm_maps:
+            try:
+                warm_planner(app)
+            except Exception:
+                log.exception("warming the planner map failed")
+        return []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,13 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         purge_removed_layers(store, settings)
         app.state.tiles = open_tiles(settings, store)
         app.state.sites = SitesService(store, settings)
-        app.state.analysis = AnalysisService(store, settings, also=[app.state.sites.refresh])
         app.state.map_pages = PageCache()
+        app.state.analysis = AnalysisService(store, settings, also=[app.state.sites.refresh, rewarm_maps])
         app.state.site_gate = site_gate(settings)
         app.state.programme = EnquiryRegister(open_database(store))
         if seeded:  # a new demo workspace also gets the programme's synthetic enquiries and capacity
             seed_programme_demo(store, app.state.programme, None, land_history=False)
         app.state.analysis.start()
+        start_warming(app)  # the planner map's data and pages, in the background
         app.state.sources = SourceScheduler(store, settings).start()  # national sources (0 hours: off)
         arm_watchdog_on_sigterm(settings.shutdown_deadline_seconds)
         yield

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         "https://cache.kartverket.no/v1/wmts/1.0.0/topo/default/webmercator/{z}/{y}/{x}.png",
         description="XYZ/WMTS basemap template of the maps; empty: no basemap (no request leaves the machine)")
     basemap_attribution: str = Field("© Kartverket", description="attribution shown for the basemap")
+    warm_maps: bool = Field(True, description="build the planner map's data and pages in the background at start and "
+                                              "after each refresh, so the first visitor does not wait for them")
     map_inline_limit: int = Field(5_000, ge=0, description="layer previews up to this many features are inline "
                                                             "GeoJSON; larger ones are drawn from vector tiles")
 

@@ -14,7 +14,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.map import Layer, LayerControl
 from folium.template import Template
 
-from maps.styles import Legend
+from maps.styles import Legend, LegendEntry
 
 
 def _js(value: Any) -> str:
@@ -46,23 +46,57 @@ class GeoJsonLayer(Layer):
     def __init__(self, key: str, name: str, data: str, *, style: dict[str, Any] | None = None,
                  style_by: tuple[str, dict[str, dict[str, Any]]] | None = None, popup: str | None = None,
                  label: str | None = None, tooltip: str | None = None, points_below_zoom: float | None = None,
-                 show: bool = True) -> None:
+                 detail: tuple[float, dict[str, Any]] | None = None, show: bool = True) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "GeoJsonLayer"
         self.key_js = _js(key)
         self.data = script_safe(data)
-        opts: dict[str, Any] = {"style": style or {}}
-        if style_by is not None:
-            opts["styleBy"] = {"property": style_by[0], "styles": style_by[1]}
-        if popup:
-            opts["popup"] = popup
-        if label:
-            opts["label"] = label
-        if tooltip:
-            opts["tooltip"] = tooltip
-        if points_below_zoom is not None:
-            opts["points"] = {"belowZoom": points_below_zoom, "radius": 5}
-        self.opts_js = _js(opts)
+        self.opts_js = _js(layer_options(style, style_by, popup, label, tooltip, points_below_zoom, detail))
+
+
+def layer_options(style: dict[str, Any] | None, style_by: tuple[str, dict[str, dict[str, Any]]] | None,
+                  popup: str | None, label: str | None, tooltip: str | None, points_below_zoom: float | None,
+                  detail: tuple[float, dict[str, Any]] | None) -> dict[str, Any]:
+    """The options ``GeoMaps.geojson`` takes: style (or one per value of a property), popup renderer, labels,
+    dots below a zoom, and ``detail``: another style from a zoom on."""
+    opts: dict[str, Any] = {"style": style or {}}
+    if style_by is not None:
+        opts["styleBy"] = {"property": style_by[0], "styles": style_by[1]}
+    if popup:
+        opts["popup"] = popup
+    if label:
+        opts["label"] = label
+    if tooltip:
+        opts["tooltip"] = tooltip
+    if points_below_zoom is not None:
+        opts["points"] = {"belowZoom": points_below_zoom, "radius": 5}
+    if detail is not None:
+        opts["detail"] = {"minZoom": detail[0], "style": detail[1]}
+    return opts
+
+
+class RemoteGeoJsonLayer(Layer):
+    """GeoJSON fetched from the service when the layer is first shown (``GeoMaps.remote``): the page stays a
+    light shell and draws it after the first paint. ``part`` picks one collection of a document holding several
+    (one request for the four risk classes). The page is ready only when every shown layer has been drawn.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = GeoMaps.remote({{ this.key_js }}, {{ this.url_js }}, {{ this.part_js }},
+            {{ this.opts_js }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, key: str, name: str, url: str, *, part: str | None = None,
+                 style: dict[str, Any] | None = None, popup: str | None = None,
+                 detail: tuple[float, dict[str, Any]] | None = None, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "RemoteGeoJsonLayer"
+        self.key_js = _js(key)
+        self.url_js = _js(url)
+        self.part_js = _js(part)
+        self.opts_js = _js(layer_options(style, None, popup, None, None, None, detail))
 
 
 class VectorTileLayer(Layer):
@@ -151,21 +185,39 @@ class TitleCard(MacroElement):
         self.inner = "".join(parts)
 
 
+def _rgba(colour: str, alpha: float) -> str:
+    c = colour.lstrip("#")
+    if len(c) != 6:
+        return colour
+    return f"rgba({int(c[0:2], 16)}, {int(c[2:4], 16)}, {int(c[4:6], 16)}, {alpha:g})"
+
+
+def swatch_css(entry: LegendEntry) -> str:
+    """A legend swatch drawn like its layer: the fill colour at the fill opacity, the outline colour (the page's
+    script keeps it in step when the style changes with the zoom)."""
+    style = entry.style or {}
+    if entry.shape in ("line", "dashed"):
+        return f"border-color:{style.get('color', entry.colour)}"
+    fill = style.get("fillColor", entry.colour)
+    alpha = float(style.get("fillOpacity", 1.0)) if style.get("fill", True) is not False else 0.0
+    return f"background-color:{_rgba(fill, alpha)};border-color:{style.get('color', entry.colour)}"
+
+
 def legend_html(legends: list[Legend]) -> str:
     """The legend box's inner HTML (escaped) from legend data."""
     out = []
     for legend in legends:
-        out.append(f"<h4>{html.escape(legend.title)}</h4><div>")
+        out.append(f'<div class="gm-legend-box"><h4>{html.escape(legend.title)}</h4><div>')
         for e in legend.entries:
             shape = {"fill": "", "line": " gm-line", "dashed": " gm-dashed", "circle": " gm-circle"}[e.shape]
-            swatch = (f'<span class="gm-swatch{shape}" style="border-color:{html.escape(e.colour)}"></span>'
-                      if e.shape in ("line", "dashed")
-                      else f'<span class="gm-swatch{shape}" style="background:{html.escape(e.colour)}"></span>')
+            swatch = f'<span class="gm-swatch{shape}" style="{html.escape(swatch_css(e))}"></span>'
             count = f' <span class="gm-count">({html.escape(str(e.count))})</span>' if e.count is not None else ""
-            out.append(f'<div class="gm-entry">{swatch}{html.escape(e.label)}{count}</div>')
+            layer = f' data-layer="{html.escape(e.layer)}"' if e.layer else ""
+            out.append(f'<div class="gm-entry"{layer}>{swatch}{html.escape(e.label)}{count}</div>')
         out.append("</div>")
         for note in legend.notes:
             out.append(f'<div class="gm-note">{html.escape(note)}</div>')
+        out.append("</div>")
     return "".join(out)
 
 

@@ -59,6 +59,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "legend.title.investor": {"nb": "Næringsarealer", "en": "Business land"},
     "legend.title.planner": {"nb": "Innsigelsesrisiko", "en": "Objection risk"},
     "legend.title.constraints": {"nb": "Restriksjoner", "en": "Constraints"},
+    "legend.switch_on": {"nb": "Slå på restriksjonene i lagvelgeren (øverst til høyre).",
+                         "en": "Switch the constraints on in the layer switcher (top right)."},
     "legend.sites": {"nb": "områder", "en": "sites"},
     "legend.zones": {"nb": "områder", "en": "areas"},
     "legend.belt_default": {"nb": "standard", "en": "default"},

@@ -1,43 +1,29 @@
-"""The planner map: objection risk per zoning area, the constraint zones behind it, and why.
+"""The planner map page: objection risk per zoning area, the constraint zones behind it, and why.
 
-* **Risk zones** come from the derived ``objection-risk`` collection, one layer per class (RED, YELLOW,
-  not mapped, GREEN) so each can be switched on and off; a popup lists every finding with its authority and
-  legal basis. Findings travel as compact rows (rule, risk, overlap, distance, zone width, source) and the
-  rule texts once per page, so 6 748 zones stay a few megabytes of inline GeoJSON.
-* **Constraint zones** are drawn from the rules (rules are data): every active rule with a zone width gets
-  its buffer around the features it selects, per municipality with that municipality's own width
-  (``municipality_overrides``, e.g. the watercourse belt it set in its master plan) clipped to the
-  municipality, exactly the distance the analysis used for zones there. Heritage sites are drawn as points
-  too (their 5 m safety zone is invisible at region scale).
-* **Feature rules without a zone** (farmland: the AR5 polygons themselves) are vector tiles from the service,
-  filtered to the selected codes; a standalone export leaves them out and says so in the legend.
+A served page is a light shell (title, legend, layer switcher, the workspace panel and the rule texts): its
+heavy layers are fetched after the first paint from ``/maps/planner/data/{group}`` (``maps.planner_data``
+builds them once per published version); a standalone export carries the same data inline.
+
+* **Risk zones**, one layer per class (RED, YELLOW, not mapped, GREEN), solid fills at region scale, so a plan
+  drawn over another hides it rather than mixing into mud; from :data:`~maps.styles.DETAIL_ZOOM` on, outlines
+  with a light fill over the basemap. The popup lists every finding with its authority, legal basis and plan
+  status.
+* **Constraint zones** (watercourse belt per municipality, heritage safety zone, road building limits) and
+  **constraint features** (farmland from vector tiles, heritage sites as points) are off by default and drawn
+  as outlines: switch them on in the layer switcher (they are fetched then).
+* The **legend** lists what is drawn: a row per layer that is on, its swatch in the layer's drawn style.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import weakref
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 import folium
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-import shapely
 
-from constraints.formal import column, in_group
-from constraints.index import ConstraintIndex
-from constraints.inputs import ConstraintLayer
-from constraints.publish import OBJECTION_RISK, Inputs, current_inputs
-from constraints.rules import Rule, RuleSet
-from layers.codes import arealformal_name
-from layers.crs import WORKING_EPSG
-from layers.kinds import LayerKind
+from constraints.publish import current_inputs
+from constraints.rules import RuleSet
 from layers.store import Store
-from maps.elements import GeoJsonLayer, VectorTileLayer
+from maps.elements import GeoJsonLayer, RemoteGeoJsonLayer, VectorTileLayer
 from maps.geodata import feature_collection, records
 from maps.i18n import MESSAGES, Lang, format_number, t
 from maps.page import (
@@ -46,238 +32,111 @@ from maps.page import (
     is_synthetic,
     municipalities,
     new_map,
-    read_optional,
     region_bounds,
 )
-from maps.site_texts import outcome_of, pick, rule_title
+from maps.planner_data import (
+    RISK_COLUMNS,
+    RISK_GROUP,
+    ZONE_COLUMNS,
+    ConstraintZones,
+    PlannerData,
+    ZoneSpec,
+    compact_findings,
+    constraint_zones,
+    feature_points_json,
+    planner_data,
+    risk_zones,
+    zone_layer_json,
+    zone_specs,
+)
+from maps.site_texts import pick, rule_title
 from maps.site_texts import texts as site_texts
 from maps.styles import (
+    DETAIL_ZOOM,
     HERITAGE_POINT_STYLE,
     MUNICIPALITY_STYLE,
-    RISK_COLOUR,
     RISK_ORDER,
-    ZONE_COLOUR,
     Legend,
     LegendEntry,
+    feature_style,
+    risk_detail_style,
     risk_style,
     zone_style,
 )
 from maps.workspace import add_panel
 
-RISK_COLUMNS = ("risk", "arealformal", "formal_name", "plantype", "planid", "planstatus", "kommunenummer",
-                "kommunenavn", "area_daa", "business", "findings")
-ZONE_SIMPLIFY_M = 4.0  # belts are ≥ 5 m wide; 4 m is below a pixel until zoom 15
-ZONE_COLUMNS = ("rule_id", "theme", "zone_m", "source", "kommunenummer", "kommunenavn")
+__all__ = ["RISK_COLUMNS", "ZONE_COLUMNS", "ConstraintZones", "compact_findings", "constraint_zones",
+           "planner_map", "risk_zones", "rule_texts"]
 
 
-def _json_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return []
-        return parsed if isinstance(parsed, list) else []
-    return []
-
-
-def _num(value: Any, digits: int) -> float | None:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return None
-    return round(float(value), digits)
-
-
-def compact_findings(findings: list[dict[str, Any]]) -> list[list[Any]]:
-    """Findings as ``[rule_id, risk, overlap_daa, distance_m, zone_m, zone_m_source, outcome, share,
-    proximity_m]`` rows, worst first (the popup picks the sentence true for the outcome from the page context)."""
-    rank = {r: i for i, r in enumerate(RISK_ORDER)}
-    rows = [[f.get("rule_id"), f.get("risk"), _num(f.get("overlap_daa"), 2), _num(f.get("distance_m"), 0),
-             _num(f.get("zone_m"), 0), f.get("zone_m_source"), outcome_of(f), _num(f.get("zone_share"), 4),
-             _num(f.get("proximity_m"), 0)] for f in findings]
-    return sorted(rows, key=lambda r: rank.get(r[1], 9))
-
-
-def rule_texts(risk: pd.DataFrame, rules: RuleSet | None, lang: Lang) -> dict[str, dict[str, Any]]:
-    """Per rule id: theme, authority, legal basis and explanation, as the findings recorded them (the rule set
-    fills in rules that have no finding)."""
-    out: dict[str, dict[str, Any]] = {}
-    if rules is not None:
-        for rule in rules.rules:
-            out[rule.id] = {"theme": rule.theme, "authority": rule.authority, "legal_basis": rule.legal_basis,
-                            "explanation": rule.explanation_nb if lang == "nb" else rule.explanation_en}
-    if "findings" in risk.columns:
-        seen: set[str] = set()
-        for text in risk["findings"].tolist():
-            for f in _json_list(text):
-                rid = f.get("rule_id")
-                if rid in seen or rid is None:
-                    continue
-                seen.add(rid)
-                out[rid] = {"theme": f.get("theme"), "authority": f.get("authority"),
-                            "legal_basis": f.get("legal_basis"),
-                            "explanation": f.get("explanation_nb" if lang == "nb" else "explanation_en")}
+def rule_texts(data: PlannerData, lang: Lang) -> dict[str, dict[str, Any]]:
+    """Per rule id, for the popups: theme, authority, legal basis, explanation, title and the sentence and next
+    step of each outcome, in ``lang``."""
     sentences = site_texts()
-    for rid, entry in out.items():
-        theme = str(entry.get("theme"))
-        entry["title"] = rule_title(rid, lang)
-        entry["statements"] = {o: pick(v, lang) for o, v in sentences["statements"].get(theme, {}).items()}
-        entry["next"] = {o: pick(v, lang) for o, v in sentences["next_steps"].get(theme, {}).items()}
+    out: dict[str, dict[str, Any]] = {}
+    for rid, record in data.rules.items():
+        theme = str(record.get("theme"))
+        out[rid] = {"theme": record.get("theme"), "authority": record.get("authority"),
+                    "legal_basis": record.get("legal_basis"), "explanation": record.get(f"explanation_{lang}"),
+                    "title": rule_title(rid, lang),
+                    "statements": {o: pick(v, lang) for o, v in sentences["statements"].get(theme, {}).items()},
+                    "next": {o: pick(v, lang) for o, v in sentences["next_steps"].get(theme, {}).items()}}
     return out
 
 
-def risk_zones(store: Store, rules: RuleSet | None = None) -> gpd.GeoDataFrame | None:
-    """The ``objection-risk`` collection with display columns (:data:`RISK_COLUMNS`); ``None`` if not computed.
-
-    ``business`` marks zones whose arealformål is business land under ``rules`` (the "only business" filter)."""
-    found = read_optional(store, OBJECTION_RISK)
-    if found is None:
-        return None
-    _, frame = found
-    out = frame.copy()
-    out["risk"] = out["objection_risk"].astype(str)
-    business = np.zeros(len(out), dtype=bool)
-    if rules is not None:
-        for group in rules.business.formal_groups:
-            business |= in_group(out, rules.formal_groups[group])
-    out["business"] = business
-    out["planstatus"] = [int(v) if pd.notna(v) else None for v in column(out, "planstatus")]
-    out["formal_name"] = [arealformal_name(int(c)) if pd.notna(c) else None for c in out["arealformal"]]
-    kommuner = municipalities(store)
-    names: dict[str, str] = {}
-    if kommuner is not None and {"kommunenummer", "kommunenavn"} <= set(kommuner.columns):
-        names = dict(zip(kommuner["kommunenummer"].astype(str), kommuner["kommunenavn"].astype(str), strict=False))
-    out["kommunenavn"] = out["kommunenummer"].map(lambda k: names.get(str(k)) if pd.notna(k) else None)
-    raw = out["findings"].tolist() if "findings" in out.columns else [[]] * len(out)
-    out["findings_raw"] = raw
-    out["findings"] = [compact_findings(_json_list(v)) for v in raw]
-    return out
+def _zone_label(spec: ZoneSpec, lang: Lang) -> str:
+    width = "/".join(format_number(w, 0, lang) for w in spec.widths) + " " + t("unit.m", lang)
+    suffix = f", {t('legend.belt_own', lang)}" if spec.own else ""
+    key = f"zone.{spec.rule.id}"
+    return f"{t(key, lang) if key in MESSAGES else spec.rule.id} – {width}{suffix}"
 
 
-@dataclass(frozen=True)
-class ConstraintZones:
-    """The zone of one rule: polygons per municipality (``ZONE_COLUMNS``) and the features it is drawn around."""
-
-    rule: Rule
-    zones: gpd.GeoDataFrame
-    features: np.ndarray
-
-
-def _zone_rules(rules: RuleSet) -> list[Rule]:
-    return [r for r in rules.active_rules
-            if r.zone_m > 0 or any((o.zone_m or 0) > 0 for o in r.municipality_overrides.values())]
+def _zone_layer(data: PlannerData, rule_id: str, points: bool) -> str:
+    """A zone (or its features as points) for a standalone page, inline."""
+    for cz in data.zones():
+        if cz.rule.id == rule_id:
+            return feature_points_json(cz) if points else zone_layer_json(cz)
+    return '{"type":"FeatureCollection","features":[]}'
 
 
-class _BufferUnion:
-    """The union of the features buffered by a width, computed once per width."""
-
-    def __init__(self, geoms: np.ndarray) -> None:
-        self.geoms = geoms
-        self._unions: dict[float, Any] = {}
-
-    def __call__(self, width: float) -> Any:
-        if width not in self._unions:
-            self._unions[width] = shapely.union_all(shapely.buffer(self.geoms, width, quad_segs=4))
-        return self._unions[width]
-
-
-_ZONES_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[Any, ...], list[ConstraintZones]]] = (
-    weakref.WeakKeyDictionary())
-_ZONES_LOCK = threading.Lock()
-
-
-def constraint_zones(store: Store, rules: RuleSet) -> list[ConstraintZones]:
-    """Buffers of every rule with a zone width, per municipality (see the module docstring).
-
-    The last few results are kept per store (weakly), input versions and rule set: both languages of a
-    page and every rebuild until the next publish reuse them (the unions are the expensive part).
-    """
-    inputs = current_inputs(store)
-    key = (tuple(sorted(inputs.versions().items())), rules.hash())
-    with _ZONES_LOCK:
-        cache = _ZONES_CACHE.setdefault(store, OrderedDict())
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-    zones = _constraint_zones(store, rules, inputs)
-    with _ZONES_LOCK:
-        cache[key] = zones
-        while len(cache) > 4:
-            cache.popitem(last=False)
-    return zones
-
-
-def _constraint_zones(store: Store, rules: RuleSet, inputs: Inputs) -> list[ConstraintZones]:
-    zone_rules = _zone_rules(rules)
-    kinds = {r.kind for r in zone_rules} | {LayerKind.municipality}
-    layers = {r.id: ConstraintLayer(r.id, r.kind, store.read_frame(r.current), version=r.current.version)
-              for r in inputs.constraints if r.kind in kinds}
-    if not any(layer.kind != LayerKind.municipality for layer in layers.values()):
-        return []
-    index = ConstraintIndex(layers, rules)
-    muni = index.municipalities
-    out: list[ConstraintZones] = []
-    for rule in zone_rules:
-        target = index.target(rule.id)
-        if len(target) == 0:
-            continue
-        rows: list[dict[str, Any]] = []
-        geoms: list[Any] = []
-        union_at = _BufferUnion(target.geoms)
-        if muni is None or len(muni.geoms) == 0:
-            zone_m, _, source = rule.distances_for(None)
-            if zone_m > 0:
-                geoms.append(union_at(zone_m))
-                rows.append({"rule_id": rule.id, "theme": rule.theme, "zone_m": zone_m, "source": source,
-                             "kommunenummer": None, "kommunenavn": None})
-        else:
-            for polygon, knr, name in zip(muni.geoms, muni.kommunenummer, muni.kommunenavn, strict=True):
-                zone_m, _, source = rule.distances_for(knr)
-                if zone_m <= 0:
-                    continue
-                part = shapely.intersection(union_at(zone_m), polygon)
-                if part.is_empty:
-                    continue
-                geoms.append(part)
-                rows.append({"rule_id": rule.id, "theme": rule.theme, "zone_m": zone_m, "source": source,
-                             "kommunenummer": knr, "kommunenavn": name})
-        frame = gpd.GeoDataFrame(pd.DataFrame(rows, columns=list(ZONE_COLUMNS)),
-                                 geometry=np.array(geoms, dtype=object), crs=f"EPSG:{WORKING_EPSG}")
-        out.append(ConstraintZones(rule, frame, target.geoms))
-    return out
-
-
-def _zone_label(cz: ConstraintZones, lang: Lang) -> str:
-    widths = sorted(set(cz.zones["zone_m"].tolist()))
-    own = any(s != "default" for s in cz.zones["source"].tolist())
-    width = "/".join(format_number(w, 0, lang) for w in widths) + " " + t("unit.m", lang)
-    suffix = f", {t('legend.belt_own', lang)}" if own else ""
-    key = f"zone.{cz.rule.id}"
-    return f"{t(key, lang) if key in MESSAGES else cz.rule.id} – {width}{suffix}"
-
-_SHOWN_THEMES = ("watercourse", "heritage", "farmland", "flood")  # roads start hidden: they are YELLOW at most
+def _data_url(options: PageOptions, data: PlannerData, group: str) -> str:
+    return f"{(options.tiles_url or '').rstrip('/')}/maps/planner/data/{group}?v={data.token}"
 
 
 def planner_map(store: Store, rules: RuleSet, options: PageOptions) -> folium.Map:
     """Build the planner map (see the module docstring)."""
     lang = options.lang
+    data = planner_data(store, rules)
     m = new_map(region_bounds(store), options)
     banners: list[str] = []
     notes: list[str] = [t("synthetic", lang)] if is_synthetic(store.list_layers()) else []
+    base_entries: list[LegendEntry] = []
 
     kommuner = municipalities(store)
     if kommuner is not None:
+        style = {**MUNICIPALITY_STYLE, "fill": False}
         m.add_child(GeoJsonLayer("municipalities", t("layer.municipalities", lang),
                                  feature_collection(kommuner.geometry.values,
                                                     records(kommuner, ("kommunenummer", "kommunenavn")),
                                                     simplify_m=20.0),
-                                 style={**MUNICIPALITY_STYLE, "fill": False}, label="kommunenavn"))
+                                 style=style, label="kommunenavn"))
+        base_entries.append(LegendEntry(t("layer.municipalities", lang), style["color"], "dashed",
+                                        layer="municipalities", style=style))
 
-    # Farmland and other feature-only rules: vector tiles, below the zones.
+    def data_layer(key: str, name: str, group: str, inline: Any, *, part: str | None = None,
+                   **opts: Any) -> None:
+        """A layer whose data is fetched from the service (served page) or inline (standalone export)."""
+        if options.standalone:
+            m.add_child(GeoJsonLayer(key, name, inline(), **opts))
+        else:
+            m.add_child(RemoteGeoJsonLayer(key, name, _data_url(options, data, group), part=part, **opts))
+
+    # Farmland and other feature-only rules: vector tiles, off by default.
     constraint_entries: list[LegendEntry] = []
     tile_rules = [r for r in rules.active_rules if r.zone_m == 0]
+    inputs = current_inputs(store)
     for rule in tile_rules:
-        for record in [r for r in current_inputs(store).constraints if r.kind == rule.kind
+        for record in [r for r in inputs.constraints if r.kind == rule.kind
                        and (rule.layer_ids is None or r.id in rule.layer_ids)]:
             if options.standalone:
                 notes.append(t("export.tiles_omitted", lang))
@@ -291,55 +150,55 @@ def planner_map(store: Store, rules: RuleSet, options: PageOptions) -> folium.Ma
             url = f"{options.tiles_url}/collections/{record.id}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
             url += f"?properties={props}"
             name = t("layer.farmland", lang) if rule.theme == "farmland" else record.title
-            m.add_child(VectorTileLayer(f"tiles-{record.id}", name, url, record.id,
-                                        style=zone_style(rule.theme) | {"fillOpacity": 0.45, "weight": 0.5},
-                                        only=only, show=rule.theme in _SHOWN_THEMES,
+            key = f"tiles-{record.id}"
+            if any(e.layer == key for e in constraint_entries):
+                continue  # two rules on one layer: one layer on the map
+            style = feature_style(rule.theme)
+            m.add_child(VectorTileLayer(key, name, url, record.id, style=style, only=only, show=False,
                                         attribution=record.attribution))
-            constraint_entries.append(LegendEntry(name, ZONE_COLOUR.get(rule.theme, "#636363")))
+            constraint_entries.append(LegendEntry(name, style["fillColor"], layer=key, style=style))
 
-    # Constraint zones under the risk zones (translucent), heritage sites as points.
-    for cz in constraint_zones(store, rules):
-        label = _zone_label(cz, lang)
-        m.add_child(GeoJsonLayer(f"zone-{cz.rule.id}", label,
-                                 feature_collection(cz.zones.geometry.values, records(cz.zones, ZONE_COLUMNS),
-                                                    simplify_m=min(ZONE_SIMPLIFY_M, cz.zones["zone_m"].min() / 2)),
-                                 style=zone_style(cz.rule.theme, cz.rule.id), popup="zone",
-                                 show=cz.rule.theme in _SHOWN_THEMES))
-        constraint_entries.append(LegendEntry(label, zone_style(cz.rule.theme, cz.rule.id)["fillColor"]))
-        if cz.rule.theme == "heritage":
-            points = shapely.point_on_surface(cz.features)
-            m.add_child(GeoJsonLayer(f"features-{cz.rule.id}", t("theme.heritage", lang),
-                                     feature_collection(points, [{}] * len(points)),
-                                     style=HERITAGE_POINT_STYLE, show=True))
-            constraint_entries.append(LegendEntry(t("theme.heritage", lang), HERITAGE_POINT_STYLE["fillColor"],
-                                                  "circle", count=len(points)))
+    # Constraint zones (outlines, off by default), heritage sites as points.
+    knrs = [] if kommuner is None or "kommunenummer" not in kommuner else kommuner["kommunenummer"].astype(str).tolist()
+    for spec in zone_specs(store, rules, knrs):
+        rid = spec.rule.id
+        label = _zone_label(spec, lang)
+        key = f"zone-{rid}"
+        style = zone_style(spec.rule.theme, rid)
+        data_layer(key, label, key, lambda rid=rid: _zone_layer(data, rid, False), style=style, popup="zone",
+                   show=False)
+        constraint_entries.append(LegendEntry(label, style["color"], "dashed", layer=key, style=style))
+        if spec.rule.theme == "heritage":
+            key = f"features-{rid}"
+            zone_name = t(f"zone.{rid}", lang) if f"zone.{rid}" in MESSAGES else rid
+            name = f"{t('theme.heritage', lang)}: {zone_name}"
+            data_layer(key, name, key, lambda rid=rid: _zone_layer(data, rid, True), style=HERITAGE_POINT_STYLE,
+                       show=False)
+            constraint_entries.append(LegendEntry(name, HERITAGE_POINT_STYLE["fillColor"], "circle", layer=key,
+                                                  style=HERITAGE_POINT_STYLE))
 
     # Risk zones, GREEN at the bottom and RED on top.
-    zones = risk_zones(store, rules)
     risk_entries: list[LegendEntry] = []
-    texts: dict[str, dict[str, Any]] = {}
-    if zones is None:
+    if not data.computed:
         banners.append(t("missing.risk", lang))
     else:
-        texts = rule_texts(zones.assign(findings=zones["findings_raw"]), rules, lang)
         for risk in reversed(RISK_ORDER):
-            subset = zones[zones["risk"] == risk]
-            props = records(subset, RISK_COLUMNS)
-            for p in props:
-                p["area_daa"] = round(p["area_daa"], 2) if isinstance(p.get("area_daa"), float) else p.get("area_daa")
-            ids = subset["zone_id"].tolist() if "zone_id" in subset.columns else None
-            m.add_child(GeoJsonLayer(f"risk-{risk}", t(f"layer.risk.{risk}", lang),
-                                     feature_collection(subset.geometry.values, props, ids=ids, simplify_m=1.0),
-                                     style=risk_style(risk), popup="risk"))
+            key = f"risk-{risk}"
+            data_layer(key, t(f"layer.risk.{risk}", lang), RISK_GROUP, lambda risk=risk: data.risk_parts[risk],
+                       part=key, style=risk_style(risk), detail=(DETAIL_ZOOM, risk_detail_style(risk)),
+                       popup="risk")
         for risk in RISK_ORDER:
-            n = int((zones["risk"] == risk).sum())
-            risk_entries.append(LegendEntry(t(f"risk.{risk}", lang), RISK_COLOUR[risk], count=n))
+            style = risk_style(risk)
+            risk_entries.append(LegendEntry(t(f"risk.{risk}", lang), style["fillColor"], count=data.counts[risk],
+                                            layer=f"risk-{risk}", style=style))
 
-    legends = [Legend(t("legend.title.planner", lang), tuple(risk_entries))] if risk_entries else []
+    legends = [Legend(t("legend.title.planner", lang), tuple(risk_entries + base_entries))] if risk_entries \
+        else [Legend(t("legend.title.planner", lang), tuple(base_entries))]
     if constraint_entries:
-        legends.append(Legend(t("legend.title.constraints", lang), tuple(constraint_entries)))
+        legends.append(Legend(t("legend.title.constraints", lang), tuple(constraint_entries),
+                              notes=(t("legend.switch_on", lang),)))
     decorate(m, options, title=t("planner.title", lang), subtitle=t("planner.subtitle", lang), legends=legends,
-             notes=list(dict.fromkeys(notes)), banners=banners, context={"rules": texts},
+             notes=list(dict.fromkeys(notes)), banners=banners, context={"rules": rule_texts(data, lang)},
              label_prefixes=("popup.", "risk.", "theme.", "unit.", "legend.belt", "zone."))
     if not options.standalone:
         add_panel(m.get_root(), lang, options.tiles_url or "")

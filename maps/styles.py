@@ -63,18 +63,42 @@ def status_style(status: str) -> Style:
     return {"color": colour, "weight": 2.0, "opacity": 1.0, "fillColor": colour, "fillOpacity": 0.55}
 
 
+RISK_FILL: dict[str, str] = {  # the planner map's fills: solid, so overlapping plans never mix into mud
+    "RED": "#d7191c",
+    "YELLOW": "#fdae61",
+    "NOT_MAPPED": "#bababa",
+    "GREEN": "#a6d96a",  # light: the classes that need attention stand out at region scale
+}
+DETAIL_ZOOM = 14
+"""From this zoom on the risk zones are translucent with a strong outline, so the basemap shows through."""
+
+
 def risk_style(risk: str) -> Style:
-    """Fill of a zoning area by its objection risk (GREEN and not-mapped lighter, so conflicts stand out)."""
-    colour = RISK_COLOUR.get(risk, RISK_COLOUR["NOT_MAPPED"])
-    strong = risk in ("RED", "YELLOW")
-    return {"color": colour, "weight": 1.0 if strong else 0.5, "opacity": 0.9, "fillColor": colour,
-            "fillOpacity": 0.6 if strong else 0.35}
+    """A zoning area by its objection risk at region scale: one solid fill per class (a plan drawn over another
+    hides it instead of mixing with it), the outline in the same colour."""
+    colour = RISK_FILL.get(risk, RISK_FILL["NOT_MAPPED"])
+    return {"color": colour, "weight": 0.5, "opacity": 1.0, "fill": True, "fillColor": colour, "fillOpacity": 1.0}
+
+
+def risk_detail_style(risk: str) -> Style:
+    """The same class from :data:`DETAIL_ZOOM` on: a strong outline and a light fill over the basemap."""
+    colour = RISK_FILL.get(risk, RISK_FILL["NOT_MAPPED"])
+    return {"color": colour, "weight": 2.0, "opacity": 1.0, "fill": True, "fillColor": colour, "fillOpacity": 0.35}
 
 
 def zone_style(theme: str, rule_id: str | None = None) -> Style:
-    """A constraint zone (buffer) of a theme (or of one rule): a translucent fill with a solid edge."""
+    """A constraint zone (buffer) of a theme (or of one rule): a dashed outline, no fill, so it never muddies
+    the risk classes under it (a transparent fill keeps it clickable)."""
     colour = RULE_ZONE_COLOUR.get(rule_id or "", ZONE_COLOUR.get(theme, "#636363"))
-    return {"color": colour, "weight": 1.0, "opacity": 0.9, "fill": True, "fillColor": colour, "fillOpacity": 0.3}
+    return {"color": colour, "weight": 2.0, "opacity": 1.0, "dashArray": "5 4", "fill": True, "fillColor": colour,
+            "fillOpacity": 0.0}
+
+
+def feature_style(theme: str) -> Style:
+    """Constraint features drawn from vector tiles (farmland: the AR5 polygons): outlined, lightly hatched by a
+    low fill, off by default."""
+    colour = ZONE_COLOUR.get(theme, "#636363")
+    return {"color": colour, "weight": 1.0, "opacity": 1.0, "fill": True, "fillColor": colour, "fillOpacity": 0.25}
 
 
 def preview_style(kind: str, geometry_type: str) -> Style:
@@ -106,12 +130,17 @@ Shape = Literal["fill", "line", "circle", "dashed"]
 
 @dataclass(frozen=True)
 class LegendEntry:
-    """One row of a legend: a swatch and its label (with a count when known)."""
+    """One row of a legend: a swatch and its label (with a count when known).
+
+    ``layer`` names the map layer the row describes (the page shows the row only while that layer is on);
+    ``style`` is the layer's drawn style, so the swatch shows exactly its fill, fill opacity and outline."""
 
     label: str
     colour: str
     shape: Shape = "fill"
     count: int | None = None
+    layer: str | None = None
+    style: Style | None = None
 
 
 @dataclass(frozen=True)

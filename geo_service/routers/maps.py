@@ -8,21 +8,28 @@ rebuild exactly once.
 
 from __future__ import annotations
 
+import gzip
 import html
-from typing import Annotated
+import logging
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constraints.rules import RuleSet
 from geo_service.dependencies import LayerDep, SettingsDep, StoreDep
 from geo_service.middleware import csp_nonce
+from geo_service.settings import Settings
+from layers.store import Store
 from maps.assets import ASSETS, media_type, read_asset
-from maps.i18n import Lang, parse_lang
+from maps.i18n import LANGS, Lang, parse_lang
 from maps.page import PageOptions, versions_key, with_nonce
 from maps.pages import PageCache, build_page, build_preview
+from maps.planner_data import planner_data, warm
+
+log = logging.getLogger("geo_service.maps")
 
 router = APIRouter(tags=["Maps"])
 
@@ -47,10 +54,36 @@ def _options(request: Request, settings: SettingsDep, lang: Lang) -> PageOptions
     relative to the page (same origin), never built from the Host header.
     """
     root = request.scope.get("root_path", "").rstrip("/")  # same origin: the page loads nothing from elsewhere
+    return page_options(settings, lang, root, request.url.path)
+
+
+def page_options(settings: Settings, lang: Lang, root: str, path: str) -> PageOptions:
+    """The options of a served page at ``root`` + ``path`` (see :func:`_options`)."""
     other = "nb" if lang == "en" else "en"
     return PageOptions(lang=lang, assets="link", static_url=f"{root}/static", tiles_url=root,
                        basemap_url=settings.basemap_url or None, basemap_attribution=settings.basemap_attribution,
-                       lang_switch_url=f"{root}{request.url.path}?{urlencode({'lang': other})}")
+                       lang_switch_url=f"{root}{path}?{urlencode({'lang': other})}")
+
+
+def _planner_key(store: Store, rules: RuleSet, options: PageOptions) -> tuple[Any, ...]:
+    return ("planner", versions_key(store), rules.hash(), options)
+
+
+def warm_planner(app: FastAPI) -> None:
+    """Build the planner's data and its page in both languages for the current versions (in the caller's
+    thread: the start-up warm-up thread or the refresh loop), so no visitor waits for them."""
+    store, settings = app.state.store, app.state.settings
+    rules = app.state.analysis.rules()
+    planner_data(store, rules).zones()
+    for lang in LANGS:
+        options = page_options(settings, lang, "", "/maps/planner")
+        app.state.map_pages.get(_planner_key(store, rules, options), lambda o=options: build_page(store, "planner", o, rules))
+
+
+def start_warming(app: FastAPI) -> None:
+    """Warm the planner map in the background (when ``warm_maps`` is on)."""
+    if app.state.settings.warm_maps:
+        warm(app.state.store, app.state.analysis.rules, then=lambda: warm_planner(app))
 
 
 def _page(request: Request, page: str, lang: str | None = None) -> HTMLResponse:
@@ -86,8 +119,30 @@ def planner(request: Request, store: StoreDep, settings: SettingsDep, lang: Lang
     """Objection risk per zoning area, constraint zones and findings with authority and legal basis."""
     options = _options(request, settings, parse_lang(lang))
     rules = _rules(request)
-    key = ("planner", versions_key(store), rules.hash(), options)
+    key = _planner_key(store, rules, options)
     return _page(request, _cache(request).get(key, lambda: build_page(store, "planner", options, rules)), options.lang)
+
+
+DATA_CACHE_CONTROL = "public, max-age=31536000, immutable"  # the URL names the data version
+
+
+@router.get("/maps/planner/data/{group}", summary="A layer of the planner map (compact GeoJSON)")
+def planner_layer(request: Request, group: str, store: StoreDep,
+                  v: Annotated[str | None, Query(description="the data version the page names")] = None) -> Response:
+    """The planner map's heavy layers, fetched by the page after its first paint: ``risk`` (the four risk classes,
+    ``{"risk-RED": FeatureCollection, …}``), ``zone-<rule>`` (a rule's constraint zone per municipality) and
+    ``features-<rule>`` (heritage sites as points). CRS84, 6 decimals; gzip when the client accepts it. With
+    the current ``v`` the answer may be cached for good (a publish changes ``v``)."""
+    data = planner_data(store, _rules(request))
+    body = data.group(group)
+    if body is None:
+        names = ", ".join(data.group_names()) or "none (the objection risk has not been computed)"
+        raise StarletteHTTPException(404, f"no planner layer {group!r}; choose one of: {names}")
+    headers = {"Cache-Control": DATA_CACHE_CONTROL if v == data.token else "no-cache", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        body = data.gzipped(group, lambda raw: gzip.compress(raw, compresslevel=5))
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/collections/{collectionId}/map", response_class=HTMLResponse, summary="Preview a collection on a map")

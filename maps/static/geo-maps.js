@@ -12,9 +12,67 @@
     L.DomEvent.fakeStop = function (e) { e._stopped = true; };
   }
 
-  var state = {layers: {}, pendingTiles: 0, ready: false, firstRenderMs: null, errors: []};
+  var state = {layers: {}, pendingTiles: 0, pendingData: 0, ready: false, firstRenderMs: null, errors: []};
   var ctx = {lang: 'nb', labels: {}, rules: {}};
   var tileLayers = [];
+  var layerOpts = {};
+  var loadHooks = [];
+  var fetches = {};
+
+  function fetchJson(url) {
+    if (!fetches[url]) {
+      fetches[url] = fetch(url, {credentials: 'same-origin'}).then(function (resp) {
+        if (!resp.ok) { throw new Error(url + ': HTTP ' + resp.status); }
+        return resp.json();
+      });
+    }
+    return fetches[url];
+  }
+
+  function rgba(hex, alpha) {
+    var m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex || '');
+    if (!m) { return hex; }
+    return 'rgba(' + parseInt(m[1], 16) + ', ' + parseInt(m[2], 16) + ', ' + parseInt(m[3], 16) + ', ' + alpha + ')';
+  }
+
+  // Popups are never covered: the controls over the map (title card, layer switcher, legend, drawing tools)
+  // become the popup's auto-pan padding, its height is capped to the room left (the content scrolls), and
+  // opening "Hvorfor" re-measures it, so its title never leaves the screen.
+  function obstacles(map) {
+    var box = map.getContainer().getBoundingClientRect();
+    var top = 0, left = 0, bottom = 0;
+    var els = document.querySelectorAll('#gm-card, .leaflet-control-container .leaflet-control');
+    for (var i = 0; i < els.length; i++) {
+      var r = els[i].getBoundingClientRect();
+      if (!r.width || !r.height) { continue; }
+      if (r.right - box.left < 80) { left = Math.max(left, r.right - box.left); }  // the tool column on the left
+      else if (r.top - box.top < box.height / 2) { top = Math.max(top, r.bottom - box.top); }
+      else { bottom = Math.max(bottom, box.bottom - r.top); }  // legend, scale: the popup stays above them
+    }
+    return {top: top + 8, left: left + 8, right: 8, bottom: bottom + 8, width: box.width, height: box.height};
+  }
+
+  function keepPopupInView(e) {
+    var popup = e.popup;
+    var root = popup.getElement();
+    if (!root || root._gmWatched) { return; }
+    root._gmWatched = true;
+    root.addEventListener('toggle', function () { placePopup(popup); }, true);  // <details> opened or closed
+    placePopup(popup);
+  }
+
+  function placePopup(popup) {
+    var map = GeoMaps.map;
+    if (!map || !popup.isOpen()) { return; }
+    var room = obstacles(map);
+    popup.options.autoPanPaddingTopLeft = L.point(room.left, room.top);
+    popup.options.autoPanPaddingBottomRight = L.point(room.right, room.bottom);
+    popup.options.maxHeight = Math.max(160, room.height - room.top - room.bottom - 70);
+    popup.options.autoPan = true;
+    popup._updateLayout();
+    popup._updatePosition();
+    popup._adjustPan();
+  }
 
   function label(key) { return ctx.labels[key] || key; }
 
@@ -167,7 +225,15 @@
     return info;
   }
 
+  // The style at the map's current zoom: `detail.style` from `detail.minZoom` on, else the layer's own.
+  function zoomStyle(opts) {
+    var map = GeoMaps.map;
+    if (opts.detail && map && map.getZoom() >= opts.detail.minZoom) { return opts.detail.style; }
+    return opts.style || {};
+  }
+
   function styleFor(opts, props) {
+    if (opts.detail) { return zoomStyle(opts); }
     if (opts.styleBy) {
       var value = props[opts.styleBy.property];
       return opts.styleBy.styles[String(value)] || opts.styleBy.fallback || opts.style || {};
@@ -212,6 +278,22 @@
       layer.on('add', function () { info.visible = true; });
       layer.on('remove', function () { info.visible = false; });
       GeoMaps.layers[name] = layer;
+      layerOpts[name] = opts;
+      if (opts.detail) {
+        // one setStyle when the zoom crosses detail.minZoom, not one per zoom step
+        var detailed = null;
+        var restyle = function () {
+          var now = GeoMaps.map.getZoom() >= opts.detail.minZoom;
+          if (now !== detailed) { detailed = now; layer.setStyle(zoomStyle(opts)); info.detailed = now; }
+          GeoMaps.syncLegend();
+        };
+        layer.on('add', function (e) {
+          GeoMaps.map = GeoMaps.map || e.target._map;  // layers are added before GeoMaps.finish(map)
+          e.target._map.on('zoomend', restyle);
+          restyle();
+        });
+        layer.on('remove', function (e) { if (GeoMaps.map) { GeoMaps.map.off('zoomend', restyle); } });
+      }
       if (!opts.points) { return layer; }
       // Small polygons vanish at region zoom: below `belowZoom` each one is also drawn as a dot.
       var dots = L.layerGroup();
@@ -248,6 +330,74 @@
       return group;
     },
 
+    // GeoJSON fetched from the service when the layer is first shown (the page is a light shell). Layers that
+    // share a URL share one request; `part` picks their collection out of the document.
+    remote: function (name, url, part, opts) {
+      var layer = GeoMaps.geojson(name, {type: 'FeatureCollection', features: []}, opts);
+      var info = state.layers[name];
+      info.remote = true;
+      info.loaded = false;
+      var started = false;
+      layer.on('add', function () {
+        if (started) { return; }
+        started = true;
+        state.pendingData += 1;
+        fetchJson(url).then(function (doc) {
+          var fc = part ? doc[part] : doc;
+          layer.addData(fc);
+          info.features = fc.features.length;
+          info.loaded = true;
+          for (var i = 0; i < loadHooks.length; i++) { loadHooks[i](name, layer); }
+        }).catch(function (err) {
+          info.error = String(err);
+          state.errors.push(info.error);
+          if (window.console) { console.error('geo-maps: ' + name + ': ' + info.error); }
+        }).then(function () {
+          state.pendingData -= 1;
+          GeoMaps._check();
+        });
+      });
+      return layer;
+    },
+
+    // Called with (name, layer) each time a fetched layer has its data (e.g. to re-apply a filter).
+    onLoad: function (fn) { loadHooks.push(fn); },
+
+    // The style a layer is drawn with now (the legend swatches follow it).
+    styleOf: function (name) {
+      var opts = layerOpts[name];
+      return opts ? zoomStyle(opts) : null;
+    },
+
+    // The legend lists what is drawn: a row for each layer on the map, its swatch in the layer's style now.
+    syncLegend: function () {
+      var map = GeoMaps.map;
+      var legend = document.getElementById('gm-legend');
+      if (!map || !legend) { return; }
+      var rows = legend.querySelectorAll('.gm-entry[data-layer]');
+      for (var i = 0; i < rows.length; i++) {
+        var key = rows[i].getAttribute('data-layer');
+        var layer = GeoMaps.layers[key];
+        var on = !!(layer && map.hasLayer(layer));
+        rows[i].hidden = !on;
+        var style = GeoMaps.styleOf(key);
+        var swatch = rows[i].querySelector('.gm-swatch');
+        if (!style || !swatch) { continue; }
+        if (/gm-line|gm-dashed/.test(swatch.className)) {
+          swatch.style.borderColor = style.color;
+        } else {
+          var alpha = style.fill === false ? 0 : (style.fillOpacity === undefined ? 0.2 : style.fillOpacity);
+          swatch.style.backgroundColor = rgba(style.fillColor || style.color, alpha);
+          swatch.style.borderColor = style.color || style.fillColor;
+        }
+      }
+      var boxes = legend.querySelectorAll('.gm-legend-box');
+      for (var j = 0; j < boxes.length; j++) {
+        var shown = boxes[j].querySelectorAll('.gm-entry:not([hidden])').length;
+        boxes[j].setAttribute('data-shown', String(shown));
+      }
+    },
+
     // Vector tiles from the service (large layers): canvas tiles, click popups, loading tracked.
     vectorTiles: function (name, url, layerName, opts) {
       var info = register(name, {type: 'tiles', tilesLoaded: 0, tilesRequested: 0, featuresDrawn: 0,
@@ -273,6 +423,7 @@
       layer.on('load', function () { info.loading = false; GeoMaps._check(); });
       layer.on('add', function () { info.visible = true; });
       layer.on('remove', function () { info.visible = false; info.loading = false; GeoMaps._check(); });
+      layerOpts[name] = opts;
       layer.on('click', function (e) {
         var renderer = popups[opts.popup || 'properties'];
         L.popup({maxWidth: 380, className: 'gm-popup-wrap'}).setLatLng(e.latlng)
@@ -288,11 +439,15 @@
     finish: function (map) {
       GeoMaps.map = map;
       GeoMaps._finishing = true;
+      map.on('overlayadd overlayremove zoomend', GeoMaps.syncLegend);
+      map.on('popupopen', keepPopupInView);
+      GeoMaps.syncLegend();
       GeoMaps._check();
     },
 
     _check: function () {
       if (!GeoMaps._finishing || state.ready) { return; }
+      if (state.pendingData > 0) { return; }
       for (var i = 0; i < tileLayers.length; i++) {
         var l = tileLayers[i];
         if (l._map && (l._loading || l.isLoading && l.isLoading())) { return; }

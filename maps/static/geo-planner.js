@@ -177,9 +177,11 @@
     fileInput = document.getElementById('gm-ws-file');
     choose = document.getElementById('gm-ws-candidates');
     chooseLabel = document.getElementById('gm-ws-choose-label');
-    document.body.classList.add('gm-has-ws');
     var map = GeoMaps.map;
+    var region = map.getBounds();  // what the page was fitted to, before the panel took its width
+    document.body.classList.add('gm-has-ws');
     map.invalidateSize();
+    map.fitBounds(region);
     if (map.pm) {
       map.pm.setLang(lang === 'en' ? 'en' : 'no');
       // no snapping: the outline is where the planner clicks (snapping to thousands of zone edges surprises)

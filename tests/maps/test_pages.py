@@ -19,6 +19,7 @@ from maps.investor import investor_sites
 from maps.page import PageOptions
 from maps.pages import build_page, export_page
 from maps.planner import compact_findings, constraint_zones, risk_zones
+from maps.planner_data import data_token, planner_data
 
 OFFLINE = PageOptions(basemap_url=None)
 
@@ -60,15 +61,32 @@ def test_investor_page_layers_match_the_store(demo_workspace: Path) -> None:
 
 
 def test_planner_page_classes_and_findings(demo_workspace: Path) -> None:
+    """The served page is a light shell naming its data version; the risk classes come from the data group."""
     store = GeoPackageStore(demo_workspace)
     risk = store.read_frame(store.get_layer(OBJECTION_RISK).current)
-    page = build_page(store, "planner", OFFLINE, load_rules())
+    rules = load_rules()
+    page = build_page(store, "planner", OFFLINE, rules)
+    data = planner_data(store, rules)
+    assert len(page) < 150_000  # no inline zones: the shell only
+    doc = json.loads(data.group("risk"))
     for cls in ("RED", "YELLOW", "NOT_MAPPED", "GREEN"):
-        assert len(_layer_data(page, f"risk-{cls}")["features"]) == int((risk["objection_risk"] == cls).sum())
-    red = _layer_data(page, "risk-RED")["features"][0]["properties"]
+        assert len(doc[f"risk-{cls}"]["features"]) == int((risk["objection_risk"] == cls).sum()) == data.counts[cls]
+        assert f'GeoMaps.remote("risk-{cls}", "/maps/planner/data/risk?v={data.token}", "risk-{cls}"' in page
+    red = doc["risk-RED"]["features"][0]["properties"]
     assert red["risk"] == "RED" and red["findings"][0][1] == "RED"
     assert "jordlova § 9" in page and "kulturminneloven §§ 3, 4, 6" in page  # rule texts, once per page
-    assert "VectorGrid" not in page.split("</head>", 1)[1] or "GeoMaps.vectorTiles" in page
+    belt = json.loads(data.group("zone-watercourse-belt"))
+    assert len(belt["features"]) == 7  # one belt per municipality
+    assert data.group("zone-nope") is None
+    # a publish changes the data version the page names
+    assert data.token == data_token(store, rules) != data_token(store, load_rules(_override(demo_workspace)))
+
+
+def _override(workspace: Path) -> Path:
+    path = workspace.parent / "narrow-belt.yaml"
+    path.write_text("rules:\n  - id: watercourse-belt\n    municipality_overrides:\n      '3303': {zone_m: 50}\n",
+                    encoding="utf-8")
+    return path
 
 
 def test_compact_findings_worst_first() -> None:
@@ -118,7 +136,10 @@ def test_export_writes_a_standalone_page(demo_workspace: Path, tmp_path: Path) -
     store = GeoPackageStore(demo_workspace)
     report = export_page(store, "planner", tmp_path / "planner.html", load_rules(), lang="en")
     page = report.path.read_text(encoding="utf-8")
-    assert "<script src" not in page and "GeoMaps.vectorTiles" not in page
+    assert "<script src" not in page and "GeoMaps.vectorTiles" not in page and "GeoMaps.remote" not in page
+    risk = store.read_frame(store.get_layer(OBJECTION_RISK).current)
+    assert len(_layer_data(page, "risk-RED")["features"]) == int((risk["objection_risk"] == "RED").sum())
+    assert len(_layer_data(page, "zone-watercourse-belt")["features"]) == 7  # inline, off until switched on
     assert "Farmland (AR5) is shown in the service only" in page
     with pytest.raises(MapError, match=r"\*\.html"):
         export_page(store, "planner", tmp_path / "planner.png", load_rules())
