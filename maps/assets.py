@@ -60,6 +60,7 @@ ASSETS: dict[str, Asset] = {
               "dist/leaflet-geoman.css"),
         *(Asset(f"vendor/swagger-ui/{name}", "swagger-ui-dist", name)  # /docs
           for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")),
+        Asset("vendor/redoc/redoc.standalone.js", "redoc", "bundles/redoc.standalone.js"),  # /redoc
         Asset("geo-maps.css", None, "geo-maps.css"),
         Asset("geo-maps.js", None, "geo-maps.js"),
         Asset("programme.css", None, "programme.css"),
@@ -118,14 +119,25 @@ def media_type(url_path: str) -> str:
     return mimetypes.guess_type(url_path)[0] or "application/octet-stream"
 
 
+OFFLINE_PATCHES: dict[str, tuple[tuple[bytes, bytes], ...]] = {
+    # ReDoc's sidebar shows its maker's logo from a CDN (unconditionally): an empty image instead, which
+    # ReDoc's own onError handler then leaves out
+    "vendor/redoc/redoc.standalone.js": ((b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"data:,"),),
+}
+"""Third-party files that would reach the network as shipped, and the bytes that keep them offline."""
+
+
 def read_asset(url_path: str) -> bytes:
     """The bytes of an asset (``KeyError`` if unknown, ``MapAssetsMissing`` if not installed)."""
     path = asset_path(url_path)
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
         check_assets()
         raise
+    for old, new in OFFLINE_PATCHES.get(url_path, ()):
+        data = data.replace(old, new)
+    return data
 
 
 _SOURCE_MAP = re.compile(r"^\s*//# sourceMappingURL=.*$", re.MULTILINE)

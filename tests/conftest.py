@@ -19,6 +19,9 @@ from layers.store import Store
 from tests.postgis_cluster import Cluster, why_unavailable
 
 STORE_KINDS = ("gpkg", "postgis")
+# Apps made by tests do not warm the planner map in a background thread (it would compete with the next
+# tests for the CPU); a test that needs the warm-up sets GEO_SERVICE_WARM_MAPS=1 itself.
+os.environ.setdefault("GEO_SERVICE_WARM_MAPS", "0")
 
 
 def _unavailable(reason: str) -> None:

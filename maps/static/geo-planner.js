@@ -118,25 +118,29 @@
     }).catch(fail);
   }
 
-  // "Only business zones": risk zones whose arealformål is not business land are taken off the map (and back).
+  // "Only business zones": risk zones whose arealformål is not business land are taken off the map (and back);
+  // a class fetched while the filter is on is filtered as it arrives.
   var hiddenZones = [];
-  function businessOnly(on) {
-    Object.keys(GeoMaps.layers).forEach(function (key) {
-      if (key.indexOf('risk-') !== 0) { return; }
-      var layer = GeoMaps.layers[key];
-      if (on) {
-        layer.eachLayer(function (l) {
-          if (l.feature && !l.feature.properties.business) { hiddenZones.push([layer, l]); layer.removeLayer(l); }
-        });
-      }
+  function hideNonBusiness(layer) {
+    layer.eachLayer(function (l) {
+      if (l.feature && !l.feature.properties.business) { hiddenZones.push([layer, l]); layer.removeLayer(l); }
     });
-    if (!on) {
+  }
+  function businessOnly(on) {
+    if (on) {
+      Object.keys(GeoMaps.layers).forEach(function (key) {
+        if (key.indexOf('risk-') === 0) { hideNonBusiness(GeoMaps.layers[key]); }
+      });
+    } else {
       hiddenZones.forEach(function (pair) { pair[0].addLayer(pair[1]); });
       hiddenZones = [];
     }
     ws.businessOnly = on;
     ws.hiddenZones = hiddenZones.length;
   }
+  GeoMaps.onLoad(function (name, layer) {
+    if (ws.businessOnly && name.indexOf('risk-') === 0) { hideNonBusiness(layer); ws.hiddenZones = hiddenZones.length; }
+  });
 
   function togglePanel(btn) {
     var open = document.body.classList.toggle('gm-ws-collapsed') === false;

@@ -133,6 +133,23 @@ def test_docs_render_from_local_assets_only(browser: Any, xss_server: str) -> No
         g.close()
 
 
+def test_redoc_renders_from_local_assets_only(browser: Any, xss_server: str) -> None:
+    """/redoc is ReDoc from the service's own copy (no redirect, no CDN, not even ReDoc's logo)."""
+    g = Guarded(browser)
+    try:
+        response = g.page.goto(f"{xss_server}/redoc")
+        assert response.url.endswith("/redoc") and response.status == 200
+        g.page.wait_for_selector("redoc h1", timeout=30_000)
+        assert "Kongsbergregionen" in g.page.locator("redoc h1").first.inner_text()
+        g.page.wait_for_selector('[data-section-id*="operation/site_check_analyses_site_check_post"]', state="attached", timeout=30_000)
+        assert g.page.locator("[data-section-id]").count() > 20  # every operation has its section
+        assert any("/static/vendor/redoc/redoc.standalone.js" in u for u in g.requests)
+        g.page.wait_for_timeout(300)  # the sidebar's images
+        g.assert_safe()  # includes: every request went to the loopback server, no console error (CSP)
+    finally:
+        g.close()
+
+
 def test_unknown_parameters_do_not_make_new_pages(demo_workspace: Path) -> None:
     settings = Settings(workspace=demo_workspace, seed_demo=False, analysis_refresh_seconds=0, basemap_url="")
     with TestClient(create_app(settings)) as c:
