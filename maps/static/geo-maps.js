@@ -54,6 +54,9 @@
 
   function keepPopupInView(e) {
     var popup = e.popup;
+    // an open layer switcher folds away (it opens again on hover), so it never lies over the popup
+    var open = document.querySelectorAll('.leaflet-control-layers-expanded');
+    for (var i = 0; i < open.length; i++) { L.DomUtil.removeClass(open[i], 'leaflet-control-layers-expanded'); }
     var root = popup.getElement();
     if (!root || root._gmWatched) { return; }
     root._gmWatched = true;

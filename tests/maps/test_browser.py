@@ -34,7 +34,7 @@ from layers.crs import transformer
 from layers.gpkg_store import GeoPackageStore
 from maps.i18n import format_number
 from maps.investor import investor_sites
-from maps.styles import RISK_COLOUR, STATUS_COLOUR, ZONE_COLOUR
+from maps.styles import RISK_FILL, STATUS_COLOUR, ZONE_COLOUR
 from tests.browser import require_browser as _require_browser
 
 CHROMIUM = Path(os.environ.get("GEO_SERVICE_CHROMIUM", "/usr/bin/chromium"))
@@ -127,6 +127,8 @@ class Watched:
         """Open the (collapsed) layer control and click the checkbox of the layer named ``label``."""
         self.page.hover(".leaflet-control-layers")
         self.page.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input").click()
+        self.page.mouse.move(2, VIEWPORT["height"] // 2)  # the pointer leaves: the switcher folds away
+        self.page.wait_for_timeout(50)
 
     def close(self) -> None:
         self.context.close()
@@ -227,7 +229,57 @@ def test_investor_map_in_english(browser: Any, server: str) -> None:
 # ------------------------------------------------------------------------------------------------- planner
 
 
+def _top_overlap(risk: Any) -> tuple[float, float, str, str]:
+    """A point well inside two overlapping zones of different risk classes (a kommuneplan area and a
+    reguleringsplan area over it): (lat, lon, the worse class, the other class)."""
+    geoms = risk.geometry.values
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="overlaps")
+    order = {r: i for i, r in enumerate(("RED", "YELLOW", "NOT_MAPPED", "GREEN"))}
+    best = None
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        a, b = risk["objection_risk"].iloc[i], risk["objection_risk"].iloc[j]
+        if a == b:
+            continue
+        core = shapely.intersection(geoms[i], geoms[j]).buffer(-60)  # 3 pixels from every edge at zoom 13
+        if core.is_empty or (best is not None and core.area <= best[0]):
+            continue
+        top, under = (a, b) if order[a] < order[b] else (b, a)
+        best = (core.area, core, top, under)
+    assert best is not None, "the demo has overlapping plans of different risk"
+    point = shapely.point_on_surface(best[1])
+    here = sorted(risk["objection_risk"].iloc[tree.query(point, predicate="intersects")], key=order.__getitem__)
+    lat, lon = latlon(point)
+    return lat, lon, here[0], best[3] if best[3] != here[0] else best[2]
+
+
+def _pixel(w: Watched, lat: float, lon: float) -> np.ndarray:
+    x, y = w.page.evaluate("""([lat, lon]) => { const p = GeoMaps.map.latLngToContainerPoint([lat, lon]);
+        const r = GeoMaps.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""",
+                           [lat, lon])
+    return w.shot("planner-pixel")[round(y), round(x)]
+
+
+def _swatches(w: Watched) -> dict[str, dict[str, Any]]:
+    """Each legend row shown, by layer: the swatch's computed colours and the layer's drawn style now."""
+    rows = w.page.evaluate("""() => [...document.querySelectorAll('#gm-legend .gm-entry[data-layer]')]
+        .filter(e => !e.hidden).map(e => { const s = getComputedStyle(e.querySelector('.gm-swatch'));
+          return [e.getAttribute('data-layer'), s.backgroundColor, s.borderTopColor, GeoMaps.styleOf(e.getAttribute('data-layer'))]; })""")
+    return {key: {"background": bg, "border": border, "style": style} for key, bg, border, style in rows}
+
+
+def _rgba(text: str) -> tuple[int, int, int, float]:
+    parts = [p.strip() for p in text[text.index("(") + 1:-1].split(",")]
+    return int(parts[0]), int(parts[1]), int(parts[2]), float(parts[3]) if len(parts) == 4 else 1.0
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
 def test_planner_map(browser: Any, server: str, demo_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The region view: four solid risk classes (a plan over another hides it, never a blend), constraints off
+    until switched on, a legend of exactly what is drawn in exactly its colours, popups with every finding."""
     store = GeoPackageStore(demo_workspace)
     risk = store.read_frame(store.get_layer(OBJECTION_RISK).current)
     counts = risk["objection_risk"].value_counts().to_dict()
@@ -235,32 +287,68 @@ def test_planner_map(browser: Any, server: str, demo_workspace: Path, capsys: py
     try:
         wall = w.open(f"{server}/maps/planner")
         state = w.state()
-        _record("planner (cold: page built by the server, AR5 tiles rendered)", wall, state, capsys)
+        _record("planner (cold: page and its data built by the server)", wall, state, capsys)
         layers = state["layers"]
         for cls in ("RED", "YELLOW", "NOT_MAPPED", "GREEN"):
             assert layers[f"risk-{cls}"]["features"] == counts[cls], cls
-        farmland = layers["tiles-ar5"]
-        assert farmland["tilesLoaded"] > 0 and farmland["tilesLoaded"] == farmland["tilesRequested"]
-        assert farmland["featuresDrawn"] > 0
-        assert layers["zone-watercourse-belt"]["features"] == 7  # one belt per municipality
-        assert layers["zone-heritage-automatic"]["visible"] and not layers["zone-road-main"]["visible"]
+            assert layers[f"risk-{cls}"]["loaded"] and layers[f"risk-{cls}"]["visible"]
+        # constraints are off at first and not even fetched: no tile, no zone request
+        assert not layers["tiles-ar5"]["visible"] and layers["tiles-ar5"]["tilesRequested"] == 0
+        assert not layers["zone-watercourse-belt"]["visible"] and not layers["zone-watercourse-belt"]["loaded"]
+        assert not any("/tiles/" in u or "/data/zone-" in u for u in w.requests)
+        data_requests = [u for u in w.requests if "/maps/planner/data/" in u]
+        assert len(data_requests) == 1 and "/data/risk?v=" in data_requests[0]  # one request for four classes
 
         img = w.shot("planner-nb")
-        red = pixels_near(img, blended(RISK_COLOUR["RED"], 0.6), tolerance=30)
-        assert red > 200, red  # small zones at region scale; the town view below is the strong check
-        assert pixels_near(img, blended(ZONE_COLOUR["watercourse"], 0.3), tolerance=20) > 2_000
+        assert pixels_near(img, RISK_FILL["RED"], tolerance=6) > 200  # solid: the fill colour itself
+        shown = _swatches(w)
+        assert set(shown) == {"risk-RED", "risk-YELLOW", "risk-NOT_MAPPED", "risk-GREEN", "municipalities"}
+        for key, row in shown.items():  # the legend's colours are the drawn style's colours
+            style = row["style"]
+            if key == "municipalities":
+                assert _rgba(row["border"])[:3] == _hex(style["color"])
+                continue
+            assert _rgba(row["background"]) == (*_hex(style["fillColor"]), style["fillOpacity"]) == \
+                (*_hex(RISK_FILL[key[5:]]), 1.0)
+
+        # Where a reguleringsplan area lies over a kommuneplan area of another class, the pixel is the worse
+        # class's fill, not a blend of the two (translucent layers used to mix into mud)
+        lat, lon, top, under = _top_overlap(risk)
+        w.page.evaluate("([lat, lon]) => GeoMaps.map.setView([lat, lon], 13, {animate: false})", [lat, lon])
+        w.page.wait_for_timeout(300)
+        pixel = _pixel(w, lat, lon)
+        assert np.abs(pixel - np.array(_hex(RISK_FILL[top]))).max() <= 3, (pixel.tolist(), top, under)
+
+        # From the detail zoom on, the zones are outlines over a light fill; the legend follows, and the
+        # drawn colour is the swatch's colour over the map background
+        w.page.evaluate("([lat, lon]) => GeoMaps.map.setView([lat, lon], 15, {animate: false})", [lat, lon])
+        w.page.wait_for_timeout(300)
+        swatch = _rgba(_swatches(w)[f"risk-{top}"]["background"])
+        assert swatch[3] == pytest.approx(0.35)
+        expected = np.array(_hex(blended("#%02x%02x%02x" % swatch[:3], swatch[3])))
+        assert np.abs(_pixel(w, lat, lon) - expected).max() <= 40  # the plan under it shows through a little
 
         # Around Kongsberg town the RED zones fill the screen; the layer control switches them off and on.
         w.page.evaluate("() => { GeoMaps.map.setView([59.67, 9.65], 13, {animate: false}); }")
         w.page.wait_for_timeout(300)
-        town = pixels_near(w.shot("planner-nb-kongsberg"), blended(RISK_COLOUR["RED"], 0.6), tolerance=30)
+        town = pixels_near(w.shot("planner-nb-kongsberg"), RISK_FILL["RED"], tolerance=6)
         assert town > 5_000, town
         w.toggle("Høy risiko for innsigelse")
         assert w.state()["layers"]["risk-RED"]["visible"] is False
-        off = pixels_near(w.shot("planner-nb-kongsberg-red-off"), blended(RISK_COLOUR["RED"], 0.6), tolerance=30)
+        assert "risk-RED" not in _swatches(w)  # the legend lists only what is drawn
+        off = pixels_near(w.shot("planner-nb-kongsberg-red-off"), RISK_FILL["RED"], tolerance=6)
         assert off < town // 10, (town, off)
         w.toggle("Høy risiko for innsigelse")
         assert w.state()["layers"]["risk-RED"]["visible"] is True
+
+        # A constraint zone switched on is fetched then, drawn as a dashed outline, and gets its legend row
+        w.toggle("Byggeforbudssone langs vassdrag")
+        w.page.wait_for_function("() => GeoMaps.state.layers['zone-watercourse-belt'].loaded", timeout=60_000)
+        assert w.state()["layers"]["zone-watercourse-belt"]["features"] == 7  # one belt per municipality
+        belt = _swatches(w)["zone-watercourse-belt"]
+        assert belt["style"]["fillOpacity"] == 0 and belt["style"]["dashArray"]
+        assert _rgba(belt["border"])[:3] == _hex(belt["style"]["color"]) == _hex(ZONE_COLOUR["watercourse"])
+        w.toggle("Byggeforbudssone langs vassdrag")
 
         # The largest RED zone: its popup lists each finding with authority and legal basis.
         zone = risk[risk["objection_risk"] == "RED"].sort_values("area_m2").iloc[-1]
@@ -276,7 +364,7 @@ def test_planner_map(browser: Any, server: str, demo_workspace: Path, capsys: py
         w.assert_clean()
 
         warm = w.open(f"{server}/maps/planner")
-        _record("planner (warm: cached page and tiles)", warm, w.state(), capsys)
+        _record("planner (warm: cached page and data)", warm, w.state(), capsys)
         w.assert_clean()
     finally:
         w.close()
