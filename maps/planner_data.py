@@ -241,8 +241,9 @@ def _constraint_zones(store: Store, rules: RuleSet, inputs: Inputs) -> list[Cons
 
 
 def rule_records(risk: pd.DataFrame | None, rules: RuleSet | None) -> dict[str, dict[str, Any]]:
-    """Per rule id: theme, authority, legal basis and explanation (both languages), as the findings recorded
-    them (the rule set fills in rules that have no finding)."""
+    """Per rule id: theme, authority, legal basis and the rule's general explanation (both languages) from the
+    rule set; a rule known only from the findings (since removed from the rules) is described by its first
+    finding. (A finding's own explanation is its sentence with that zone's numbers: never shared between zones.)"""
     out: dict[str, dict[str, Any]] = {}
     if rules is not None:
         for rule in rules.rules:
@@ -253,7 +254,7 @@ def rule_records(risk: pd.DataFrame | None, rules: RuleSet | None) -> dict[str, 
         for found in risk["findings_raw"].tolist():
             for f in found:
                 rid = f.get("rule_id")
-                if rid in seen or rid is None:
+                if rid in seen or rid is None or rid in out:
                     continue
                 seen.add(rid)
                 out[rid] = {"theme": f.get("theme"), "authority": f.get("authority"),

@@ -19,7 +19,7 @@ from maps.i18n import Lang, format_number
 from maps.site_texts import label, next_step, outcome_of, rule_title, statement
 from maps.templating import render
 
-RISK_CLASS = {"RED": "red", "YELLOW": "yellow", "GREEN": "green", "NOT_MAPPED": "grey"}
+RISK_CLASS = {"RED": "red", "YELLOW": "yellow", "GREEN": "green", "NOT_MAPPED": "grey", "INTERNAL": "internal"}
 
 UI: dict[str, dict[Lang, str]] = {
     "title": {"nb": "Arealanalyse av tomt", "en": "Site check"},
@@ -52,6 +52,7 @@ UI: dict[str, dict[Lang, str]] = {
     "synthetic": {"nb": "Syntetiske demodata – ikke reelle plandata",
                   "en": "Synthetic demo data – not real planning data"},
     "lang_switch": {"nb": "English", "en": "Norsk"},
+    "assessment": {"nb": "Slik er området vurdert", "en": "How the site is assessed"},
     "disclaimer": {"nb": "Analysen bygger på kartlagte data og erstatter ikke dialog med myndighetene.",
                    "en": "The analysis rests on mapped data and does not replace talking to the authorities."},
 }
@@ -61,6 +62,8 @@ RISK_LABEL: dict[str, dict[Lang, str]] = {
     "YELLOW": {"nb": "Gul – mulig innsigelse", "en": "Yellow – objection possible"},
     "GREEN": {"nb": "Grønn – ingen kjent konflikt", "en": "Green – no known conflict"},
     "NOT_MAPPED": {"nb": "Ikke kartlagt", "en": "Not mapped"},
+    "INTERNAL": {"nb": "Intern – kommunens eget hensyn, ikke innsigelse",
+                 "en": "Internal – the municipality's own consideration, no objection"},
 }
 
 OVERALL_SENTENCE: dict[str, dict[Lang, str]] = {
@@ -133,6 +136,7 @@ class ReportView:
     made: str
     synthetic: bool = False
     map_png_b64: str | None = None
+    assessment: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -220,7 +224,7 @@ def report_view(report: dict[str, Any], lang: Lang, *, ar5: dict[str, Any] | Non
         overall=OVERALL_SENTENCE[risk][lang], rows=rows, ar5=ar5_lines, ar5_total=ar5_total, ar5_dyrka=ar5_dyrka,
         rules_version=str(prov.get("rules_version") or ""), inputs=inputs,
         made=now.strftime("%d.%m.%Y %H:%M UTC") if lang == "nb" else now.strftime("%Y-%m-%d %H:%M UTC"),
-        synthetic=synthetic, map_png_b64=map_png_b64,
+        synthetic=synthetic, map_png_b64=map_png_b64, assessment=str(report.get(f"assessment_{lang}") or ""),
     )
 
 

@@ -325,7 +325,7 @@ def test_planner_map(browser: Any, server: str, demo_workspace: Path, capsys: py
         w.page.wait_for_timeout(300)
         swatch = _rgba(_swatches(w)[f"risk-{top}"]["background"])
         assert swatch[3] == pytest.approx(0.35)
-        expected = np.array(_hex(blended("#%02x%02x%02x" % swatch[:3], swatch[3])))
+        expected = np.array(_hex(blended("#{:02x}{:02x}{:02x}".format(*swatch[:3]), swatch[3])))
         assert np.abs(_pixel(w, lat, lon) - expected).max() <= 40  # the plan under it shows through a little
 
         # Around Kongsberg town the RED zones fill the screen; the layer control switches them off and on.

@@ -54,3 +54,41 @@ def test_sentences_follow_the_outcome_not_the_rule() -> None:
 ])
 def test_outcome_of_stored_findings(finding: dict, outcome: str) -> None:
     assert outcome_of(finding) == outcome
+
+
+def test_every_theme_and_risk_of_the_rule_set_has_both_languages() -> None:
+    """Walk the rule set: each theme and each risk value a report or a map popup can show has a bokmål and an
+    English name (not the code), and the report page shows them and the site's assessment in its language."""
+    from html import unescape as html_unescape
+
+    from constraints.risk import Risk
+    from maps.i18n import MESSAGES
+    from maps.site_report import RISK_LABEL, render_report_panel, report_view
+    from maps.site_texts import label
+
+    rules = load_rules().rules
+    themes = sorted({r.theme for r in rules})
+    assert {"landslide", "farmland", "watercourse"} <= set(themes)
+    for theme in themes:
+        names = {lang: label("themes", theme, lang) for lang in ("nb", "en")}
+        assert theme not in names.values() and names["nb"] != names["en"], (theme, names)  # type: ignore[comparison-overlap]
+        assert set(MESSAGES[f"theme.{theme}"]) == {"nb", "en"}, theme  # the map popups' name
+    risks = {r.value for r in Risk}  # every value a finding can carry
+    assert "INTERNAL" in risks
+    for risk in risks:
+        assert RISK_LABEL[risk]["nb"] and RISK_LABEL[risk]["en"] and RISK_LABEL[risk]["nb"] != RISK_LABEL[risk]["en"]
+        assert set(MESSAGES[f"risk.{risk}"]) == {"nb", "en"}, risk
+    report = {"objection_risk": "YELLOW", "area_m2": 2000.0, "area_daa": 2.0, "kommunenavn": "Kongsberg",
+              "assessment_nb": "Vurdert som nytt byggeformål.", "assessment_en": "Assessed as new building.",
+              "themes": [{"theme": r.theme, "rules": [{
+                  "rule_id": r.id, "risk": "INTERNAL" if r.level == "internal" else "YELLOW", "finding": "near",
+                  "hit_area_m2": 0.0, "distance_m": 40.0, "zone_m": 15.0, "proximity_m": 50.0,
+                  "zone_m_source": "default", "coverage": "full", "authority": "a", "legal_basis": "b"}]}
+                  for r in rules]}
+    for lang, other in (("nb", "en"), ("en", "nb")):
+        html = render_report_panel(report_view(report, lang))  # type: ignore[arg-type]
+        assert report[f"assessment_{lang}"] in html and report[f"assessment_{other}"] not in html
+        for theme in themes:
+            assert f'<span class="sr-theme">{label("themes", theme, lang)}</span>' in html  # type: ignore[arg-type]
+        assert ">INTERNAL<" not in html and ">landslide<" not in html
+        assert RISK_LABEL["INTERNAL"][lang] in html_unescape(html)

@@ -150,8 +150,7 @@ def test_pick_a_zone_and_english_page(browser: Any, server: str) -> None:  # noq
     try:
         _open_planner(w, server, lang="en")
         assert w.page.inner_text("#gm-ws h2") == "Check a site"
-        # the AR5 tiles answer clicks with their own popup: switch them off, as a planner would
-        w.toggle("Cultivated land (AR5)")
+        assert not w.state()["layers"]["tiles-ar5"]["visible"]  # constraint layers start off: clicks reach the zones
         # click the middle of the map until a zoning area's popup opens, then check that area
         for dx in range(0, 200, 25):
             w.page.mouse.click(300 + dx, 450)
@@ -191,7 +190,6 @@ def test_near_finding_popup_says_near(browser: Any, server: str, demo_workspace:
     w = Watched(browser)
     try:
         w.open(f"{server}/maps/planner")
-        w.toggle("Dyrka jord (AR5)")
         text = w.click_latlon(*latlon(zone.geometry), zoom=15)
         assert "Nærmeste vassdrag ligger" in text
         assert "innenfor 100 m (standard) fra vassdrag" not in text  # the inside sentence is not shown
@@ -297,3 +295,61 @@ def test_change_over_time_after_a_new_zoning_version(browser: Any, tmp_path: Pat
             w.assert_clean()
         finally:
             w.close()
+
+
+UNCOVERED = """() => {
+    const pop = document.querySelector('.leaflet-popup-content-wrapper');
+    const box = GeoMaps.map.getContainer().getBoundingClientRect();
+    const r = pop.getBoundingClientRect();
+    const bad = [];
+    for (let i = 0; i <= 8; i++) for (let j = 0; j <= 8; j++) {
+      const x = r.left + 2 + (r.width - 4) * i / 8, y = r.top + 2 + (r.height - 4) * j / 8;
+      const inside = x >= box.left && x <= box.right && y >= box.top && y <= box.bottom;
+      const top = document.elementFromPoint(x, y);
+      if (!inside || !top || !top.closest('.leaflet-popup')) {
+        bad.push([Math.round(x), Math.round(y), top ? (top.id || top.className || top.tagName) : 'off-screen']);
+      }
+    }
+    const title = pop.querySelector('h3').getBoundingClientRect();
+    return {bad, titleTop: title.top - box.top, titleBottom: title.bottom - box.top, height: box.height};
+}"""
+
+
+def test_popups_are_never_covered(browser: Any, server: str, demo_workspace: Path) -> None:  # noqa: F811
+    """A zone clicked under the layer switcher or beside the legend: its popup moves clear of every control;
+    opening "Hvorfor" keeps the popup's title on screen."""
+    from constraints.publish import OBJECTION_RISK
+    from layers.gpkg_store import GeoPackageStore
+    from tests.maps.test_browser import latlon
+
+    store = GeoPackageStore(demo_workspace)
+    risk = store.read_frame(store.get_layer(OBJECTION_RISK).current)
+    zone = risk[risk["objection_risk"] == "RED"].sort_values("area_m2").iloc[-1]
+    lat, lon = latlon(zone.geometry)
+    w = Watched(browser)
+    try:
+        w.open(f"{server}/maps/planner")
+        size = w.page.evaluate("() => { const s = GeoMaps.map.getSize(); return [s.x, s.y]; }")
+        for name, (px, py) in (("top-right", (size[0] - 90, 70)), ("by-the-legend", (size[0] - 300, size[1] - 40))):
+            w.page.evaluate("""([lat, lon, px, py]) => { const m = GeoMaps.map; m.closePopup();
+                m.setView([lat, lon], 15, {animate: false}); const c = m.getSize().divideBy(2);
+                m.panBy([c.x - px, c.y - py], {animate: false}); }""", [lat, lon, px, py])
+            w.page.wait_for_timeout(200)
+            box = w.page.evaluate("() => GeoMaps.map.getContainer().getBoundingClientRect().toJSON()")
+            w.page.mouse.click(box["left"] + px, box["top"] + py)
+            w.page.wait_for_selector(".leaflet-popup-content h3", timeout=5_000)
+            w.page.wait_for_timeout(400)  # the pan that makes room
+            seen = w.page.evaluate(UNCOVERED)
+            assert seen["bad"] == [], (name, seen["bad"][:5])
+            w.shot(f"planner-popup-{name}")
+        # "Hvorfor" (why) opened in the popup: the popup re-measures, its title stays on screen and uncovered
+        summary = w.page.locator(".leaflet-popup-content details summary").first
+        summary.click()
+        w.page.wait_for_timeout(400)
+        assert w.page.locator(".leaflet-popup-content details[open]").count() == 1
+        seen = w.page.evaluate(UNCOVERED)
+        assert seen["bad"] == [] and 0 <= seen["titleTop"] < seen["titleBottom"] <= seen["height"], seen
+        w.shot("planner-popup-why")
+        w.assert_clean()
+    finally:
+        w.close()
