@@ -16,6 +16,7 @@ requests; :func:`warm` builds them in the background (at start and after a refre
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import math
@@ -392,13 +393,19 @@ def _build(store: Store, rules: RuleSet, token: str) -> PlannerData:
     return PlannerData(token, counts, rule_records(zones, rules), parts, lambda: constraint_zones(store, rules))
 
 
+def gzip_bytes(raw: bytes) -> bytes:
+    """What the data route sends to clients that accept gzip."""
+    return gzip.compress(raw, compresslevel=5)
+
+
 def warm(store: Store, rules: Callable[[], RuleSet], then: Callable[[], None] | None = None) -> threading.Thread:
-    """Build the planner's data (risk layers and constraint zones) in a background thread, then call ``then``
-    (e.g. to render the pages); a failure is logged, the first request builds again and reports it."""
+    """Build the planner's risk layers (and their gzip) in a background thread, then call ``then`` (the pages,
+    the constraint zones); a failure is logged, the first request builds again and reports it."""
     def run() -> None:
         try:
             data = planner_data(store, rules())
-            data.zones()
+            if data.computed:
+                data.gzipped(RISK_GROUP, gzip_bytes)
             if then is not None:
                 then()
         except Exception:

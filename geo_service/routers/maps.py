@@ -8,9 +8,7 @@ rebuild exactly once.
 
 from __future__ import annotations
 
-import gzip
 import html
-import logging
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -27,9 +25,7 @@ from maps.assets import ASSETS, media_type, read_asset
 from maps.i18n import LANGS, Lang, parse_lang
 from maps.page import PageOptions, versions_key, with_nonce
 from maps.pages import PageCache, build_page, build_preview
-from maps.planner_data import planner_data, warm
-
-log = logging.getLogger("geo_service.maps")
+from maps.planner_data import RISK_GROUP, gzip_bytes, planner_data, warm
 
 router = APIRouter(tags=["Maps"])
 
@@ -74,10 +70,14 @@ def warm_planner(app: FastAPI) -> None:
     thread: the start-up warm-up thread or the refresh loop), so no visitor waits for them."""
     store, settings = app.state.store, app.state.settings
     rules = app.state.analysis.rules()
-    planner_data(store, rules).zones()
+    data = planner_data(store, rules)
+    if data.computed:
+        data.gzipped(RISK_GROUP, gzip_bytes)
     for lang in LANGS:
         options = page_options(settings, lang, "", "/maps/planner")
-        app.state.map_pages.get(_planner_key(store, rules, options), lambda o=options: build_page(store, "planner", o, rules))
+        app.state.map_pages.get(_planner_key(store, rules, options),
+                                lambda o=options: build_page(store, "planner", o, rules))
+    data.zones()  # last: only a layer switched on needs them
 
 
 def start_warming(app: FastAPI) -> None:
@@ -140,7 +140,7 @@ def planner_layer(request: Request, group: str, store: StoreDep,
         raise StarletteHTTPException(404, f"no planner layer {group!r}; choose one of: {names}")
     headers = {"Cache-Control": DATA_CACHE_CONTROL if v == data.token else "no-cache", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", "").lower():
-        body = data.gzipped(group, lambda raw: gzip.compress(raw, compresslevel=5))
+        body = data.gzipped(group, gzip_bytes)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type="application/json", headers=headers)
 

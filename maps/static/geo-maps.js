@@ -345,9 +345,12 @@
         if (started) { return; }
         started = true;
         state.pendingData += 1;
+        info.requestedMs = Math.round(performance.now());
         fetchJson(url).then(function (doc) {
           var fc = part ? doc[part] : doc;
+          info.parsedMs = Math.round(performance.now());  // downloaded and parsed
           layer.addData(fc);
+          info.addedMs = Math.round(performance.now());  // Leaflet layers made (drawn on the next frame)
           info.features = fc.features.length;
           info.loaded = true;
           for (var i = 0; i < loadHooks.length; i++) { loadHooks[i](name, layer); }
