@@ -111,6 +111,18 @@ def test_pdf_download_from_the_panel(browser: Any, server: str, tmp_path: Path) 
         report = w.page.inner_text("#gm-ws-report")
         assert "Arealanalyse av tomt" in text
         assert f"{_daa_in(report):.1f}".replace(".", ",") in text
+        # the rendered first page: the site outline (black) and the overall badge's colour are drawn
+        subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")],
+                       check=True)
+        from PIL import Image
+
+        page = np.asarray(Image.open(next(tmp_path.glob("p*.png"))).convert("RGB")).astype(int)
+        assert page.shape[0] > page.shape[1]  # A4 portrait
+        risk = w.page.locator("#gm-ws-report .sr-report").get_attribute("data-risk")
+        badge = {"RED": (0xb3, 0x26, 0x1e), "YELLOW": (0xf2, 0xc2, 0x30), "GREEN": (0x1e, 0x7b, 0x34),
+                 "NOT_MAPPED": (0x5f, 0x63, 0x68)}[risk]
+        assert (np.abs(page - np.array(badge)).max(axis=2) < 40).sum() > 20, risk
+        assert (page.max(axis=2) < 60).sum() > 200  # text and the site's outline
         w.assert_clean()
     finally:
         w.close()
@@ -168,6 +180,12 @@ def test_pick_a_zone_and_english_page(browser: Any, server: str) -> None:  # noq
         w.page.click("#gm-ws-toggle")  # collapse the panel: the map takes the whole width
         width = w.page.evaluate("() => GeoMaps.map.getContainer().getBoundingClientRect().width")
         assert width == 1280
+        w.page.click("#gm-lang")  # the language switch: the same map in bokmål
+        w.page.wait_for_function("() => window.GeoMaps && GeoMaps.state.ready === true", timeout=60_000)
+        assert w.page.locator("html").get_attribute("lang") == "nb" or "?lang=nb" in w.page.url
+        assert w.page.inner_text("#gm-ws h2") == "Sjekk en tomt"
+        assert "Innsigelsesrisiko" in w.page.inner_text("#gm-legend")
+        assert w.state()["layers"]["risk-RED"]["features"] > 0
         w.assert_clean()
     finally:
         w.close()
@@ -292,6 +310,14 @@ def test_change_over_time_after_a_new_zoning_version(browser: Any, tmp_path: Pat
             w.page.wait_for_load_state()
             assert w.page.inner_text("h1") == "Land reserves over time"
             w.shot("land-reserve-history-en")
+            # what changed between the two zoning versions: one area removed, none added; and in English
+            w.page.goto(f"{url}/collections/arealplan/changes?from=1&to=2")
+            assert w.page.locator("html").get_attribute("lang") == "nb"
+            assert (w.page.inner_text("#ch-removed"), w.page.inner_text("#ch-added")) == ("1", "0")
+            w.page.click("#ch-lang")
+            w.page.wait_for_load_state()
+            assert w.page.locator("html").get_attribute("lang") == "en"
+            assert w.page.inner_text("#ch-removed") == "1"
             w.assert_clean()
         finally:
             w.close()
@@ -329,6 +355,11 @@ def test_popups_are_never_covered(browser: Any, server: str, demo_workspace: Pat
     w = Watched(browser)
     try:
         w.open(f"{server}/maps/planner")
+        switcher = w.page.locator(".leaflet-control-layers")
+        assert "leaflet-control-layers-expanded" not in switcher.get_attribute("class")  # collapsed at first
+        switcher.hover()
+        assert "leaflet-control-layers-expanded" in switcher.get_attribute("class")  # opens on hover
+        w.page.mouse.move(2, 430)
         size = w.page.evaluate("() => { const s = GeoMaps.map.getSize(); return [s.x, s.y]; }")
         for name, (px, py) in (("top-right", (size[0] - 90, 70)), ("by-the-legend", (size[0] - 300, size[1] - 40))):
             w.page.evaluate("""([lat, lon, px, py]) => { const m = GeoMaps.map; m.closePopup();
