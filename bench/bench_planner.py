@@ -1,7 +1,11 @@
 """Planner workspace speed in Chromium on the demo: first full render of /maps/planner cold and warm, the site
 check report for a drawn ~300 daa polygon (request to report on screen), and the site-check PDF.
 
-    python bench/bench_planner.py [WORKSPACE]   # default: builds the synthetic demo in a temp folder
+    python bench/bench_planner.py [WORKSPACE] [--no-warm]   # default: builds the synthetic demo in a temp folder
+
+``--no-warm`` switches the service's background warm-up off (GEO_SERVICE_WARM_MAPS=0): the cold figure is then the
+server building the page and its data on the first request. The breakdown line shows, for the last planner
+load, when the risk data was requested, downloaded and parsed, and turned into map layers (ms from navigation).
 
 Targets (issue 13): planner < 2 s cold and < 1 s warm; report < 500 ms after the polygon closes; PDF < 2 s.
 Baselines in the same run: the investor map (cold/warm) and the bare JSON site check for the same polygon.
@@ -41,8 +45,10 @@ def post(url: str, body: dict) -> tuple[float, bytes]:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    if len(sys.argv) > 1:
-        workspace = Path(sys.argv[1])
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    warm = "--no-warm" not in sys.argv
+    if args:
+        workspace = Path(args[0])
     else:
         from constraints.publish import refresh_derived
         from constraints.rules import load_rules
@@ -53,7 +59,9 @@ def main() -> None:
         store = GeoPackageStore(workspace)
         publish_demo(store)
         refresh_derived(store, load_rules())
-    env = {"GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0"}
+    env = {"GEO_SERVICE_BASEMAP_URL": "", "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0",
+           "GEO_SERVICE_WARM_MAPS": "1" if warm else "0"}
+    print(f"background warm-up: {'on' if warm else 'off'}")
     print(f"load before: {os.getloadavg()}")
     with serve_workspace(workspace, Path(tempfile.mkdtemp()) / "serve.log", env) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -65,6 +73,10 @@ def main() -> None:
                 page.goto(f"{url}/maps/{name}")
                 page.wait_for_function(READY, timeout=120_000)
                 out[f"{name} {run} (wall ms)"] = (time.perf_counter() - t) * 1000
+        layer = page.evaluate("() => GeoMaps.state.layers['risk-RED']")
+        print("planner warm breakdown (ms from navigation): risk data requested {requestedMs}, parsed {parsedMs}, "
+              "layers made {addedMs}, first full render {ready}".format(
+                  ready=page.evaluate("() => GeoMaps.state.firstRenderMs"), **layer))
         checks = []
         for _ in range(5):
             page.evaluate("(g) => GeoMaps.workspace.check(g)", SITE)
