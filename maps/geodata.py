@@ -52,10 +52,12 @@ def records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]
 
 def feature_collection(geoms: np.ndarray, properties: Iterable[Mapping[str, Any]], *,
                        ids: Sequence[int] | None = None, simplify_m: float = 0.0,
-                       src_epsg: int = WORKING_EPSG) -> str:
+                       src_epsg: int = WORKING_EPSG, columns: Sequence[str] | None = None) -> str:
     """A GeoJSON FeatureCollection (text) of working-CRS geometries with their properties, in CRS84.
 
-    Missing or empty geometries are dropped with their properties.
+    Missing or empty geometries are dropped with their properties. With ``columns`` each feature's properties
+    are the list of those values and the collection names them once (``"columns"``, a foreign member):
+    thousands of features then do not repeat every key (``geo-maps.js`` expands them in the browser).
     """
     geoms = np.asarray(geoms, dtype=object)
     props = list(properties)
@@ -68,10 +70,14 @@ def feature_collection(geoms: np.ndarray, properties: Iterable[Mapping[str, Any]
     kept = np.flatnonzero(keep)
     parts = []
     for n, (i, text) in enumerate(zip(kept.tolist(), texts.tolist(), strict=True)):
-        p = orjson.dumps(props[i], default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+        row: Any = props[i] if columns is None else [props[i].get(c) for c in columns]
+        p = orjson.dumps(row, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
         fid = ids[i] if ids is not None else n
         parts.append(f'{{"type":"Feature","id":{int(fid)},"geometry":{text},"properties":{p}}}')
-    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
+    head = '{"type":"FeatureCollection",'
+    if columns is not None:
+        head += '"columns":' + orjson.dumps(list(columns)).decode() + ","
+    return head + '"features":[' + ",".join(parts) + "]}"
 
 
 def leaflet_bounds(bounds: Sequence[float], src_epsg: int = WORKING_EPSG) -> list[list[float]]:

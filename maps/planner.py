@@ -16,9 +16,11 @@ builds them once per published version); a standalone export carries the same da
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import folium
+from branca.element import Element
 
 from constraints.publish import current_inputs
 from constraints.rules import RuleSet
@@ -202,4 +204,8 @@ def planner_map(store: Store, rules: RuleSet, options: PageOptions) -> folium.Ma
              label_prefixes=("popup.", "risk.", "theme.", "unit.", "legend.belt", "zone."))
     if not options.standalone:
         add_panel(m.get_root(), lang, options.tiles_url or "")
+        if data.computed:  # the browser fetches the risk classes while it loads the scripts
+            url = html.escape(_data_url(options, data, RISK_GROUP))
+            m.get_root().header.add_child(
+                Element(f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">'), name="gm_preload")
     return m

@@ -272,7 +272,8 @@ def risk_layers_json(zones: gpd.GeoDataFrame) -> dict[str, str]:
         subset = zones[zones["risk"] == risk]
         props = records(subset, RISK_COLUMNS)
         ids = subset["zone_id"].tolist() if "zone_id" in subset.columns else None
-        parts[risk] = feature_collection(subset.geometry.values, props, ids=ids, simplify_m=RISK_SIMPLIFY_M)
+        parts[risk] = feature_collection(subset.geometry.values, props, ids=ids, simplify_m=RISK_SIMPLIFY_M,
+                                         columns=[c for c in RISK_COLUMNS if c in subset.columns])
     return parts
 
 

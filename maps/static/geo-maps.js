@@ -29,6 +29,19 @@
     return fetches[url];
   }
 
+  // A collection whose features carry their properties as lists (named once in `columns`): objects again.
+  function expand(fc) {
+    if (!fc.columns) { return fc; }
+    var cols = fc.columns, features = fc.features;
+    for (var i = 0; i < features.length; i++) {
+      var row = features[i].properties, p = {};
+      for (var k = 0; k < cols.length; k++) { p[cols[k]] = row[k]; }
+      features[i].properties = p;
+    }
+    delete fc.columns;
+    return fc;
+  }
+
   function rgba(hex, alpha) {
     var m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex || '');
     if (!m) { return hex; }
@@ -258,6 +271,7 @@
 
     // Inline GeoJSON (small layers): style, popup renderer, permanent labels, feature count.
     geojson: function (name, data, opts) {
+      data = expand(data);
       var info = register(name, {type: 'geojson', features: data.features.length, visible: false});
       var layer = L.geoJSON(data, {
         style: function (feature) { return styleFor(opts, feature.properties); },
@@ -347,7 +361,7 @@
         state.pendingData += 1;
         info.requestedMs = Math.round(performance.now());
         fetchJson(url).then(function (doc) {
-          var fc = part ? doc[part] : doc;
+          var fc = expand(part ? doc[part] : doc);
           info.parsedMs = Math.round(performance.now());  // downloaded and parsed
           layer.addData(fc);
           info.addedMs = Math.round(performance.now());  // Leaflet layers made (drawn on the next frame)

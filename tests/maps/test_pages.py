@@ -72,8 +72,8 @@ def test_planner_page_classes_and_findings(demo_workspace: Path) -> None:
     for cls in ("RED", "YELLOW", "NOT_MAPPED", "GREEN"):
         assert len(doc[f"risk-{cls}"]["features"]) == int((risk["objection_risk"] == cls).sum()) == data.counts[cls]
         assert f'GeoMaps.remote("risk-{cls}", "/maps/planner/data/risk?v={data.token}", "risk-{cls}"' in page
-    red = doc["risk-RED"]["features"][0]["properties"]
-    assert red["risk"] == "RED" and red["findings"][0][1] == "RED"
+    red = dict(zip(doc["risk-RED"]["columns"], doc["risk-RED"]["features"][0]["properties"], strict=True))
+    assert red["risk"] == "RED" and red["findings"][0][1] == "RED"  # properties named once per class
     assert "jordlova § 9" in page and "kulturminneloven §§ 3, 4, 6" in page  # rule texts, once per page
     belt = json.loads(data.group("zone-watercourse-belt"))
     assert len(belt["features"]) == 7  # one belt per municipality
