@@ -298,6 +298,7 @@ class PlannerData:
     rules: dict[str, dict[str, Any]]
     risk_parts: dict[str, str] | None
     zones: Callable[[], list[ConstraintZones]]
+    zone_rules: tuple[Rule, ...] = ()
     _groups: dict[str, bytes] = field(default_factory=dict)
     _gzipped: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -315,12 +316,12 @@ class PlannerData:
         return "{" + ",".join(f'"risk-{k}":{v}' for k, v in self.risk_parts.items()) + "}"
 
     def group_names(self) -> list[str]:
-        """Every data group this version can serve."""
+        """Every data group this version can serve (cheap: from the rules, no geometry)."""
         names = [RISK_GROUP] if self.computed else []
-        for cz in self.zones():
-            names.append(f"zone-{cz.rule.id}")
-            if cz.rule.theme == "heritage":
-                names.append(f"features-{cz.rule.id}")
+        for rule in self.zone_rules:
+            names.append(f"zone-{rule.id}")
+            if rule.theme == "heritage":
+                names.append(f"features-{rule.id}")
         return names
 
     def group(self, name: str) -> bytes | None:
@@ -329,6 +330,8 @@ class PlannerData:
             if name in self._groups:
                 return self._groups[name]
             text: str | None = None
+            if name not in self.group_names():
+                return None
             if name == RISK_GROUP:
                 text = self.risk_text
             else:
@@ -391,7 +394,8 @@ def _build(store: Store, rules: RuleSet, token: str) -> PlannerData:
     zones = risk_zones(store, rules)
     counts = {} if zones is None else {r: int((zones["risk"] == r).sum()) for r in RISK_ORDER}
     parts = None if zones is None else risk_layers_json(zones)
-    return PlannerData(token, counts, rule_records(zones, rules), parts, lambda: constraint_zones(store, rules))
+    return PlannerData(token, counts, rule_records(zones, rules), parts, lambda: constraint_zones(store, rules),
+                       tuple(_zone_rules(rules)))
 
 
 def gzip_bytes(raw: bytes) -> bytes:

@@ -60,3 +60,28 @@ def test_missing_assets_are_503(demo_workspace: Path, tmp_path: Path, monkeypatc
     with TestClient(create_app(settings)) as c:
         r = c.get("/maps/investor")
     assert r.status_code == 503 and "npm ci" in r.json()["description"]
+
+
+def test_planner_data_route(client: TestClient, demo_workspace: Path) -> None:
+    """The planner's heavy layers: named by version (cached for good), gzip on request, 404 naming the choices."""
+    import re
+
+    from constraints.publish import OBJECTION_RISK
+    from layers.gpkg_store import GeoPackageStore
+
+    page = client.get("/maps/planner").text
+    url = re.search(r'"(/maps/planner/data/risk\?v=[0-9a-f]{16})"', page).group(1)
+    assert f'<link rel="preload" href="{url}" as="fetch"' in page
+    r = client.get(url, headers={"accept-encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert r.headers["content-encoding"] == "gzip"
+    doc = r.json()  # httpx decodes the gzip; what travelled is a fraction of the JSON
+    assert int(r.headers["content-length"]) < len(r.content) / 3
+    store = GeoPackageStore(demo_workspace)
+    risk = store.read_frame(store.get_layer(OBJECTION_RISK).current)
+    assert sum(len(fc["features"]) for fc in doc.values()) == len(risk)
+    stale = client.get("/maps/planner/data/risk?v=0000000000000000")
+    assert stale.status_code == 200 and stale.headers["cache-control"] == "no-cache"  # never cached for good
+    bad = client.get("/maps/planner/data/nope")
+    assert bad.status_code == 404 and "zone-watercourse-belt" in bad.json()["description"]
