@@ -89,8 +89,13 @@ def rule_texts(data: PlannerData, lang: Lang) -> dict[str, dict[str, Any]]:
 def _zone_label(spec: ZoneSpec, lang: Lang) -> str:
     width = "/".join(format_number(w, 0, lang) for w in spec.widths) + " " + t("unit.m", lang)
     suffix = f", {t('legend.belt_own', lang)}" if spec.own else ""
-    key = f"zone.{spec.rule.id}"
-    return f"{t(key, lang) if key in MESSAGES else spec.rule.id} – {width}{suffix}"
+    return f"{_zone_name(spec.rule.id, lang)} – {width}{suffix}"
+
+
+def _zone_name(rule_id: str, lang: Lang) -> str:
+    """The zone's name (ours, else the rule's title from the rule set, never its id)."""
+    key = f"zone.{rule_id}"
+    return t(key, lang) if key in MESSAGES else rule_title(rule_id, lang)
 
 
 def _zone_layer(data: PlannerData, rule_id: str, points: bool) -> str:
@@ -172,8 +177,7 @@ def planner_map(store: Store, rules: RuleSet, options: PageOptions) -> folium.Ma
         constraint_entries.append(LegendEntry(label, style["color"], "dashed", layer=key, style=style))
         if spec.rule.theme == "heritage":
             key = f"features-{rid}"
-            zone_name = t(f"zone.{rid}", lang) if f"zone.{rid}" in MESSAGES else rid
-            name = f"{t('theme.heritage', lang)}: {zone_name}"
+            name = f"{t('theme.heritage', lang)}: {_zone_name(rid, lang)}"
             data_layer(key, name, key, lambda rid=rid: _zone_layer(data, rid, True), style=HERITAGE_POINT_STYLE,
                        show=False)
             constraint_entries.append(LegendEntry(name, HERITAGE_POINT_STYLE["fillColor"], "circle", layer=key,

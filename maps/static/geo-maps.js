@@ -214,7 +214,8 @@
 
     zone: function (p) {
       var rule = ctx.rules[p.rule_id] || {};
-      var html = '<div class="gm-popup gm-zone"><h3>' + esc(label('zone.' + p.rule_id)) + '</h3><table>';
+      var title = ctx.labels['zone.' + p.rule_id] || rule.title || p.rule_id;
+      var html = '<div class="gm-popup gm-zone"><h3>' + esc(title) + '</h3><table>';
       html += row('popup.zone_m', fmt(p.zone_m, 0) + ' ' + esc(label('unit.m')) + ' (' +
         esc(label(p.source && p.source !== 'default' ? 'legend.belt_own' : 'legend.belt_default')) + ')');
       if (p.kommunenavn) { html += row('popup.municipality', esc(p.kommunenavn)); }

@@ -75,6 +75,8 @@ def test_planner_page_classes_and_findings(demo_workspace: Path) -> None:
     red = dict(zip(doc["risk-RED"]["columns"], doc["risk-RED"]["features"][0]["properties"], strict=True))
     assert red["risk"] == "RED" and red["findings"][0][1] == "RED"  # properties named once per class
     assert "jordlova § 9" in page and "kulturminneloven §§ 3, 4, 6" in page  # rule texts, once per page
+    for rule in rules.rules:  # the layer switcher names every zone in words, never by its rule id
+        assert f'"{rule.id} \\u2013' not in page and f": {rule.id}\"" not in page, rule.id
     belt = json.loads(data.group("zone-watercourse-belt"))
     assert len(belt["features"]) == 7  # one belt per municipality
     assert data.group("zone-nope") is None
