@@ -30,6 +30,12 @@ def _open_planner(w: Watched, server_url: str, lang: str = "nb") -> None:
     w.open(f"{server_url}/maps/planner" + ("?lang=en" if lang == "en" else ""))
     w.page.evaluate("([lat, lon, z]) => GeoMaps.map.setView([lat, lon], z, {animate: false})", list(VIEW))
     w.page.wait_for_timeout(200)
+    _frames(w)
+
+
+def _frames(w: Watched) -> None:
+    """Wait until the browser has painted twice (the canvas is redrawn, so clicks hit what is on screen)."""
+    w.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def _draw_square(w: Watched, x0: int = 260, y0: int = 380) -> list[tuple[float, float]]:
@@ -166,6 +172,7 @@ def test_pick_a_zone_and_english_page(browser: Any, server: str) -> None:  # noq
         # click the middle of the map until a zoning area's popup opens, then check that area
         for dx in range(0, 200, 25):
             w.page.mouse.click(300 + dx, 450)
+            _frames(w)
             if w.page.locator(".gm-check-zone").count():
                 break
         area_text = w.page.inner_text(".leaflet-popup-content")
