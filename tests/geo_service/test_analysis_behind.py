@@ -55,7 +55,8 @@ def test_heritage_layer_without_vernetype_is_published_and_analysed_as_not_mappe
         tmp_path: Path, workspace: Path) -> None:
     source = tmp_path / "kulturminner.geojson"
     heritage_without_vernetype().to_file(source, driver="GeoJSON")
-    added = run("layers", "add", source, "--id", "kulturminner", "--kind", "heritage", "-w", workspace, cwd=tmp_path)
+    added = run("layers", "add", source, "--id", "kulturminner", "--kind", "heritage", "-w", workspace, "--wait",
+                cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     assert "recomputed objection-risk" in added.stdout and "warning" not in added.stderr
     analysed = run("analyse", "--force", "-w", workspace, cwd=tmp_path)
