@@ -206,7 +206,7 @@ def assert_equal_frames(got: gpd.GeoDataFrame, want: gpd.GeoDataFrame, name: str
             _same(x, y, f"{name}[zone {zone}].{col}")
 
 
-def assert_like_full(store: GeoPackageStore, rules: RuleSet, full_store: GeoPackageStore) -> None:
+def assert_like_full(store: Store, rules: RuleSet, full_store: GeoPackageStore) -> None:
     """The published (incremental) versions hold what a full recompute publishes, field types included."""
     inputs = current_inputs(store)
     result = analyse_store(store, rules, inputs)
@@ -306,3 +306,32 @@ def test_what_cannot_be_proven_local_is_recomputed_in_full(tmp_path: Path, rules
         [(X0, Y0 + 10), (X0 + 500, Y0 + 10)])], crs=25832), LayerMeta(LayerKind.road, "Veg (syntetisk)"))
     refresh_derived(store, other)
     assert engine(store)["mode"] == "full" and "input layer veg added" in engine(store)["full_reason"]
+
+
+def test_postgis_incremental_refresh_and_refresh_lock(make_store: Any, tmp_path: Path, rules: RuleSet) -> None:
+    """The same on PostGIS: an AR5 edit and one municipality's zoning edit, spliced exactly; the lock says since
+    when a refresh runs and a queued one does not pile up."""
+    from layers.locks import held_since, refreshing, try_exclusive
+
+    store = make_store("postgis")
+    build(store)
+    refresh_derived(store, rules)
+    rng = np.random.default_rng(5)
+    edit_constraints(store, rng, "ar5", 6)
+    edit_zoning(store, rng, "kp-3006", 2)
+    refresh_derived(store, rules)
+    info = engine(store)
+    assert info["mode"] == "incremental" and 0 < info["recomputed_zones"] < info["zones"] / 2, info
+    assert_like_full(store, rules, GeoPackageStore(tmp_path / "full"))
+
+    assert held_since(store, publish.DERIVED_LOCK) is None
+    with store.exclusive(publish.DERIVED_LOCK), refreshing(store, publish.DERIVED_LOCK):
+        since = held_since(store, publish.DERIVED_LOCK)
+        assert since is not None and abs((publish.now_utc() - since).total_seconds()) < 60
+        with try_exclusive(store, publish.DERIVED_LOCK) as got:
+            assert got is False
+    assert held_since(store, publish.DERIVED_LOCK) is None
+    with try_exclusive(store, "derived-refresh-queue") as got:
+        assert got is True
+        with try_exclusive(store, "derived-refresh-queue") as again:
+            assert again is False
