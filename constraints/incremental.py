@@ -50,7 +50,6 @@ from constraints.publish import (
     _dumps,
     _storable,
     _with_findings,
-    constraint_layers,
     publish_derived,
     zoning_frame,
 )
@@ -134,13 +133,13 @@ def _refresh(store: Store, rules: RuleSet, inputs: Inputs) -> Outcome:
     old_ids = previous.risk["zone_id"].to_numpy()
     matched_old_ids = np.where(matched_old >= 0, old_ids[np.maximum(matched_old, 0)] if len(old_ids) else -1, -1)
 
-    constraints = constraint_layers(store, inputs)
+    constraints = _LazyLayers(store, inputs)
     changes: dict[str, dict[str, int]] = {}
     if constraint_changed:
         reach = _published_reach(previous.risk)
         for layer_id in constraint_changed:
             geoms, counts, fid_map = _changed_features(store, records[layer_id], old_versions[layer_id],
-                                                       constraints[layer_id])
+                                                       constraints.get(layer_id))
             changes[layer_id] = counts
             reading = _rules_reading(rules, records[layer_id])
             if fid_map and any(len(_layers_read(r, inputs)) > 1 for r in reading):
@@ -152,21 +151,41 @@ def _refresh(store: Store, rules: RuleSet, inputs: Inputs) -> Outcome:
     if n and count > MAX_SHARE * n:
         raise NeedsFull(f"{count} of {n} zones affected (more than {MAX_SHARE:.0%})")
 
-    index = ConstraintIndex(constraints, rules)
     positions = np.flatnonzero(recompute)
     if len(positions):
-        fresh_risk, fresh_business = _recompute(zoning, zones, positions, constraints, rules, index)
-    else:
+        index = ConstraintIndex(constraints.all(), rules)
+        fresh_risk, fresh_business = _recompute(zoning, zones, positions, constraints.all(), rules, index)
+        provenance = index.provenance()
+    else:  # nothing within reach of the changes: no index to build
         fresh_risk, fresh_business = previous.risk.iloc[:0], previous.business.iloc[:0]
+        provenance = {**previous.engine, "inputs": _engine_inputs(previous.engine, inputs)}
     risk = _splice(previous.risk, fresh_risk, matched_old, recompute, new_ids, previous.risk_fields)
     business = _splice(previous.business, fresh_business, matched_old, recompute, new_ids, previous.business_fields,
                        by_zone=previous.risk["zone_id"].to_numpy())
     municipalities = sorted({str(k) for k in fresh_risk["kommunenummer"] if isinstance(k, str) and k})
-    engine = {**index.provenance(), "mode": "incremental", "recomputed_zones": count, "zones": n,
+    engine = {**provenance, "mode": "incremental", "recomputed_zones": count, "zones": n,
               "recomputed_municipalities": municipalities, "changed_layers": changes,
               "zoning_changed": zoning_changed, "unread_layers": unread,
               "base": {OBJECTION_RISK: previous.risk_version, BUSINESS_AREAS: previous.business_version}}
     return Outcome(publish_derived(store, rules, inputs, risk, business, engine), engine=engine)
+
+
+class _LazyLayers:
+    """The current constraint layers, each read when first asked for (all of them only if zones are recomputed)."""
+
+    def __init__(self, store: Store, inputs: Inputs) -> None:
+        self.store, self.inputs = store, inputs
+        self._read: dict[str, ConstraintLayer] = {}
+
+    def get(self, layer_id: str) -> ConstraintLayer:
+        if layer_id not in self._read:
+            record = next(r for r in self.inputs.constraints if r.id == layer_id)
+            self._read[layer_id] = ConstraintLayer(record.id, record.kind, self.store.read_frame(record.current),
+                                                   version=record.current.version)
+        return self._read[layer_id]
+
+    def all(self) -> dict[str, ConstraintLayer]:
+        return {r.id: self.get(r.id) for r in self.inputs.constraints}
 
 
 # ------------------------------------------------------------------------------------------ previous results
@@ -256,9 +275,15 @@ def _changed_features(store: Store, record: LayerRecord, old_version: int,
     cols_new = {c: str(t) for c, t in new.drop(columns=new.geometry.name).dtypes.items()}
     if cols_old != cols_new:
         raise NeedsFull(f"the columns or their types of {record.id} changed")
-    matched = _match(old, new)
-    gone = np.setdiff1d(np.arange(len(old)), matched[matched >= 0])
-    fresh = np.flatnonzero(matched < 0)
+    matched = _match_by_fid(old, new)
+    taken = np.zeros(len(old), dtype=bool)
+    taken[matched[matched >= 0]] = True
+    gone, fresh = np.flatnonzero(~taken), np.flatnonzero(matched < 0)
+    if len(gone) and len(fresh):  # renumbered or reordered features: match the rest by content
+        again = _match(old.iloc[gone], new.iloc[fresh])
+        matched[fresh[again >= 0]] = gone[again[again >= 0]]
+        taken[gone[again[again >= 0]]] = True
+        gone, fresh = np.flatnonzero(~taken), np.flatnonzero(matched < 0)
     geoms = np.concatenate([np.asarray(old.geometry.array, dtype=object)[gone],
                             np.asarray(new.geometry.array, dtype=object)[fresh]])
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))] if len(geoms) else geoms
@@ -351,6 +376,21 @@ def _content_keys(frame: gpd.GeoDataFrame, ignore: tuple[str, ...] = ()) -> list
     attrs = (pd.util.hash_pandas_object(frame[cols], index=False).to_numpy() if cols
              else np.zeros(len(frame), dtype=np.uint64))
     return [(w or b"") + int(a).to_bytes(8, "little") for w, a in zip(wkb, attrs, strict=True)]
+
+
+def _match_by_fid(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> np.ndarray:
+    """Per row of ``new``: the row of ``old`` with the same feature id and content, or -1 (vectorised)."""
+    pos = pd.Index(old.index).get_indexer(new.index)
+    both = np.flatnonzero(pos >= 0)
+    o, n = old.iloc[pos[both]], new.iloc[both]
+    same = shapely.equals_identical(np.asarray(o.geometry.array, dtype=object),
+                                    np.asarray(n.geometry.array, dtype=object))
+    for col in (c for c in old.columns if c != old.geometry.name):
+        a, b = o[col].to_numpy(), n[col].to_numpy()
+        same &= np.asarray((a == b) | (pd.isna(a) & pd.isna(b)), dtype=bool)
+    out = np.full(len(new), -1, dtype=np.int64)
+    out[both[same]] = pos[both[same]]
+    return out
 
 
 def _match(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, ignore: tuple[str, ...] = ()) -> np.ndarray:
