@@ -40,7 +40,7 @@ from shapely import STRtree
 
 from constraints.business import business_areas
 from constraints.formal import in_force_regulation, in_group
-from constraints.index import ConstraintIndex
+from constraints.index import ConstraintIndex, _missing_field, _select
 from constraints.inputs import ConstraintLayer
 from constraints.overlay import analyse_zones, objection_risk, zone_geometries
 from constraints.publish import (
@@ -59,7 +59,8 @@ from layers.kinds import LayerKind
 from layers.store import LayerRecord, Store, VersionRecord
 
 MAX_SHARE = 0.5  # more zones affected than this share: a full recompute is as fast and simpler
-MARGIN_M = 1.0  # added to every reach: a zone at exactly the distance is recomputed, never missed
+MARGIN_M = 1.0
+NEAR_M = 2_000.0  # constraint features read around recomputed zones (at least; see near_distance)  # added to every reach: a zone at exactly the distance is recomputed, never missed
 ALWAYS_FULL_KINDS = (LayerKind.municipality, LayerKind.coverage)  # read everywhere (names, coverage, region)
 
 
@@ -153,9 +154,16 @@ def _refresh(store: Store, rules: RuleSet, inputs: Inputs) -> Outcome:
 
     positions = np.flatnonzero(recompute)
     if len(positions):
-        index = ConstraintIndex(constraints.all(), rules)
-        fresh_risk, fresh_business = _recompute(zoning, zones, positions, constraints.all(), rules, index)
-        provenance = index.provenance()
+        layers = constraints.all()
+        near = _near(layers, zones[positions], rules)  # the features that can matter to these zones only
+        index = ConstraintIndex(near, rules)
+        findings, fresh_risk, fresh_business = _recompute(zoning, zones, positions, near, rules, index)
+        scope = "near"
+        if not _within_reach(findings, layers, rules):  # a published distance reaches past the features read
+            index = ConstraintIndex(layers, rules)
+            findings, fresh_risk, fresh_business = _recompute(zoning, zones, positions, layers, rules, index)
+            scope = "full"
+        provenance = {**index.provenance(), "index_scope": scope}
     else:  # nothing within reach of the changes: no index to build
         fresh_risk, fresh_business = previous.risk.iloc[:0], previous.business.iloc[:0]
         provenance = {**previous.engine, "inputs": _engine_inputs(previous.engine, inputs)}
@@ -442,8 +450,8 @@ def _business(zoning: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray:
 
 def _recompute(zoning: gpd.GeoDataFrame, zones: np.ndarray, positions: np.ndarray,
                constraints: dict[str, ConstraintLayer], rules: RuleSet,
-               index: ConstraintIndex) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Objection risk (with findings) and business areas of the zones at ``positions``, as published.
+               index: ConstraintIndex) -> tuple[pd.DataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Findings, and objection risk (with findings) and business areas as published, of the zones at ``positions``.
 
     Business areas also see the in-force reguleringsplan zones over those zones (a reserve's regulated part).
     """
@@ -458,7 +466,51 @@ def _recompute(zoning: gpd.GeoDataFrame, zones: np.ndarray, positions: np.ndarra
         context = np.union1d(positions, rp[np.unique(ri)])
     business = business_areas(zoning.iloc[context], findings, rules, index)
     business = business[business["zone_id"].isin(subset.index)]
-    return _storable(_with_findings(risk, findings)), _storable(business)
+    return findings, _storable(_with_findings(risk, findings)), _storable(business)
+
+
+def near_distance(rules: RuleSet) -> float:
+    """How far around the recomputed zones constraint features are read: well past every rule's reach, so the
+    nearest-feature distance a NOT_MAPPED finding publishes is found among them (checked, else all are read)."""
+    return max(NEAR_M, 4 * max((rule_reach(r) for r in rules.active_rules), default=0.0))
+
+
+def _near(layers: dict[str, ConstraintLayer], zones: np.ndarray, rules: RuleSet) -> dict[str, ConstraintLayer]:
+    """Each constraint layer cut to the features within :func:`near_distance` of ``zones`` (municipality and
+    coverage layers whole: they are read everywhere). Feature ids and order are kept."""
+    reach = near_distance(rules)
+    out: dict[str, ConstraintLayer] = {}
+    for layer_id, layer in layers.items():
+        frame = layer.frame
+        if layer.kind in ALWAYS_FULL_KINDS or len(frame) == 0:
+            out[layer_id] = layer
+            continue
+        geoms = np.asarray(frame.geometry.array, dtype=object)
+        usable = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+        _, fi = STRtree(geoms[usable]).query(zones, predicate="dwithin", distance=reach)
+        keep = np.zeros(len(frame), dtype=bool)
+        keep[usable[fi]] = True
+        out[layer_id] = replace(layer, frame=frame[keep])
+    return out
+
+
+def _within_reach(findings: pd.DataFrame, layers: dict[str, ConstraintLayer], rules: RuleSet) -> bool:
+    """Whether every published finding's distance is one the near features answer exactly: within the near
+    distance, or unknown because no layer holds a feature the rule selects."""
+    if len(findings) == 0:
+        return True
+    published = ((findings["risk"] != "GREEN") | (findings["outcome"] == "exempt")).to_numpy()
+    distance = pd.to_numeric(findings["distance_m"], errors="coerce").to_numpy(dtype=float)
+    if (published & (distance > near_distance(rules) - MARGIN_M)).any():
+        return False
+    unknown = published & np.isnan(distance)
+    for rule_id in pd.unique(findings["rule_id"].to_numpy()[unknown]):
+        rule = rules.rule(str(rule_id))
+        for layer in layers.values():
+            if layer.kind == rule.kind and (rule.layer_ids is None or layer.id in rule.layer_ids) and (
+                    _missing_field(layer, rule) is None and _select(layer, rule).any()):
+                return False
+    return True
 
 
 def _splice(previous: gpd.GeoDataFrame, fresh: gpd.GeoDataFrame, matched_old: np.ndarray, recompute: np.ndarray,

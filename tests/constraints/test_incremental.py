@@ -239,7 +239,7 @@ def test_random_edits_give_what_a_full_recompute_gives(tmp_path: Path, rules: Ru
     assert first["mode"] == "full" and first["full_reason"] == "no previous results"
     n_zones = first["recomputed_zones"]
     rng = np.random.default_rng(2026)
-    modes, renumbered = [], 0
+    modes, renumbered, scopes = [], 0, set()
     for round_, what in enumerate(["ar5", "kulturminner", "zoning", "elv", "ar5+kulturminner", "zoning"]):
         if what == "zoning":
             layer_id = f"kp-{KNR[round_ % 2]}"
@@ -253,6 +253,7 @@ def test_random_edits_give_what_a_full_recompute_gives(tmp_path: Path, rules: Ru
         info = engine(store)
         modes.append((what, info["mode"], info["recomputed_zones"]))
         renumbered += sum("renumbered" in c for c in info["changed_layers"].values())
+        scopes.add(info.get("index_scope"))
         assert info["mode"] == "incremental", (what, info.get("full_reason"))
         assert info["recomputed_zones"] < n_zones / 2, modes
         if what == "zoning":  # one municipality's plans: nothing in the other is recomputed
@@ -260,6 +261,7 @@ def test_random_edits_give_what_a_full_recompute_gives(tmp_path: Path, rules: Ru
         assert_like_full(store, rules, full_store)
     assert sum(z for _, _, z in modes) > 0  # the edits did reach zones
     assert renumbered  # a new file renumbered features: findings keep the new feature ids (hit_ids)
+    assert "near" in scopes  # recomputed with only the features near the zones read (the usual case)
 
 
 def test_ten_farmland_parcels_recompute_few_zones_and_an_unread_layer_none(tmp_path: Path, rules: RuleSet) -> None:
