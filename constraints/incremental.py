@@ -39,6 +39,7 @@ import shapely
 from shapely import STRtree
 
 from constraints.business import business_areas
+from constraints.feature_match import NeedsFull, changed_features, match_zones, remap_hit_ids, version_record
 from constraints.formal import in_force_regulation, in_group
 from constraints.index import ConstraintIndex, _missing_field, _select
 from constraints.inputs import ConstraintLayer
@@ -47,7 +48,6 @@ from constraints.publish import (
     BUSINESS_AREAS,
     OBJECTION_RISK,
     Inputs,
-    _dumps,
     _storable,
     _with_findings,
     publish_derived,
@@ -59,8 +59,8 @@ from layers.kinds import LayerKind
 from layers.store import LayerRecord, Store, VersionRecord
 
 MAX_SHARE = 0.5  # more zones affected than this share: a full recompute is as fast and simpler
-MARGIN_M = 1.0
-NEAR_M = 2_000.0  # constraint features read around recomputed zones (at least; see near_distance)  # added to every reach: a zone at exactly the distance is recomputed, never missed
+MARGIN_M = 1.0  # added to every reach: a zone at exactly the distance is recomputed, never missed
+NEAR_M = 2_000.0  # constraint features read around recomputed zones (at least; see near_distance)
 ALWAYS_FULL_KINDS = (LayerKind.municipality, LayerKind.coverage)  # read everywhere (names, coverage, region)
 
 
@@ -71,10 +71,6 @@ class Outcome:
     published: list[VersionRecord] | None
     full_reason: str = ""
     engine: dict[str, Any] = field(default_factory=dict)
-
-
-class NeedsFull(Exception):
-    """The change cannot be proven local: recompute everything (the message says why)."""
 
 
 def refresh_incremental(store: Store, rules: RuleSet, inputs: Inputs) -> Outcome:
@@ -122,7 +118,7 @@ def _refresh(store: Store, rules: RuleSet, inputs: Inputs) -> Outcome:
         old_zoning = _old_zoning(store, inputs, old_versions)
         if not np.array_equal(previous.risk["zone_id"].to_numpy(), old_zoning.index.to_numpy()):
             raise NeedsFull("the previous results do not list the zones of the previous zoning")
-        matched_old, recompute = _match_zones(old_zoning, zoning)
+        matched_old, recompute = match_zones(old_zoning, zoning)
         old_geoms = zone_geometries(old_zoning)[np.setdiff1d(np.arange(len(old_zoning)),
                                                              matched_old[matched_old >= 0])]
         _add_overlapped_business(recompute, zoning, zones, np.concatenate([zones[recompute], old_geoms]), rules)
@@ -139,13 +135,13 @@ def _refresh(store: Store, rules: RuleSet, inputs: Inputs) -> Outcome:
     if constraint_changed:
         reach = _published_reach(previous.risk)
         for layer_id in constraint_changed:
-            geoms, counts, fid_map = _changed_features(store, records[layer_id], old_versions[layer_id],
+            geoms, counts, fid_map = changed_features(store, records[layer_id], old_versions[layer_id],
                                                        constraints.get(layer_id))
             changes[layer_id] = counts
             reading = _rules_reading(rules, records[layer_id])
             if fid_map and any(len(_layers_read(r, inputs)) > 1 for r in reading):
                 raise NeedsFull(f"{layer_id} was renumbered and its rules read other layers too")
-            previous = replace(previous, risk=_remap_hit_ids(previous.risk, reading, fid_map))
+            previous = replace(previous, risk=remap_hit_ids(previous.risk, reading, fid_map))
             _add_near(recompute, zones, geoms, reading, reach, matched_old_ids)
     n = len(zoning)
     count = int(recompute.sum())
@@ -238,13 +234,6 @@ def _engine_inputs(engine: dict[str, Any], inputs: Inputs) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def _version(store: Store, layer_id: str, version: int) -> VersionRecord:
-    for record in store.versions(layer_id):
-        if record.version == version:
-            return record
-    raise NeedsFull(f"version {version} of {layer_id} is gone")
-
-
 # ---------------------------------------------------------------------------------------- which rules read
 
 
@@ -270,63 +259,6 @@ def rule_reach(rule: Rule) -> float:
 
 
 # ------------------------------------------------------------------------------------------ constraint diff
-
-
-def _changed_features(store: Store, record: LayerRecord, old_version: int,
-                      layer: ConstraintLayer) -> tuple[np.ndarray, dict[str, int], dict[int, int]]:
-    """Old and new geometries of the features that differ between two versions, matched by content (geometry
-    and attributes), and the new feature id of every unchanged feature whose id changed (a new file renumbers
-    its features: one removed in the middle shifts the ids of all after it)."""
-    old = store.read_frame(_version(store, record.id, old_version))
-    new = layer.frame
-    cols_old = {c: str(t) for c, t in old.drop(columns=old.geometry.name).dtypes.items()}
-    cols_new = {c: str(t) for c, t in new.drop(columns=new.geometry.name).dtypes.items()}
-    if cols_old != cols_new:
-        raise NeedsFull(f"the columns or their types of {record.id} changed")
-    matched = _match_by_fid(old, new)
-    taken = np.zeros(len(old), dtype=bool)
-    taken[matched[matched >= 0]] = True
-    gone, fresh = np.flatnonzero(~taken), np.flatnonzero(matched < 0)
-    if len(gone) and len(fresh):  # renumbered or reordered features: match the rest by content
-        again = _match(old.iloc[gone], new.iloc[fresh])
-        matched[fresh[again >= 0]] = gone[again[again >= 0]]
-        taken[gone[again[again >= 0]]] = True
-        gone, fresh = np.flatnonzero(~taken), np.flatnonzero(matched < 0)
-    geoms = np.concatenate([np.asarray(old.geometry.array, dtype=object)[gone],
-                            np.asarray(new.geometry.array, dtype=object)[fresh]])
-    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))] if len(geoms) else geoms
-    old_fids, new_fids = old.index.to_numpy(), new.index.to_numpy()
-    both = np.flatnonzero(matched >= 0)
-    moved = both[old_fids[matched[both]] != new_fids[both]]
-    fid_map = {int(old_fids[matched[i]]): int(new_fids[i]) for i in moved}
-    same_id = len(np.intersect1d(old_fids[gone], new_fids[fresh]))
-    counts = {"added": len(fresh) - same_id, "removed": len(gone) - same_id, "changed": same_id}
-    if fid_map:
-        counts["renumbered"] = len(fid_map)
-    return geoms, counts, fid_map
-
-
-def _remap_hit_ids(risk: gpd.GeoDataFrame, rules: list[Rule], fid_map: dict[int, int]) -> gpd.GeoDataFrame:
-    """The published findings of ``rules`` with their ``hit_ids`` in the new version's feature ids."""
-    if not fid_map:
-        return risk
-    ids = {r.id for r in rules}
-    texts = risk["findings"].to_numpy(dtype=object).copy()
-    for i, text in enumerate(texts):
-        if not isinstance(text, str) or '"hit_ids": [' not in text:
-            continue
-        findings = json.loads(text)
-        touched = False
-        for finding in findings:
-            hits = finding.get("hit_ids")
-            if finding.get("rule_id") in ids and hits:
-                finding["hit_ids"] = sorted(fid_map.get(int(h), int(h)) for h in hits)
-                touched = True
-        if touched:
-            texts[i] = _dumps(findings)
-    out = risk.copy()
-    out["findings"] = texts
-    return out
 
 
 def _published_reach(risk: pd.DataFrame) -> dict[str, dict[Any, float]]:
@@ -371,58 +303,10 @@ def _old_zoning(store: Store, inputs: Inputs, old_versions: dict[str, int]) -> g
     """The zoning frame as the previous results saw it (the same layers at their old versions)."""
     records = []
     for record in inputs.zoning:
-        version = _version(store, record.id, old_versions[record.id])
+        version = version_record(store, record.id, old_versions[record.id])
         records.append(LayerRecord(record.id, record.kind, record.title, record.description, record.attribution,
                                    version))
     return zoning_frame(store, Inputs(records, []))
-
-
-def _content_keys(frame: gpd.GeoDataFrame, ignore: tuple[str, ...] = ()) -> list[bytes]:
-    """What a feature's results depend on: its geometry (exact) and attributes (hashed), not its feature id."""
-    cols = [c for c in frame.columns if c != frame.geometry.name and c not in ignore]
-    wkb = shapely.to_wkb(np.asarray(frame.geometry.array, dtype=object))
-    attrs = (pd.util.hash_pandas_object(frame[cols], index=False).to_numpy() if cols
-             else np.zeros(len(frame), dtype=np.uint64))
-    return [(w or b"") + int(a).to_bytes(8, "little") for w, a in zip(wkb, attrs, strict=True)]
-
-
-def _match_by_fid(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> np.ndarray:
-    """Per row of ``new``: the row of ``old`` with the same feature id and content, or -1 (vectorised)."""
-    pos = pd.Index(old.index).get_indexer(new.index)
-    both = np.flatnonzero(pos >= 0)
-    o, n = old.iloc[pos[both]], new.iloc[both]
-    same = shapely.equals_identical(np.asarray(o.geometry.array, dtype=object),
-                                    np.asarray(n.geometry.array, dtype=object))
-    for col in (c for c in old.columns if c != old.geometry.name):
-        a, b = o[col].to_numpy(), n[col].to_numpy()
-        same &= np.asarray((a == b) | (pd.isna(a) & pd.isna(b)), dtype=bool)
-    out = np.full(len(new), -1, dtype=np.int64)
-    out[both[same]] = pos[both[same]]
-    return out
-
-
-def _match(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, ignore: tuple[str, ...] = ()) -> np.ndarray:
-    """Per row of ``new``: the position of a row of ``old`` with the same content (each used once), or -1."""
-    free: dict[bytes, list[int]] = defaultdict(list)
-    for pos, key in enumerate(_content_keys(old, ignore)):
-        free[key].append(pos)
-    for positions in free.values():
-        positions.reverse()
-    matched = np.full(len(new), -1, dtype=np.int64)
-    for pos, key in enumerate(_content_keys(new, ignore)):
-        found = free.get(key)
-        if found:
-            matched[pos] = found.pop()
-    return matched
-
-
-def _match_zones(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per new zone: the position of the same zone (same content) in the old zoning, or -1; and which to
-    recompute (those without a match)."""
-    if {c: str(t) for c, t in old.dtypes.items()} != {c: str(t) for c, t in new.dtypes.items()}:
-        raise NeedsFull("the zoning columns or their types changed")
-    matched = _match(old, new, ignore=("source_fid",))
-    return matched, matched < 0
 
 
 def _add_overlapped_business(recompute: np.ndarray, zoning: gpd.GeoDataFrame, zones: np.ndarray,
