@@ -7,7 +7,7 @@ landslide awareness switched off, so a landslide-awareness layer is one no rule 
 
 Each run, in one process (reading and writing the store included, imports not):
 
-* ``edit``: 10 farmland parcels change class (a re-exported AR5 file: same features, same order), published as a
+* ``edit``: 10 farmland parcels under zoning areas change class (a re-exported AR5 file: same features, same order), published as a
   new version; ``refresh_derived`` (incremental: only the zones those parcels can affect) is timed, then the
   same inputs recomputed in full (``refresh_derived(force=True)``) and timed; the two published results are
   compared (statuses, areas to 1e-6 relative, findings);
@@ -29,18 +29,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import shapely
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_analyse_process import build_workspace  # noqa: E402
+from bench_analyse_process import build_workspace
 
-from constraints.publish import BUSINESS_AREAS, OBJECTION_RISK, refresh_derived  # noqa: E402
-from constraints.rules import RuleSet, load_rules  # noqa: E402
-from layers.gpkg_store import GeoPackageStore  # noqa: E402
-from layers.kinds import LayerKind  # noqa: E402
-from layers.store import LayerMeta  # noqa: E402
+from constraints.publish import BUSINESS_AREAS, OBJECTION_RISK, refresh_derived
+from constraints.rules import RuleSet, load_rules
+from layers.gpkg_store import GeoPackageStore
+from layers.kinds import LayerKind
+from layers.store import LayerMeta
 
 
 def rules_without_landslide_awareness(folder: Path) -> RuleSet:
@@ -50,10 +51,12 @@ def rules_without_landslide_awareness(folder: Path) -> RuleSet:
 
 
 def edit_farmland(store: GeoPackageStore, rng: np.random.Generator, n: int = 10) -> None:
-    """``n`` parcels change class; everything else (order, geometry) stays as it was."""
+    """``n`` parcels under zoning areas change class; everything else (order, geometry) stays as it was."""
     record = store.get_layer("ar5")
     frame = store.read_frame(record.current)
-    picked = rng.choice(len(frame), size=n, replace=False)
+    zones = np.asarray(store.read_frame(store.get_layer("arealplan").current).geometry.array, dtype=object)
+    under, _ = shapely.STRtree(zones).query(np.asarray(frame.geometry.array, dtype=object), predicate="intersects")
+    picked = rng.choice(np.unique(under), size=n, replace=False)
     col = frame.columns.get_loc("arealtype")
     frame.iloc[picked, col] = np.where(frame.iloc[picked, col].to_numpy() == 30, 21, 30)
     store.publish("ar5", frame.reset_index(drop=True), LayerMeta(record.kind, record.title, record.description))
@@ -76,8 +79,8 @@ def snapshot(store: GeoPackageStore) -> dict[str, object]:
 
 
 def identical(a: dict[str, object], b: dict[str, object]) -> bool:
-    for layer_id in a:
-        x, y = a[layer_id], b[layer_id]
+    for layer_id, x in a.items():
+        y = b[layer_id]
         if len(x) != len(y) or (x["zone_id"].to_numpy() != y["zone_id"].to_numpy()).any():  # type: ignore[index]
             return False
         for col in x.columns:  # type: ignore[attr-defined]
