@@ -136,6 +136,7 @@ def main() -> None:
         same = identical(incremental, snapshot(store))
         rows.append(("10 farmland parcels", run, t_incr, t_full, engine["mode"], engine["recomputed_zones"],
                      engine.get("zones"), same))
+        print(f"run {run}: layers read whole for the recomputed zones: {engine.get('index_whole_layers')}")
 
         aware = store.read_frame(store.get_layer("kommuner").current).iloc[:1][["geometry"]]
         store.publish(f"aktsomhet-{run}", aware, LayerMeta(LayerKind.landslide_awareness, "Aktsomhet (syntetisk)"))

@@ -154,12 +154,12 @@ def _refresh(store: Store, rules: RuleSet, inputs: Inputs) -> Outcome:
         near = _near(layers, zones[positions], rules)  # the features that can matter to these zones only
         index = ConstraintIndex(near, rules)
         findings, fresh_risk, fresh_business = _recompute(zoning, zones, positions, near, rules, index)
-        scope = "near"
-        if not _within_reach(findings, layers, rules):  # a published distance reaches past the features read
-            index = ConstraintIndex(layers, rules)
-            findings, fresh_risk, fresh_business = _recompute(zoning, zones, positions, layers, rules, index)
-            scope = "full"
-        provenance = {**index.provenance(), "index_scope": scope}
+        whole = _beyond_reach(findings, layers, rules)
+        if whole:  # a published distance reaches past the features read: those layers whole, the rest near
+            near = {k: layers[k] if k in whole else v for k, v in near.items()}
+            index = ConstraintIndex(near, rules)
+            findings, fresh_risk, fresh_business = _recompute(zoning, zones, positions, near, rules, index)
+        provenance = {**index.provenance(), "index_whole_layers": sorted(whole)}
     else:  # nothing within reach of the changes: no index to build
         fresh_risk, fresh_business = previous.risk.iloc[:0], previous.business.iloc[:0]
         provenance = {**previous.engine, "inputs": _engine_inputs(previous.engine, inputs)}
@@ -378,23 +378,26 @@ def _near(layers: dict[str, ConstraintLayer], zones: np.ndarray, rules: RuleSet)
     return out
 
 
-def _within_reach(findings: pd.DataFrame, layers: dict[str, ConstraintLayer], rules: RuleSet) -> bool:
-    """Whether every published finding's distance is one the near features answer exactly: within the near
-    distance, or unknown because no layer holds a feature the rule selects."""
+def _beyond_reach(findings: pd.DataFrame, layers: dict[str, ConstraintLayer], rules: RuleSet) -> set[str]:
+    """The layers whose near features may not answer a published finding exactly: its distance is past the near
+    distance, or unknown while the layer holds a feature the rule selects (then read the layer whole)."""
     if len(findings) == 0:
-        return True
+        return set()
     published = ((findings["risk"] != "GREEN") | (findings["outcome"] == "exempt")).to_numpy()
     distance = pd.to_numeric(findings["distance_m"], errors="coerce").to_numpy(dtype=float)
-    if (published & (distance > near_distance(rules) - MARGIN_M)).any():
-        return False
+    far = published & (distance > near_distance(rules) - MARGIN_M)
     unknown = published & np.isnan(distance)
-    for rule_id in pd.unique(findings["rule_id"].to_numpy()[unknown]):
+    out: set[str] = set()
+    rule_ids = findings["rule_id"].to_numpy()
+    for rule_id in pd.unique(rule_ids[far | unknown]):
         rule = rules.rule(str(rule_id))
         for layer in layers.values():
-            if layer.kind == rule.kind and (rule.layer_ids is None or layer.id in rule.layer_ids) and (
+            if layer.kind != rule.kind or (rule.layer_ids is not None and layer.id not in rule.layer_ids):
+                continue
+            if (far & (rule_ids == rule_id)).any() or (
                     _missing_field(layer, rule) is None and _select(layer, rule).any()):
-                return False
-    return True
+                out.add(layer.id)
+    return out
 
 
 def _splice(previous: gpd.GeoDataFrame, fresh: gpd.GeoDataFrame, matched_old: np.ndarray, recompute: np.ndarray,
