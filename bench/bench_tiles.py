@@ -68,8 +68,9 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from wrk_report import parse_wrk
+
 from layers.gpkg_store import GeoPackageStore
-from wrk_report import parse_wrk  # noqa: E402 - bench/ is on sys.path when run as a script
 from layers.kinds import LayerKind
 from layers.seed import publish_demo
 from layers.store import LayerMeta
