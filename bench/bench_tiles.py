@@ -266,6 +266,17 @@ def cpu_seconds(roots: list[int]) -> float:
     return total / CLK_TCK
 
 
+def wait_idle(roots: list[int], limit: float = 180.0) -> float:
+    """Wait until ``roots`` use less than 5 % of a core over half a second (at most ``limit`` s); the seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        c0 = cpu_seconds(roots)
+        time.sleep(0.5)
+        if cpu_seconds(roots) - c0 < 0.025:
+            break
+    return time.monotonic() - t0
+
+
 @contextlib.contextmanager
 def server(name: str, python: str, target: list[str], env: dict[str, str], ready: str, workers: int,
            cwd: Path, extra_cpu: list[int] | None = None) -> Iterator[str]:
@@ -288,6 +299,7 @@ def server(name: str, python: str, target: list[str], env: dict[str, str], ready
                     raise RuntimeError(f"{name} did not start; see {log.name}") from None
                 time.sleep(0.2)
         time.sleep(1.0 if workers > 1 else 0.2)  # let every worker finish its startup
+        wait_idle([proc.pid])  # and its background start-up work (geo-service warms its constraint index)
         CPU_ROOTS[url] = [proc.pid, *(extra_cpu or [])]
         yield url
     finally:

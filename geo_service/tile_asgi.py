@@ -18,6 +18,7 @@ Empty tiles are ``204 No Content`` (with an ETag) everywhere.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,15 +45,15 @@ _MVT = MVT.encode()
 _SEGMENT = f"tiles/{TMS_ID}"
 
 
-def open_tiles(settings: Settings, store: Store, prepare: bool = True) -> TileService:
-    """The tile service for ``store`` with the cache the settings ask for; big polygon layers draw their low
-    zooms from coverage grids (``maps.lowzoom``), kept in the disk tier or the GeoPackage workspace and, with
-    ``prepare``, built for the current versions in the background now."""
+def open_tiles(settings: Settings, store: Store) -> TileService:
+    """The tile service for ``store`` with the cache the settings ask for. Big polygon layers draw their low
+    zooms from coverage grids (``maps.lowzoom``) kept in the disk tier, else in the GeoPackage workspace;
+    with a disk tier they are built (or loaded) for the current versions in the background from now on."""
     folder = settings.tile_cache_dir
     if folder is None and getattr(store, "workspace", None) is not None:
         folder = Path(store.workspace) / "tile-grids"
     grids = LowZoomGrids(store, folder)
-    if prepare:
+    if settings.tile_cache_dir is not None:
         try:
             grids.prepare([layer.current for layer in store.list_layers()])
         except LayerError:
@@ -257,6 +258,7 @@ class CachedTileDoor:
         self.edge = EdgeGuard(app, settings)  # its checks only (Host, header size, bodies)
         self.security = tile_security_headers(settings)
         self._parsed: dict[tuple[str, bytes], Any] = {}  # path and query -> _parse_request, bounded
+        self._plain: weakref.WeakKeyDictionary[TileEntry, tuple[Message, Message]] = weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] == "GET" and _SEGMENT in scope["path"]
@@ -276,9 +278,8 @@ class CachedTileDoor:
         return parsed
 
     async def _hit(self, scope: Scope, send: Send) -> bool:
-        state = self.app.state
-        tiles: TileService | None = getattr(state, "tiles", None)
-        if tiles is None or state.settings.auth_required_for_read:
+        tiles: TileService | None = getattr(self.app.state, "tiles", None)
+        if tiles is None or self.settings.auth_required_for_read:
             return False
         request = self._parse(scope)
         if request is None:
@@ -288,21 +289,38 @@ class CachedTileDoor:
             return False
         ids, _, z, x, y, properties = request
         fresh = getattr(tiles.store, "current_versions_async", None)  # PostGIS: without blocking the loop
-        found = tiles.cached(ids, z, x, y, properties, await fresh() if fresh is not None else None)
-        if found is None:
+        versions = await fresh() if fresh is not None else tiles.store.current_versions()
+        if len(ids) == 1:
+            version = versions.get(ids[0])
+            if version is None:
+                return False
+            key = TileKey(((ids[0], version),), z, x, y, properties)
+        else:
+            try:
+                key = TileKey(tuple((i, versions[i]) for i in ids), z, x, y, properties)
+            except KeyError:
+                return False
+        entry = tiles.cache.get(key)
+        if entry is None:
             return False
-        key, entry = found
         accept_encoding = if_none_match = None
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accept_encoding = value.decode("latin-1")
             elif name == b"if-none-match":
                 if_none_match = value.decode("latin-1")
-        status, headers, body = tile_response_parts(tiles.cache, key, entry, accept_encoding, if_none_match,
-                                                    state.settings.tile_cache_control, "hit")
-        headers += self.security
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        plain = accept_encoding is None and if_none_match is None
+        response = self._plain.get(entry) if plain else None
+        if response is None:
+            status, headers, body = tile_response_parts(tiles.cache, key, entry, accept_encoding, if_none_match,
+                                                        self.settings.tile_cache_control, "hit")
+            headers += self.security
+            response = ({"type": "http.response.start", "status": status, "headers": headers},
+                        {"type": "http.response.body", "body": body})
+            if plain:  # the same two messages for every plain GET of this entry, made once
+                self._plain[entry] = response
+        await send(response[0])
+        await send(response[1])
         return True
 
 

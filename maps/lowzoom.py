@@ -12,8 +12,9 @@ Only layers with at least ``GRID_MIN_FEATURES`` polygons use it; smaller ones ar
 features (``maps.tiles.render_layer``), which stays fast at that size. The grid is kept in memory per worker
 and, with a folder (the tile cache's disk tier, else the GeoPackage workspace), as a ``.npz`` file per
 version that workers and restarts share: one worker builds it under a file lock, the others load it.
-``LowZoomGrids.prepare`` builds the grids of the current versions in the background (at start-up and when a
-new version is seen), so the first low-zoom request after a publish rarely waits.
+Without it, a grid is built by the first request that needs it. With a disk tier configured, each worker
+also starts ``LowZoomGrids.prepare`` for the current versions at start-up (one builds, the others load), and
+``geo-service tiles seed`` builds it with the tiles it seeds: the low zooms are ready before anyone asks.
 """
 
 from __future__ import annotations
@@ -187,14 +188,11 @@ class LowZoomGrids:
                 self._building.pop(key).set()
 
     def prepare(self, records: Iterable[VersionRecord]) -> threading.Thread:
-        """Build (or load) the grids of ``records`` that need one, on a background thread at low priority."""
+        """Build (or load) the grids of ``records`` that need one, on a background thread (requests for a grid
+        being built wait for it rather than build it again)."""
         todo = [r for r in records if uses_grid(r, self.min_features)]
 
         def run() -> None:
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: this thread only
-            except (AttributeError, OSError):
-                pass
             for record in todo:
                 try:
                     self.grid(record)
