@@ -50,6 +50,7 @@ LOG = logging.getLogger(__name__)
 GRID_ZOOM = COVERAGE_MAX_ZOOM  # the grid is measured on tiles of this zoom
 CELL = 8  # tile units of a GRID_ZOOM tile per grid cell
 CELLS = EXTENT // CELL  # cells per tile side
+GRID_FORMAT = 2  # in the file name: a grid file of another format is never read
 GRID_MIN_FEATURES = 20_000  # polygon layers at least this big draw z <= GRID_ZOOM from the grid
 _POLYGONAL = ("Polygon", "MultiPolygon", "POLYGON", "MULTIPOLYGON")
 
@@ -58,8 +59,8 @@ _POLYGONAL = ("Polygon", "MultiPolygon", "POLYGON", "MULTIPOLYGON")
 class CoverageGrid:
     """Area per class of one layer version on the global grid of ``CELL``-unit cells at ``GRID_ZOOM`` (sparse).
 
-    ``row``/``col`` count cells from the top-left corner of WebMercatorQuad; ``area`` is in tile units² of a
-    ``GRID_ZOOM`` tile; ``cls`` indexes ``classes``, the values of ``field``.
+    ``row``/``col`` count cells from the top-left corner of WebMercatorQuad (entries sorted by row); ``area`` is
+    in tile units² of a ``GRID_ZOOM`` tile; ``cls`` indexes ``classes``, the values of ``field``.
     """
 
     field: str | None
@@ -74,12 +75,14 @@ class CoverageGrid:
         factor = 1 << (GRID_ZOOM - z)
         pad = BUFFER // CELL
         n = CELLS + 2 * pad
-        r = self.row // factor - (y * CELLS - pad)
-        c = self.col // factor - (x * CELLS - pad)
-        inside = (r >= 0) & (r < n) & (c >= 0) & (c < n)
+        first, last = np.searchsorted(self.row, [(y * CELLS - pad) * factor, ((y + 1) * CELLS + pad) * factor])
+        rows = slice(int(first), int(last))  # entries are sorted by row: the tile's rows are one slice
+        r = self.row[rows] // factor - (y * CELLS - pad)
+        c = self.col[rows] // factor - (x * CELLS - pad)
+        inside = (c >= 0) & (c < n)
         k = max(1, len(self.classes))
-        flat = (self.cls[inside] * n + r[inside]) * n + c[inside]
-        areas = np.bincount(flat, weights=self.area[inside], minlength=k * n * n).reshape(k, n, n)
+        flat = (self.cls[rows][inside] * n + r[inside]) * n + c[inside]
+        areas = np.bincount(flat, weights=self.area[rows][inside], minlength=k * n * n).reshape(k, n, n)
         return CoverageCells(-BUFFER, CELL, areas * 4.0 ** (z - GRID_ZOOM), self.classes)
 
     def save(self, path: Path) -> None:
@@ -133,7 +136,9 @@ def build_grid(store: Store, record: VersionRecord) -> CoverageGrid:
         empty = np.zeros(0, dtype=np.int64)
         return CoverageGrid(field, [], empty.astype(np.int32), empty, empty, np.zeros(0))
     cls, row, col, area = (np.concatenate(a) for a in zip(*parts, strict=True))
-    return CoverageGrid(field, list(index), cls, row.astype(np.int64), col.astype(np.int64), area)
+    order = np.lexsort((col, row))  # by row: a tile's rows are one slice (``CoverageGrid.cells``)
+    return CoverageGrid(field, list(index), cls[order], row[order].astype(np.int64), col[order].astype(np.int64),
+                        area[order])
 
 
 class LowZoomGrids:
@@ -208,7 +213,7 @@ class LowZoomGrids:
         if self.folder is None:
             return None
         token = Path(record.location).stem.rsplit("-", 1)[-1] if record.location else "0"
-        return self.folder / record.layer_id / f"{record.version}-{token}" / "coverage-grid.npz"
+        return self.folder / record.layer_id / f"{record.version}-{token}" / f"coverage-grid-{GRID_FORMAT}.npz"
 
     def _load_or_build(self, record: VersionRecord) -> CoverageGrid:
         path = self.path(record)
