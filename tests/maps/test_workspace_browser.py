@@ -51,7 +51,8 @@ def _draw_square(w: Watched, x0: int = 260, y0: int = 380) -> list[tuple[float, 
                              [x, y])
         lonlat.append(tuple(ll))
     w.page.mouse.click(*corners[0])  # closing the ring finishes the polygon
-    w.page.wait_for_function("() => GeoMaps.workspace.checks >= 1", timeout=30_000)
+    # the session's first check may wait for the constraint index (built at start; slow on a busy machine)
+    w.page.wait_for_function("() => GeoMaps.workspace.checks >= 1", timeout=90_000)
     return lonlat
 
 
