@@ -10,6 +10,7 @@ coordinates: rounded to 7 decimals in degrees, 3 in metres.
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -76,9 +77,9 @@ def _family_json(geoms: np.ndarray, single: np.ndarray, single_name: str, multi_
         parts: list[Any] = list(coords)
     else:
         bounds = offsets[0].tolist()
-        parts = [coords[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]  # runs: lines or rings
+        parts = [coords[a:b] for a, b in pairwise(bounds)]  # coordinate runs: lines or rings
         for level in offsets[1:]:  # rings -> polygons -> multipolygons, lines -> multilines, points -> multipoints
-            parts = [parts[a:b] for a, b in zip(level[:-1].tolist(), level[1:].tolist(), strict=True)]
+            parts = [parts[a:b] for a, b in pairwise(level.tolist())]
     promoted = kind.name.startswith("MULTI")  # a mixed family comes back as multis: unwrap the single ones
     for i, geom_parts, is_single in zip(rows.tolist(), parts, single.tolist(), strict=True):
         if is_single:
