@@ -36,6 +36,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -87,8 +88,15 @@ def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int
 
 
 def fetch(port: int, path: str) -> dict:
-    with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=60) as response:
-        return json.loads(response.read())
+    for attempt in range(10):  # a worker may still be starting on a busy machine
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=60) as response:
+                return json.loads(response.read())
+        except (ConnectionError, urllib.error.URLError):
+            if attempt == 9:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def synthetic_source(farmland: int) -> tuple[Path, gpd.GeoDataFrame]:
