@@ -119,7 +119,7 @@ def test_large_pages_other_crs_and_filters_answer_the_same(client: TestClient, f
     everything = lonlat_box(X0 + 2_300, Y0 + 2_300, 2_600)
     ids, features = expected(frame, everything)
     assert len(ids) == N
-    # more than 1 000 features on a page: answered in a worker thread
+    # more than 1 000 features on a page, then the next page
     body = client.get("/collections/teiger/items", params={"bbox": everything, "limit": 1_200}).json()
     assert body["numberMatched"] == N and [f["id"] for f in body["features"]] == ids[:1_200]
     assert [f["geometry"] for f in body["features"]] == [f["geometry"] for f in features[:1_200]]
