@@ -10,13 +10,13 @@ from geo_service.settings import Settings
 from layers.store import LayerRecord, Store
 
 
-async def get_settings(request: Request) -> Settings:
-    """The settings the app was built with (async: an attribute read needs no worker thread)."""
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
     return request.app.state.settings
 
 
-async def get_store(request: Request) -> Store:
-    """The store made in the lifespan (async: an attribute read needs no worker thread)."""
+def get_store(request: Request) -> Store:
+    """The store made in the lifespan."""
     return request.app.state.store
 
 

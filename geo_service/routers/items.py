@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from geo_service.dependencies import SettingsDep, StoreDep
+from geo_service.dependencies import LayerDep, SettingsDep, StoreDep
 from geo_service.filters import PARAMETERS as FILTER_PARAMETERS
 from geo_service.filters import items_selection
 from geo_service.links import GEOJSON, JSON, base_url, link, with_query
 from geo_service.params import MAX_OFFSET, feature_id, parse_bbox, property_filters, repeated_reserved
 from layers.crs import CRS84, bbox_to_working, parse_crs_uri
 from layers.geojson import encode_features, feature, feature_collection
-from layers.store import LayerRecord, Store
 
 router = APIRouter(tags=["Features"])
 
@@ -25,7 +24,7 @@ RESERVED = {"bbox", "bbox-crs", "crs", "limit", "offset", "f", "datetime", "prop
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 def items(
     request: Request,
-    collectionId: Annotated[str, Path(description="collection id")],
+    layer: LayerDep,
     store: StoreDep,
     settings: SettingsDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
@@ -40,23 +39,13 @@ def items(
                                                                             "(default CRS84)")] = None,
     sortby: Annotated[str | None, Query(description="sort keys, e.g. -area_daa,navn (- descending)")] = None,
 ) -> Response:
-    """A page of features; other query parameters are equality filters on properties (ANDed with the rest).
-
-    The layer is looked up here, not in a dependency: the whole request is one worker-thread hop. (Answering
-    small pages on the event loop instead was measured slower with 2 workers on 2 busy cores: a worker then
-    has one request in flight, and cannot overlap the GIL-free parts of several.)
-    """
-    size = min(limit or settings.default_limit, settings.max_limit)
-    return _items(request, store, store.get_layer(collectionId), bbox, bbox_crs, crs, size, offset)
-
-
-def _items(request: Request, store: Store, layer: LayerRecord, bbox: str | None, bbox_crs: str | None,
-           crs: str | None, size: int, offset: int) -> Response:
+    """A page of features; other query parameters are equality filters on properties (ANDed with the rest)."""
     pairs = request.query_params.multi_items()
     repeated_reserved(pairs, RESERVED)
     target = parse_crs_uri(crs, "crs")
     box = parse_bbox(bbox)
     working_box = bbox_to_working(box, parse_crs_uri(bbox_crs, "bbox-crs")) if box else None
+    size = min(limit or settings.default_limit, settings.max_limit)
     filters = property_filters(pairs, RESERVED)
     selection = items_selection(request.query_params)  # filter, filter-lang, filter-crs, sortby
     page = store.query(layer.current, working_box, filters, size, offset, cql=selection.cql,
@@ -81,13 +70,12 @@ def _items(request: Request, store: Store, layer: LayerRecord, bbox: str | None,
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 def item(
     request: Request,
-    collectionId: Annotated[str, Path(description="collection id")],
+    layer: LayerDep,
     store: StoreDep,
     featureId: str,
     crs: Annotated[str | None, Query(description="CRS URI of the response geometry")] = None,
 ) -> Response:
     """One feature by its id (stable within a layer version)."""
-    layer = store.get_layer(collectionId)
     target = parse_crs_uri(crs, "crs") if crs else CRS84
     page = store.get_feature(layer.current, feature_id(featureId, layer.id))
     base = f"{base_url(request)}/collections/{layer.id}"
