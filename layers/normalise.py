@@ -132,11 +132,9 @@ def _check_size(frame: gpd.GeoDataFrame, source_name: str) -> None:
 
 def _text_lengths(values: pd.Series) -> pd.Series:
     """Characters (bytes for ``bytes``) of each text value, 0 for anything else."""
-    try:
-        lengths = values.str.len()  # one C loop; NaN for values that are not text
-    except AttributeError:  # a column pandas does not take for text (e.g. all dicts)
-        return values.map(lambda v: len(v) if isinstance(v, (str, bytes)) else 0)
-    return lengths.fillna(0)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "bytes", "empty"):
+        return values.str.len().fillna(0)  # text only (or missing): one C loop
+    return values.map(lambda v: len(v) if isinstance(v, (str, bytes)) else 0)  # mixed: lists, dicts, numbers
 
 
 def _n(value: int) -> str:
