@@ -21,8 +21,6 @@ from layers.errors import LayerError
 from layers.kinds import FIELDS_BY_KIND, LayerKind
 
 POLYGON, LINE, POINT = "polygon", "line", "point"
-_FAMILY = {"Point": POINT, "MultiPoint": POINT, "LineString": LINE, "MultiLineString": LINE,
-           "LinearRing": LINE, "Polygon": POLYGON, "MultiPolygon": POLYGON}
 _FAMILY_NAMES = {POLYGON: "polygons (flater)", LINE: "lines (linjer)", POINT: "points (punkt)"}
 
 
@@ -128,7 +126,7 @@ def require_ok(result: CheckResult, source_name: str) -> None:
 
 def _check_geometry(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, context: CheckContext,
                     result: CheckResult) -> None:
-    families = Counter(_FAMILY.get(t, "collection") for t in frame.geom_type)
+    families = _families(np.asarray(frame.geometry.values, dtype=object))
     wrong = {f: n for f, n in families.items() if f not in needs.geometry}
     allowed = " or ".join(_FAMILY_NAMES[f] for f in sorted(needs.geometry))
     result.needs["geometry"] = {"allowed": sorted(needs.geometry), "found": dict(families), "ok": not wrong}
@@ -140,6 +138,18 @@ def _check_geometry(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, 
         result.warnings.append(message + " (published anyway: forced)")
     else:
         result.problems.append(message + "; choose the right --kind (or force it if you are sure)")
+
+
+_TYPE_FAMILY = {0: POINT, 4: POINT, 1: LINE, 5: LINE, 2: LINE, 3: POLYGON, 6: POLYGON}  # shapely type ids
+
+
+def _families(geoms: np.ndarray) -> Counter[str]:
+    """Geometries per family (missing ones and collections as "collection"), in order of first appearance."""
+    ids, first, counts = np.unique(shapely.get_type_id(geoms), return_index=True, return_counts=True)
+    families: Counter[str] = Counter()
+    for k in np.argsort(first, kind="stable").tolist():
+        families[_TYPE_FAMILY.get(int(ids[k]), "collection")] += int(counts[k])
+    return families
 
 
 def _check_fields(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, field_map: dict[str, str],

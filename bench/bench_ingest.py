@@ -1,0 +1,162 @@
+"""Benchmark: ingest of 200 000 polygons into each store against the floor (raw pyogrio read + write/COPY),
+in one run. Not a test. PostGIS is a throwaway cluster on this machine (127.0.0.1).
+
+Data: SYNTHETIC farmland (``--farmland`` polygons, default 200 000; the generator of ``bench_postgis.py``,
+kept as a GeoPackage in the temp folder by ``bench_features.synthetic_source``) and 7 SYNTHETIC
+municipalities (vertical strips over Kongsbergregionen's extent) published first, so the region and
+municipality checks run as they do in a real workspace. Nothing here is real geography.
+
+Timed, interleaved ``--repeats`` times (best and median reported; wall clock and process CPU time):
+
+* ``geo-service -> GeoPackage`` / ``-> PostGIS``: what ``geo-service layers add FILE --id farmland --kind
+  farmland`` runs: ``layers.ingest.ingest`` with the kind checks (``CheckContext`` from the store's
+  municipality layer), i.e. read, validate/repair/normalise, check, publish (a new version file with its R-tree;
+  or one PostgreSQL transaction: table, binary COPY, primary key, GiST index, ANALYZE, catalog rows). The CLI's
+  audit line and the derived refresh that follows are not included (the refresh is the analysis's cost);
+* ``floor GeoPackage``: ``pyogrio.read_dataframe`` + ``pyogrio.write_dataframe`` to a new GeoPackage (with the
+  R-tree GDAL writes by default);
+* ``floor PostGIS``: ``pyogrio.read_dataframe`` + binary COPY into a bare table with the numpy COPY encoder
+  (``layers.pg_copy``, the fastest way we have; no index, no validation). ``floor PostGIS (write_row)`` is the
+  textbook psycopg ``Copy.write_row`` loop, for reference.
+
+Target (issue 17): geo-service <= 1.5 x the floor on both stores. Prints the ratios and the machine load.
+
+    python bench/bench_ingest.py [--repeats 3] [--farmland 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from bench_features import synthetic_source
+from bench_postgis import EXTENT, floor_ingest
+
+from layers.checks import CheckContext, region_from_store
+from layers.gpkg_store import GeoPackageStore
+from layers.ingest import ingest
+from layers.kinds import LayerKind
+from layers.postgis_store import PostGISStore
+from layers.store import LayerMeta, Store
+from tests.postgis_cluster import Cluster
+
+LAYER = "farmland"
+
+
+def municipalities() -> gpd.GeoDataFrame:
+    """7 SYNTHETIC municipalities: vertical strips over the region's extent."""
+    x0, y0, x1, y1 = EXTENT
+    edges = np.linspace(x0 - 1.0, x1 + 1.0, 8)
+    return gpd.GeoDataFrame({"kommunenummer": [f"33{i:02d}" for i in range(7)],
+                             "navn": [f"Syntetisk {i}" for i in range(7)]},
+                            geometry=[shapely.box(a, y0 - 1.0, b, y1 + 1.0) for a, b in pairwise(edges)], crs=25832)
+
+
+def user_ingest(store: Store, source: Path) -> None:
+    """What ``geo-service layers add SOURCE --id farmland --kind farmland`` runs (without audit and refresh)."""
+    checks = CheckContext(region_from_store(store, EXTENT), None, False)
+    ingest(store, source, LAYER, LayerKind.farmland, title="Farmland (synthetic)", checks=checks)
+
+
+def floor_gpkg(source: Path, out: Path) -> None:
+    frame = pyogrio.read_dataframe(source)
+    pyogrio.write_dataframe(frame, out, layer=LAYER, driver="GPKG")
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), cpu()
+    fn()
+    return time.perf_counter() - t0, cpu() - c0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--farmland", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    source, frame = synthetic_source(args.farmland)
+    del frame
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    os.chmod(work, 0o755)
+    print(f"source {source} ({args.farmland} synthetic polygons); {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    cluster = Cluster(shared_buffers="256MB").start()
+    try:
+        run(args, work, cluster, source)
+    finally:
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path, cluster: Cluster, source: Path) -> None:
+    url = cluster.new_database("bench")
+    pg = PostGISStore(url, pool_size=2)
+    gpkg = GeoPackageStore(work / "workspace")
+    for store in (pg, gpkg):
+        store.publish("kommuner", municipalities(), LayerMeta(LayerKind.municipality, "Kommuner (syntetisk)"))
+    variants: dict[str, Callable[[int], object]] = {
+        "floor GeoPackage": lambda r: floor_gpkg(source, work / f"floor-{r}.gpkg"),
+        "geo-service -> GeoPackage": lambda r: user_ingest(gpkg, source),
+        "floor PostGIS": lambda r: floor_ingest(url, source, f"floor_numpy_{r}", True),
+        "geo-service -> PostGIS": lambda r: user_ingest(pg, source),
+        "floor PostGIS (write_row)": lambda r: floor_ingest(url, source, f"floor_rows_{r}", False),
+    }
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for r in range(args.repeats):  # interleaved: load from elsewhere hits every variant alike
+        for name, fn in variants.items():
+            runs[name].append(timed(lambda fn=fn, r=r: fn(r)))
+            wall, spent = runs[name][-1]
+            print(f"  run {r + 1} {name:<28} {wall:6.2f} s wall, {spent:6.2f} s CPU, load {os.getloadavg()[0]:.1f}",
+                  flush=True)
+    record = pg.get_layer(LAYER).current
+    other = gpkg.get_layer(LAYER).current
+    print(f"\npublished {record.feature_count} features in PostGIS (version {record.version}), "
+          f"{other.feature_count} in the GeoPackage (version {other.version})")
+    pg.close()
+    report(args, runs)
+
+
+def report(args: argparse.Namespace, runs: dict[str, list[tuple[float, float]]]) -> None:
+    print(f"\ningest of {args.farmland} synthetic polygons, {args.repeats} interleaved runs; "
+          f"load average now {os.getloadavg()[0]:.1f}")
+    header = f"{'variant':<28} {'best s':>7} {'median s':>9} {'CPU s (here)':>12}"
+    print(header)
+    print("-" * len(header))
+    for name, values in runs.items():
+        walls = [w for w, _ in values]
+        print(f"{name:<28} {min(walls):>7.2f} {statistics.median(walls):>9.2f} {min(c for _, c in values):>12.2f}")
+    print("\nratio to the floor (target <= 1.5): per run, then of the medians")
+    for store in ("GeoPackage", "PostGIS"):
+        ours, floor = runs[f"geo-service -> {store}"], runs[f"floor {store}"]
+        per_run = ", ".join(f"{o[0] / f[0]:.2f}" for o, f in zip(ours, floor, strict=True))
+        median = statistics.median(w for w, _ in ours) / statistics.median(w for w, _ in floor)
+        cpu_ratio = min(c for _, c in ours) / min(c for _, c in floor)
+        print(f"  {store:<10} wall {per_run}; medians {median:.2f}; CPU (best) {cpu_ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
