@@ -139,7 +139,7 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
     for future in as_completed(futures):
         try:
             result = future.result()
-        except Exception as exc:  # noqa: BLE001 - name the partition, keep the worker's message
+        except Exception as exc:
             for other in futures:
                 other.cancel()
             raise DistributedFailed(f"partition {future.key}: {type(exc).__name__}: {_first_line(exc)}") from exc
@@ -164,12 +164,23 @@ def refresh_distributed(store: Store, rules: RuleSet, options: ClusterOptions, *
     nothing changed and ``force`` is off).
     """
     report = report if report is not None else RunReport()
+    if options.scheduler:  # a scheduler that does not answer is an error even when nothing is stale
+        with dask_client(options) as client:
+            return _refresh(store, rules, client, force, report)
     with store.exclusive("derived-layers"):
         inputs = current_inputs(store)
         if not inputs.zoning or not (force or is_stale(store, rules, inputs)):
             return []
-        with dask_client(options) as client:
-            analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report)
+    with dask_client(options) as client:
+        return _refresh(store, rules, client, force, report)
+
+
+def _refresh(store: Store, rules: RuleSet, client: Any, force: bool, report: RunReport) -> list[VersionRecord]:
+    with store.exclusive("derived-layers"):
+        inputs = current_inputs(store)
+        if not inputs.zoning or not (force or is_stale(store, rules, inputs)):
+            return []
+        analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report)
         started = time.perf_counter()
         report.published = publish_analysis(store, rules, inputs, analysis)
         report.seconds["publish"] = time.perf_counter() - started

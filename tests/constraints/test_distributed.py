@@ -13,7 +13,7 @@ import pytest
 
 from constraints.distributed import ClusterOptions, RunReport, analyse_distributed, dask_client
 from constraints.partition import StoreSpec, StoreUnavailable, reach_m
-from constraints.publish import BUSINESS_AREAS, OBJECTION_RISK, analyse_store, publish_analysis, refresh_derived
+from constraints.publish import analyse_store
 from constraints.rules import RuleSet, load_rules
 from layers.gpkg_store import GeoPackageStore
 from tests.constraints.partition_workload import OVERRIDES, publish_workload
@@ -108,29 +108,6 @@ def test_partitioned_run_equals_one_run(tmp_path: Path, client: Any, override_ru
     assert dist.provenance == single.provenance
     assert single.objection_risk["objection_risk"].value_counts().to_dict() == \
         dist.objection_risk["objection_risk"].value_counts().to_dict()
-
-
-def test_published_versions_equal(tmp_path: Path, client: Any) -> None:
-    store = GeoPackageStore(tmp_path / "ws")
-    publish_workload(store)
-    rules = load_rules()
-    refresh_derived(store, rules, force=True)
-    risk_1 = store.read_frame(store.get_layer(OBJECTION_RISK).current)
-    biz_1 = store.read_frame(store.get_layer(BUSINESS_AREAS).current)
-    published = publish_analysis(store, rules, _inputs(store), analyse_distributed(store, rules, client))
-    assert [r.version for r in published] == [2, 2]
-    risk_2 = store.read_frame(store.get_layer(OBJECTION_RISK).current)
-    biz_2 = store.read_frame(store.get_layer(BUSINESS_AREAS).current)
-    assert_same(risk_1, risk_2, "published objection-risk")
-    assert_same(biz_1, biz_2, "published business-areas")
-    assert store.get_layer(OBJECTION_RISK).current.provenance["inputs"] == \
-        store.versions(OBJECTION_RISK)[0].provenance["inputs"]
-
-
-def _inputs(store: GeoPackageStore) -> Any:
-    from constraints.publish import current_inputs
-
-    return current_inputs(store)
 
 
 def test_worker_without_the_workspace_says_so(tmp_path: Path) -> None:
