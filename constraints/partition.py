@@ -248,14 +248,14 @@ def analyse_partition(spec: StoreSpec, task: PartitionTask, rules: RuleSet) -> P
     findings = analyse_zones(zoning, layers, rules, index=index)
     repaired = index.repaired_features()
     provenance = dict(findings.attrs.get("provenance", {}))
-    far = exact_far_distances(store, findings, zoning, task.constraints, rules, task.reach_m)
     risk = objection_risk(zoning, findings, rules)
     with_context = zoning if context is None else _with_context(zoning, context)
-    business = business_areas(with_context, findings, rules, index)
+    business = business_areas(with_context, findings, rules, index)  # far distances play no part in either
     if context is not None:
         business = business[business["zone_id"].isin(zoning.index.to_numpy())].reset_index(drop=True)
     if not task.keep_findings:
-        findings = published_findings(findings)
+        findings = published_findings(findings)  # a GREEN finding's distance is never published
+    far = exact_far_distances(store, findings, zoning, task.constraints, rules, task.reach_m)
     findings.attrs = {}
     risk.attrs, business.attrs = {}, {}
     stats = {"zones": float(len(zoning)), "read_s": read_s, "total_s": time.perf_counter() - started,

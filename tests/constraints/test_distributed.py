@@ -113,3 +113,18 @@ def test_partitioned_run_equals_one_run(tmp_path: Path, client: Any, override_ru
 def test_worker_without_the_workspace_says_so(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="no workspace at .* on this worker"):
         StoreSpec("gpkg", str(tmp_path / "not-shared")).open()
+
+
+def test_workers_read_postgis_themselves(make_store: Any, client: Any) -> None:
+    """The workers open the PostGIS store from its URL (nothing but ids and versions is sent to them)."""
+    store = make_store("postgis")
+    publish_workload(store, n_zones=160)
+    rules = load_rules()
+    assert StoreSpec.of(store).kind == "postgis"
+    single = analyse_store(store, rules)
+    dist = analyse_distributed(store, rules, client, keep_findings=True)
+    assert_same(single.findings.reset_index(drop=True), dist.findings, "findings")
+    assert_same(single.objection_risk, dist.objection_risk, "objection_risk")
+    assert_same(single.business_areas, dist.business_areas, "business_areas")
+    assert_same(single.land_reserve, dist.land_reserve, "land_reserve")
+    assert (single.business_areas["regulated_m2"] > 0).any()
