@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from constraints.analysis import ZoneAnalysis  # noqa: E402
-from constraints.distributed import ClusterOptions, RunReport, analyse_distributed, dask_client  # noqa: E402
-from constraints.publish import analyse_store, current_inputs, publish_analysis  # noqa: E402
-from constraints.rules import RuleSet, load_rules  # noqa: E402
-from layers.gpkg_store import GeoPackageStore  # noqa: E402
+from constraints.analysis import ZoneAnalysis
+from constraints.distributed import ClusterOptions, RunReport, analyse_distributed, dask_client
+from constraints.publish import analyse_store, current_inputs, publish_analysis
+from constraints.rules import RuleSet, load_rules
+from layers.gpkg_store import GeoPackageStore
 
 
 def _vm_hwm_mb() -> float:
@@ -50,6 +50,12 @@ def _vm_hwm_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rss_mb() -> float:
@@ -66,7 +72,7 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self) -> MemorySampler:  # noqa: PYI034
         self._thread.start()
         return self
 
@@ -79,8 +85,8 @@ class MemorySampler:
             try:
                 for worker, mb in self.client.run(_rss_mb).items():
                     self.peak[worker] = max(self.peak.get(worker, 0.0), mb)
-            except Exception:  # noqa: BLE001 - a sample lost while the cluster shuts down
-                pass
+            except Exception:  # noqa: BLE001, S112 - a sample lost while the cluster shuts down
+                continue
 
 
 def load() -> str:
@@ -96,6 +102,8 @@ def run_national(ws: Path, rules: RuleSet, workers: int, memory_limit: str) -> d
     with dask_client(ClusterOptions(workers=workers, memory_limit=memory_limit)) as client:
         cluster_s = time.perf_counter() - started
         report = RunReport()
+        cpu_before = client.run(_cpu_s)
+        client_cpu = _cpu_s()
         with MemorySampler(client) as sampler:
             t0 = time.perf_counter()
             with store.exclusive("derived-layers"):
@@ -106,10 +114,12 @@ def run_national(ws: Path, rules: RuleSet, workers: int, memory_limit: str) -> d
                 report.seconds["publish"] = time.perf_counter() - t_pub
             run_s = time.perf_counter() - t0
         hwm = client.run(_vm_hwm_mb)
+        cpu = {w: s - cpu_before.get(w, 0.0) for w, s in client.run(_cpu_s).items()}
+        client_cpu = _cpu_s() - client_cpu
     total_s = time.perf_counter() - started
     return {"zones": report.zones, "partitions": report.partitions, "workers": report.workers,
             "cluster_s": cluster_s, "run_s": run_s, "total_s": total_s, "parts": dict(report.seconds),
-            "hwm": hwm, "sampled": sampler.peak, "load_before": load_before, "load_after": load(),
+            "hwm": hwm, "cpu": cpu, "client_cpu": client_cpu, "sampled": sampler.peak, "load_before": load_before, "load_after": load(),
             "published": [(r.layer_id, r.version, r.feature_count) for r in published],
             "slowest": report.slowest, "far": report.far_distances, "statuses":
             analysis.business_areas["status"].value_counts().to_dict()}
@@ -122,7 +132,10 @@ def print_national(fraction: float, r: dict[str, Any]) -> None:
           f"{r['workers']} workers", flush=True)
     print(f"  total {r['total_s']:.1f} s (cluster start {r['cluster_s']:.1f} s + analysis and publish "
           f"{r['run_s']:.1f} s: {parts})")
-    print(f"  time per 100 000 zones: {per_100k:.1f} s (analysis and publish)")
+    cpu = sum(r["cpu"].values())
+    print(f"  time per 100 000 zones: {per_100k:.1f} s (analysis and publish); CPU: workers "
+          f"{cpu / r['zones'] * 100_000:.1f} s + client {r['client_cpu'] / r['zones'] * 100_000:.1f} s "
+          f"(workers {cpu:.1f} s, client {r['client_cpu']:.1f} s in all)")
     for worker, mb in sorted(r["hwm"].items()):
         print(f"  worker {worker}: peak RSS {mb:,.0f} MB (VmHWM); highest sampled {r['sampled'].get(worker, 0):,.0f} MB")
     print(f"  client peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB (whole bench so far)")
@@ -188,7 +201,7 @@ def run_region(root: Path, workers: int, memory_limit: str) -> None:
         dist = analyse_distributed(store, rules, client, keep_findings=True, report=report)
         dist_s = time.perf_counter() - t1
     same, worst, problems = compare(single, dist)
-    print(f"\n== region workload (5 000 zones, 200 000 farmland, with overrides): single process vs distributed")
+    print("\n== region workload (5 000 zones, 200 000 farmland, with overrides): single process vs distributed")
     print(f"  single process analyse_store: {single_s:.1f} s; distributed ({report.partitions} partitions, "
           f"{report.workers} workers, cluster running): {dist_s:.1f} s")
     print(f"  findings {len(single.findings):,} rows, objection risk {len(single.objection_risk):,}, business areas "

@@ -25,9 +25,9 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from layers.gpkg_store import GeoPackageStore  # noqa: E402
-from layers.kinds import LayerKind  # noqa: E402
-from layers.store import LayerMeta  # noqa: E402
+from layers.gpkg_store import GeoPackageStore
+from layers.kinds import LayerKind
+from layers.store import LayerMeta
 
 CRS = "EPSG:25833"
 EXTENT = (-80_000.0, 6_440_000.0, 1_120_000.0, 7_950_000.0)
@@ -206,7 +206,7 @@ def generate(workspace: Path, fraction: float, seed: int = 20261129, log: bool =
         "planid": [f"synthetic-{i}" for i in range(nz)],
         "kommunenummer": np.where(at >= 0, g.knr[np.maximum(at, 0)], None),
     }, geometry=z_geoms, crs=CRS))
-    counts["seconds"] = int(round(time.perf_counter() - t0))
+    counts["seconds"] = round(time.perf_counter() - t0)
     (workspace / COMPLETE).write_text(f"fraction {fraction}: {counts}\n")
     if log:
         print(f"generated {n} municipalities in {time.perf_counter() - t0:.1f} s", flush=True)
