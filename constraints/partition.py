@@ -7,6 +7,7 @@ the zones by their bounding box and the constraint features within that box grow
 longest distance any rule looks: nothing farther can hit a zone or come near it. What crosses partitions is
 handled so that the combined result equals one run over everything:
 
+* zones outside every municipality are grouped by 20 km squares (a box around them all would read everything);
 * zone ids stay the global ids (the fid, or 1..N over several zoning layers as ``zoning_frame`` numbers them);
 * in-force reguleringsplan zones of a neighbour that overlap a reserve are read as context (business areas);
 * a nearest-feature distance beyond the reach is looked up again, exactly (:mod:`constraints.far`);
@@ -47,6 +48,8 @@ Box = tuple[float, float, float, float]
 NOWHERE: Box = (-1e12, -1e12, -1e12 + 1, -1e12 + 1)  # a box no feature meets: an empty read with the schema
 UNKNOWN_MUNICIPALITY = "unknown"
 MAX_ZONES = 20_000  # a municipality with more zones is cut in stripes of at most this many
+UNKNOWN_CELL_M = 20_000.0  # zones outside every municipality are grouped in squares this wide
+STRAY_M = 150_000.0  # a zone this far from its municipality's median zone is partitioned apart
 
 
 class StoreUnavailable(RuntimeError):
@@ -179,11 +182,13 @@ def plan_partitions(zoning: Sequence[gpd.GeoDataFrame], municipalities: Sequence
         missing = np.array([k is None for k in knr], dtype=bool)
         if missing.any():
             knr[missing] = _locate(geoms[missing], municipalities)
-        keys.append(np.array([k or UNKNOWN_MUNICIPALITY for k in knr], dtype=object))
-        bounds.append(shapely.bounds(geoms))
+        b = shapely.bounds(geoms)
+        keys.append(np.array([k or _unknown_key(x, y) for k, x, y in
+                              zip(knr, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, strict=True)], dtype=object))
+        bounds.append(b)
     if not fids:
         return []
-    all_keys, all_bounds = np.concatenate(keys), np.concatenate(bounds)
+    all_keys, all_bounds = _split_strays(np.concatenate(keys), np.concatenate(bounds))
     all_layer, all_fids, all_ids = np.concatenate(layer_of), np.concatenate(fids), np.concatenate(ids)
     no_geometry = np.isnan(all_bounds).any(axis=1)
     out: list[Partition] = []
@@ -203,6 +208,26 @@ def plan_partitions(zoning: Sequence[gpd.GeoDataFrame], municipalities: Sequence
         out.append(_partition("no-geometry", None, np.flatnonzero(no_geometry), all_layer, all_fids, all_ids,
                               n_layers))
     return sorted(out, key=lambda p: -p.n_zones)
+
+
+def _split_strays(keys: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zones lying farther than :data:`STRAY_M` from their municipality's median zone get partitions of their own
+    (by 20 km square): one zone with a wrong kommunenummer must not stretch a partition's box across the country."""
+    cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+    frame = pd.DataFrame({"key": keys, "x": cx, "y": cy})
+    median = frame.groupby("key")[["x", "y"]].transform("median")
+    stray = ((np.abs(cx - median["x"].to_numpy()) > STRAY_M) | (np.abs(cy - median["y"].to_numpy()) > STRAY_M))
+    out = keys.copy()
+    out[stray] = [f"{k}{_unknown_key(x, y)[len(UNKNOWN_MUNICIPALITY):]}" for k, x, y in
+                  zip(keys[stray], cx[stray], cy[stray], strict=True)]
+    return out, bounds
+
+
+def _unknown_key(x: float, y: float) -> str:
+    """Zones in no known municipality, grouped by the square of :data:`UNKNOWN_CELL_M` holding their centre."""
+    if np.isnan(x) or np.isnan(y):
+        return UNKNOWN_MUNICIPALITY
+    return f"{UNKNOWN_MUNICIPALITY}@{int(x // UNKNOWN_CELL_M)},{int(y // UNKNOWN_CELL_M)}"
 
 
 def _partition(key: str, box: Box | None, rows: np.ndarray, layer_of: np.ndarray, fids: np.ndarray,
