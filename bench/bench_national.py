@@ -110,7 +110,7 @@ def run_national(ws: Path, rules: RuleSet, workers: int, memory_limit: str) -> d
                 inputs = current_inputs(store)
                 analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report)
                 t_pub = time.perf_counter()
-                published = publish_analysis(store, rules, inputs, analysis)
+                published = publish_analysis(store, rules, inputs, analysis, converted=True)
                 report.seconds["publish"] = time.perf_counter() - t_pub
             run_s = time.perf_counter() - t0
         hwm = client.run(_vm_hwm_mb)
@@ -148,6 +148,17 @@ def print_national(fraction: float, r: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------ region check
 
 
+def _plain(v: Any) -> Any:
+    """A value for comparing: every missing value (None, NaN, NA) alike, arrays as lists, numpy as Python."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def compare(single: ZoneAnalysis, dist: ZoneAnalysis) -> tuple[bool, float, list[str]]:
     """(identical, largest relative difference of any number, problems) between the two analyses."""
     worst, problems = 0.0, []
@@ -173,8 +184,11 @@ def compare(single: ZoneAnalysis, dist: ZoneAnalysis) -> tuple[bool, float, list
                 worst = max(worst, diff)
                 if diff > 1e-6:
                     problems.append(f"{name}.{col}: relative difference {diff:.2e}")
-            elif [repr(v) for v in x] != [repr(v) for v in y]:
-                problems.append(f"{name}.{col}: values differ")
+            else:
+                left, right = [_plain(v) for v in x], [_plain(v) for v in y]
+                if left != right:
+                    i = next(i for i, (u, v) in enumerate(zip(left, right, strict=True)) if u != v)
+                    problems.append(f"{name}.{col}: values differ (row {i}: {left[i]!r} vs {right[i]!r})")
     return not problems, worst, problems
 
 

@@ -107,8 +107,10 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
                         report: RunReport | None = None) -> ZoneAnalysis:
     """Run the analysis of the store's current layers on the cluster behind ``client``; nothing is published.
 
-    ``keep_findings``: return every finding (as :func:`constraints.analysis.run_analysis` does); by default only
-    those a publish keeps (not plain GREEN), which is what :func:`publish_analysis` needs and far less to move.
+    ``keep_findings``: return the analysis as :func:`constraints.analysis.run_analysis` does (every finding); by
+    default the workers return what a publish writes (:func:`constraints.publish.publishable_frames`: each zone's
+    findings folded into ``objection_risk``, lists as JSON text; ``findings`` empty), converted in parallel and far
+    less to move; publish it with ``publish_analysis(..., converted=True)``.
     """
     from distributed import as_completed
 
@@ -182,7 +184,7 @@ def _refresh(store: Store, rules: RuleSet, client: Any, force: bool, report: Run
             return []
         analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report)
         started = time.perf_counter()
-        report.published = publish_analysis(store, rules, inputs, analysis)
+        report.published = publish_analysis(store, rules, inputs, analysis, converted=True)
         report.seconds["publish"] = time.perf_counter() - started
         return report.published
 

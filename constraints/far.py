@@ -4,9 +4,9 @@ A partition reads the constraint features within its box grown by the longest ru
 hit and every proximity band, but a zone's ``distance_m`` (to the nearest selected feature, however far) can be
 larger. Those few are looked up again here, exactly:
 
-* when the rule's selected features are few (at most :data:`WHOLE_LIMIT`, e.g. protected rivers, heritage
-  sites), all of them are read once per worker process (only rows whose selecting attributes are set, through
-  the store's CQL2 filter) and kept indexed;
+* when the rule's layers are small (heritage sites, roads, flood zones) or the rows it selects are few
+  (protected rivers among all streams: read through the store's CQL2 filter), all of them are read once per
+  worker process and kept indexed;
 * otherwise (dense layers: farmland, all streams) in rings: the zones' box grown by R, R × 4 until the distance
   found is at most R (nothing outside the ring can be closer) or the ring holds the whole layer.
 """
@@ -29,7 +29,8 @@ from constraints.rules import Rule, RuleSet
 from layers.cql2 import parse_filter
 from layers.store import LayerRecord, Store, VersionRecord
 
-WHOLE_LIMIT = 300_000  # selected features read whole (and kept) per worker up to this many
+WHOLE_LIMIT = 300_000  # layers read whole (and kept) per worker process up to this many features
+SELECTED_LIMIT = 50_000  # rows a rule selects out of a larger layer, read through the store's filter
 PAGE = 50_000
 _EMPTY = shapely.Polygon()
 _targets: dict[tuple[object, ...], RuleTarget | None] = {}
@@ -104,19 +105,25 @@ def _extent(layers: list[LayerRecord]) -> tuple[float, float, float, float] | No
 
 def _whole_target(store: Store, rule: Rule, rules: RuleSet, layers: list[LayerRecord],
                   crs: object) -> RuleTarget | None:
-    """The rule's target over whole layers when its selected features are few (cached per process), else None."""
+    """The rule's target over whole layers when they, or the rows the rule selects, are few (cached per process).
+
+    Layers of at most :data:`WHOLE_LIMIT` features are read whole; larger ones only when the rows whose selecting
+    attributes are set (the store's CQL2 filter, e.g. the protected rivers among a million streams) number at most
+    :data:`SELECTED_LIMIT`. Otherwise None: the caller searches in rings.
+    """
     key = (id(store), rules.hash(), rule.id, tuple((r.id, r.current.version) for r in layers))
     with _lock:
         if key in _targets:
             return _targets[key]
-    cql = parse_filter(" AND ".join(f'"{a}" IS NOT NULL' for a in rule.select)) if rule.select else None
-    counts = [store.query(r.current, None, {}, 1, 0, cql=cql).number_matched if cql is not None
-              else r.current.feature_count for r in layers]
     target = None
-    if sum(counts) <= WHOLE_LIMIT:
-        frames = {r.id: _read_selected(store, r, cql, n, crs) if cql is not None else store.read_frame(r.current)
-                  for r, n in zip(layers, counts, strict=True)}
-        target = _target(rule, rules, layers, frames, crs)
+    if sum(r.current.feature_count for r in layers) <= WHOLE_LIMIT:
+        target = _target(rule, rules, layers, {r.id: read_box(store, r.current, None) for r in layers}, crs)
+    elif rule.select:
+        cql = parse_filter(" AND ".join(f'"{a}" IS NOT NULL' for a in rule.select))
+        counts = [store.query(r.current, None, {}, 1, 0, cql=cql).number_matched for r in layers]
+        if sum(counts) <= SELECTED_LIMIT:
+            frames = {r.id: _read_selected(store, r, cql, n, crs) for r, n in zip(layers, counts, strict=True)}
+            target = _target(rule, rules, layers, frames, crs)
     with _lock:
         _targets[key] = target
     return target

@@ -37,6 +37,7 @@ from constraints.formal import RP, plan_types
 from constraints.index import ConstraintIndex
 from constraints.inputs import ConstraintLayer
 from constraints.overlay import analyse_zones, objection_risk
+from constraints.publish import publishable_frames
 from constraints.reserve import land_reserve
 from constraints.risk import Risk
 from constraints.rules import RuleSet
@@ -127,7 +128,7 @@ class PartitionTask:
     zoning: tuple[VersionRecord, ...]
     constraints: tuple[LayerRecord, ...]
     reach_m: float
-    keep_findings: bool = False
+    keep_findings: bool = False  # False: return the frames a publish writes (findings folded in, JSON text)
 
 
 @dataclass
@@ -283,6 +284,9 @@ def analyse_partition(spec: StoreSpec, task: PartitionTask, rules: RuleSet) -> P
     far = exact_far_distances(store, findings, zoning, task.constraints, rules, task.reach_m)
     findings.attrs = {}
     risk.attrs, business.attrs = {}, {}
+    if not task.keep_findings:  # what the publish writes, converted here in parallel: the client only writes
+        risk, business = publishable_frames(ZoneAnalysis(findings, risk, business, pd.DataFrame(), {}))
+        findings = findings.iloc[:0]
     stats = {"zones": float(len(zoning)), "read_s": read_s, "total_s": time.perf_counter() - started,
              "far_distances": float(far), "context_zones": float(0 if context is None else len(context))}
     return PartitionResult(part.key, findings, risk, business, repaired, provenance, stats)

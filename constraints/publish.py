@@ -215,11 +215,19 @@ def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> lis
         return publish_analysis(store, rules, inputs, analyse_store(store, rules, inputs))
 
 
-def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneAnalysis) -> list[VersionRecord]:
+def publishable_frames(result: ZoneAnalysis) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """What :func:`publish_analysis` writes: objection risk with each zone's findings folded in, and business
+    areas, with lists and dicts as JSON text. Per zone, so parts of a run can be converted apart (on workers)."""
+    return _storable(_with_findings(result.objection_risk, result.findings)), _storable(result.business_areas)
+
+
+def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneAnalysis, *,
+                     converted: bool = False) -> list[VersionRecord]:
     """Publish one analysis result as the next versions of ``objection-risk`` and ``business-areas``.
 
     The caller holds the derived-layers lock (see :func:`refresh_derived`); ``inputs`` are what ``result`` was
-    computed from (their versions become the provenance that decides staleness).
+    computed from (their versions become the provenance that decides staleness). ``converted``: the result's
+    frames are :func:`publishable_frames` already (a distributed run converts them on its workers).
     """
     provenance: dict[str, Any] = {
         "derived": True,
@@ -227,8 +235,7 @@ def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneA
         "rules_hash": rules.hash(),
         "engine": result.provenance,
     }
-    risk = _storable(_with_findings(result.objection_risk, result.findings))
-    business = _storable(result.business_areas)
+    risk, business = (result.objection_risk, result.business_areas) if converted else publishable_frames(result)
     names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())
     published = [
         store.publish(OBJECTION_RISK, risk, LayerMeta(
