@@ -108,7 +108,17 @@ def run_national(ws: Path, rules: RuleSet, workers: int, memory_limit: str) -> d
             t0 = time.perf_counter()
             with store.exclusive("derived-layers"):
                 inputs = current_inputs(store)
-                analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report)
+                done = {"zones": 0, "partitions": 0}
+
+                def progress(result: Any) -> None:
+                    done["zones"] += int(result.stats.get("zones", 0))
+                    done["partitions"] += 1
+                    if done["partitions"] % 25 == 0:
+                        print(f"    {time.perf_counter() - t0:7.1f} s: {done['partitions']} partitions, "
+                              f"{done['zones']:,} zones done (load {load()})", flush=True)
+
+                analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report,
+                                               on_result=progress)
                 t_pub = time.perf_counter()
                 published = publish_analysis(store, rules, inputs, analysis, converted=True)
                 report.seconds["publish"] = time.perf_counter() - t_pub
