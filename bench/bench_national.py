@@ -114,8 +114,11 @@ def run_national(ws: Path, rules: RuleSet, workers: int, memory_limit: str) -> d
                     done["zones"] += int(result.stats.get("zones", 0))
                     done["partitions"] += 1
                     if done["partitions"] % 25 == 0:
+                        cpu_now = sum(v - cpu_before.get(w, 0.0) for w, v in client.run(_cpu_s).items())
                         print(f"    {time.perf_counter() - t0:7.1f} s: {done['partitions']} partitions, "
-                              f"{done['zones']:,} zones done (load {load()})", flush=True)
+                              f"{done['zones']:,} zones done; workers' CPU {cpu_now:.0f} s; RSS now "
+                              f"{', '.join(f'{v:.0f}' for v in client.run(_rss_mb).values())} MB "
+                              f"(load {load()})", flush=True)
 
                 analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report,
                                                on_result=progress)
