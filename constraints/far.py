@@ -34,6 +34,7 @@ SELECTED_LIMIT = 50_000  # rows a rule selects out of a larger layer, read throu
 PAGE = 50_000
 _EMPTY = shapely.Polygon()
 _targets: dict[tuple[object, ...], RuleTarget | None] = {}
+_indexes: dict[tuple[object, ...], ConstraintIndex] = {}
 _lock = threading.Lock()
 
 
@@ -117,7 +118,15 @@ def _whole_target(store: Store, rule: Rule, rules: RuleSet, layers: list[LayerRe
             return _targets[key]
     target = None
     if sum(r.current.feature_count for r in layers) <= WHOLE_LIMIT:
-        target = _target(rule, rules, layers, {r.id: read_box(store, r.current, None) for r in layers}, crs)
+        # one index per set of layers, shared by every rule reading them (five heritage rules: one copy)
+        index_key = (id(store), rules.hash(), tuple((r.id, r.current.version) for r in layers))
+        with _lock:
+            index = _indexes.get(index_key)
+        if index is None:
+            index = _index(rules, layers, {r.id: read_box(store, r.current, None) for r in layers}, crs)
+            with _lock:
+                _indexes[index_key] = index
+        target = index.target(rule.id)
     elif rule.select:
         cql = parse_filter(" AND ".join(f'"{a}" IS NOT NULL' for a in rule.select))
         counts = [store.query(r.current, None, {}, 1, 0, cql=cql).number_matched for r in layers]
@@ -147,10 +156,14 @@ def _read_selected(store: Store, record: LayerRecord, cql: object, matched: int,
 def _target(rule: Rule, rules: RuleSet, layers: list[LayerRecord], frames: dict[str, gpd.GeoDataFrame],
             crs: object) -> RuleTarget:
     """The rule's target over ``frames`` (coverage declared empty: only the features matter here)."""
-    index = ConstraintIndex({r.id: ConstraintLayer(r.id, r.kind, frames[r.id].set_crs(crs, allow_override=True),
-                                                   coverage=_EMPTY, version=r.current.version)
-                             for r in layers}, rules)
-    return index.target(rule.id)
+    return _index(rules, layers, frames, crs).target(rule.id)
+
+
+def _index(rules: RuleSet, layers: list[LayerRecord], frames: dict[str, gpd.GeoDataFrame],
+           crs: object) -> ConstraintIndex:
+    return ConstraintIndex({r.id: ConstraintLayer(r.id, r.kind, frames[r.id].set_crs(crs, allow_override=True),
+                                                  coverage=_EMPTY, version=r.current.version)
+                            for r in layers}, rules)
 
 
 def read_box(store: Store, record: VersionRecord, box: tuple[float, float, float, float] | None) -> gpd.GeoDataFrame:
