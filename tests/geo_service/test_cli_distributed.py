@@ -65,7 +65,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             log.close()
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -80,8 +80,8 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout:
 def _wait_for_workers(address: str, n: int) -> None:
     from distributed import Client
 
-    with Client(address, timeout="20s") as client:
-        client.wait_for_workers(n, timeout=30)
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(n, timeout=120)
 
 
 def test_analyse_on_a_scheduler_with_two_workers(tmp_path: Path, scheduler: str) -> None:
@@ -94,7 +94,7 @@ def test_analyse_on_a_scheduler_with_two_workers(tmp_path: Path, scheduler: str)
 
     done = subprocess.run([str(BIN / "geo-service"), "analyse", "--scheduler", scheduler, "--force", "-w", str(ws),
                            "--json", str(tmp_path / "reserve.json")],
-                          env=_env(), capture_output=True, text=True, timeout=120, check=False)
+                          env=_env(), capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     assert f"on {scheduler} (2 workers)" in " ".join(done.stdout.split())
     assert "recomputed objection-risk: version 2, 429 features" in done.stdout
@@ -113,7 +113,7 @@ def test_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None:
     port = _free_port()  # nobody listens here
     done = subprocess.run([str(BIN / "geo-service"), "analyse", "--scheduler", f"127.0.0.1:{port}",
                            "--connect-timeout", "1", "-w", str(ws)],
-                          env=_env(), capture_output=True, text=True, timeout=60, check=False)
+                          env=_env(), capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
