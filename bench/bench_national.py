@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from constraints.analysis import ZoneAnalysis
 from constraints.distributed import ClusterOptions, RunReport, analyse_distributed, dask_client
-from constraints.publish import analyse_store, current_inputs, publish_analysis
+from constraints.publish import analyse_store, current_inputs, publish_derived
 from constraints.rules import RuleSet, load_rules
 from layers.gpkg_store import GeoPackageStore
 
@@ -123,7 +123,8 @@ def run_national(ws: Path, rules: RuleSet, workers: int, memory_limit: str) -> d
                 analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report,
                                                on_result=progress)
                 t_pub = time.perf_counter()
-                published = publish_analysis(store, rules, inputs, analysis, converted=True)
+                published = publish_derived(store, rules, inputs, analysis.objection_risk, analysis.business_areas,
+                                            analysis.provenance)
                 report.seconds["publish"] = time.perf_counter() - t_pub
             run_s = time.perf_counter() - t0
         hwm = client.run(_vm_hwm_mb)

@@ -4,7 +4,7 @@ The client plans the partitions (:func:`constraints.partition.plan_partitions`) 
 task a few ids and the layer versions to read, never the layers: every worker opens the store itself (a
 GeoPackage workspace on a path all workers share, or PostGIS) and reads its partition by bounding box. The client
 combines the per-zone results and publishes ONE version of ``objection-risk`` and ``business-areas`` with
-:func:`constraints.publish.publish_analysis`, as ``geo-service analyse`` does.
+:func:`constraints.publish.publish_derived`, as ``geo-service analyse`` does.
 
 Run it on N machines: ``dask scheduler`` on one, ``dask worker tcp://HOST:8786 --nworkers 1 --nthreads 1
 --memory-limit 4GB`` on each, the workspace on a shared path (same path everywhere) or a PostGIS URL, then
@@ -30,7 +30,7 @@ from constraints.partition import (
     plan_partitions,
     reach_m,
 )
-from constraints.publish import Inputs, current_inputs, is_stale, publish_analysis
+from constraints.publish import Inputs, current_inputs, is_stale, publish_derived
 from constraints.rules import RuleSet
 from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
@@ -110,7 +110,7 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
     ``keep_findings``: return the analysis as :func:`constraints.analysis.run_analysis` does (every finding); by
     default the workers return what a publish writes (:func:`constraints.publish.publishable_frames`: each zone's
     findings folded into ``objection_risk``, lists as JSON text; ``findings`` empty), converted in parallel and far
-    less to move; publish it with ``publish_analysis(..., converted=True)``.
+    less to move; publish them with :func:`constraints.publish.publish_derived`.
     """
     from distributed import as_completed
 
@@ -184,7 +184,11 @@ def _refresh(store: Store, rules: RuleSet, client: Any, force: bool, report: Run
             return []
         analysis = analyse_distributed(store, rules, client, inputs=inputs, report=report)
         started = time.perf_counter()
-        report.published = publish_analysis(store, rules, inputs, analysis, converted=True)
+        engine = {**analysis.provenance, "mode": "distributed", "full_reason": "asked for (--distributed)",
+                  "recomputed_zones": len(analysis.objection_risk), "zones": len(analysis.objection_risk),
+                  "partitions": report.partitions}
+        report.published = publish_derived(store, rules, inputs, analysis.objection_risk, analysis.business_areas,
+                                           engine)
         report.seconds["publish"] = time.perf_counter() - started
         return report.published
 
