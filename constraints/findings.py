@@ -160,7 +160,10 @@ def finding_texts(rules: RuleSet | None, rule: Rule, *, keys: np.ndarray, findin
             values = FindingValues(
                 zone_m=float(zone_m[i]), proximity_m=float(proximity_m[i]),
                 distance_m=round(d, 1) if f in (NEAR, EXEMPT) and not math.isnan(d) else None,
-                overlap_m2=a if f in (HIT, BOUNDARY) else None, share=float(share[i]) if f in (HIT, BOUNDARY) else None,
+                # rounded as the vectorised path below rounds them, so a text never depends on how many zones
+                # were analysed together (a partitioned run renders the same sentence as one run)
+                overlap_m2=float(np.round(a) if a >= 10 else np.round(a, 2)) if f in (HIT, BOUNDARY) else None,
+                share=float(np.round(float(share[i]), 4)) if f in (HIT, BOUNDARY) else None,
                 source=str(source[i]), kommunenummer=k, kommunenavn=kommunenavn(k, names) if k else None,
                 reason=reason,
                 reason_values=(("layer", layer), ("kind", rule.kind.value), ("attribute", attribute)) if reason else (),

@@ -176,6 +176,10 @@ class ConstraintIndex:
             out[layer_id] = out.get(layer_id, 0) + 1
         return out
 
+    def repaired_features(self) -> frozenset[tuple[str, object]]:
+        """The (layer id, fid) of every invalid feature met so far and made valid (partitions add theirs up)."""
+        return frozenset(self._repaired)
+
     def layers_of(self, kind: LayerKind) -> list[ConstraintLayer]:
         """Supplied layers of one kind, in insertion order."""
         return [layer for layer in self.layers.values() if layer.kind == kind]

@@ -239,14 +239,19 @@ def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> lis
         return publish_analysis(store, rules, inputs, result)
 
 
+def publishable_frames(result: ZoneAnalysis) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """What :func:`publish_analysis` writes: objection risk with each zone's findings folded in, and business
+    areas, with lists and dicts as JSON text. Per zone, so parts of a run can be converted apart (on workers)."""
+    return _storable(_with_findings(result.objection_risk, result.findings)), _storable(result.business_areas)
+
+
 def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneAnalysis) -> list[VersionRecord]:
     """Publish one analysis result as the next versions of ``objection-risk`` and ``business-areas``.
 
     The caller holds the derived-layers lock (see :func:`refresh_derived`); ``inputs`` are what ``result`` was
     computed from (their versions become the provenance that decides staleness).
     """
-    risk = _storable(_with_findings(result.objection_risk, result.findings))
-    business = _storable(result.business_areas)
+    risk, business = publishable_frames(result)
     return publish_derived(store, rules, inputs, risk, business, result.provenance)
 
 

@@ -75,6 +75,14 @@ def analyse(
     csv: Annotated[Path | None, typer.Option("--csv", help="write the land-reserve table as CSV")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="write the land-reserve accounting as JSON")]
     = None,
+    distributed: Annotated[bool, typer.Option("--distributed", help="partition by municipality and run on Dask "
+                                              "(a local cluster unless --scheduler)")] = False,
+    workers: Annotated[int, typer.Option("--workers", help="worker processes of the local cluster")] = 2,
+    memory_limit: Annotated[str, typer.Option("--memory-limit", help="memory per local worker")] = "4GB",
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="address of a running Dask scheduler, "
+                                                  "e.g. tcp://10.0.0.5:8786 (implies --distributed)")] = None,
+    connect_timeout: Annotated[float, typer.Option("--connect-timeout", help="seconds to wait for the "
+                                                   "scheduler")] = 10.0,
     queued: Annotated[bool, typer.Option("--queued", hidden=True, help="the background refresh after a publish: "
                                                                        "one at a time, exit if one is waiting")]
     = False,
@@ -93,6 +101,12 @@ def analyse(
                 report_engine(store)
             out.print("background refresh finished", highlight=False)
             return
+        if distributed or scheduler:
+            from geo_service.cli_distributed import cluster_options, refresh_on_dask
+
+            refresh_on_dask(store, settings, cluster_options(workers, memory_limit, scheduler, connect_timeout),
+                            force=force)
+            force = False  # done on the cluster; the site register below follows the new business areas
         refresh_and_report(store, settings, force=force, strict=True)
         record = store.get_layer(BUSINESS_AREAS).current
         table = land_reserve(store.read_frame(record))
