@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 
 from constraints.analysis import ZoneAnalysis, run_analysis
@@ -246,21 +247,36 @@ def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneA
 
 
 def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Add a ``findings`` column: the zone's findings (risk, authority, legal basis …) as a list of dicts."""
+    """Add a ``findings`` column: the zone's findings (risk, authority, legal basis …) as a JSON list of objects.
+
+    The text is written here, compact, by orjson (tens of MB for a region: the stdlib encoder took a second);
+    NaN becomes null. Readers parse it (``json.loads``), as they parse the other list columns.
+    """
     out = risk.copy()
     cols = [c for c in _FINDING_FIELDS if c in findings.columns]
     keep = findings["risk"] != "GREEN" if "risk" in findings else np.ones(len(findings), dtype=bool)
     if "outcome" in findings:
         keep |= findings["outcome"] == "exempt"  # why a zone near a constraint is not flagged
     relevant = findings[keep]
-    grouped: dict[Any, list[dict[str, Any]]] = {}
     values = relevant[cols]
     values = values.astype(object).where(values.notna(), None)  # NaN -> None here: plain JSON values below
     records = [dict(zip(cols, row, strict=True)) for row in zip(*(values[c].tolist() for c in cols), strict=True)]
-    for zone_id, record in zip(relevant["zone_id"].to_numpy(), records, strict=True):
-        grouped.setdefault(zone_id, []).append(record)
-    out["findings"] = [grouped.get(z, []) for z in out["zone_id"].to_numpy()]
+    zone_ids = relevant["zone_id"].to_numpy()
+    order = np.argsort(zone_ids, kind="stable")  # a zone's findings keep their order (rule order)
+    keys, starts = np.unique(zone_ids[order], return_index=True)
+    ends = np.r_[starts[1:], len(order)]
+    text = {key: _dumps_findings([records[i] for i in order[a:b]])
+            for key, a, b in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True)}
+    out["findings"] = [text.get(z, "[]") for z in out["zone_id"].tolist()]
     return out
+
+
+def _dumps_findings(records: list[dict[str, Any]]) -> str:
+    """One zone's findings as compact JSON text (values orjson cannot write take ``_dumps``)."""
+    try:
+        return orjson.dumps(records, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:  # orjson.JSONEncodeError: e.g. a non-string key
+        return _dumps(records)
 
 
 def _storable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -271,7 +287,23 @@ def _storable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             continue
         values = out[col].to_numpy()
         if any(isinstance(v, (list, dict, tuple, np.ndarray)) for v in values):
-            out[col] = [_dumps(v) for v in values]
+            out[col] = _dumps_column(values)
+    return out
+
+
+def _dumps_column(values: np.ndarray) -> list[str]:
+    """``[_dumps(v) for v in values]``, each distinct list of strings encoded once (rule ids, authorities …)."""
+    done: dict[tuple[str, ...], str] = {}
+    out = []
+    for v in values:
+        if type(v) is list and all(type(x) is str for x in v):
+            key = tuple(v)
+            text = done.get(key)
+            if text is None:
+                text = done[key] = _dumps(v)
+            out.append(text)
+        else:
+            out.append(_dumps(v))
     return out
 
 
