@@ -49,9 +49,23 @@ def _executor(n: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=n, thread_name_prefix="constraints")
 
 
+@cache
+def _task_executor(n: int) -> ThreadPoolExecutor:
+    """A second pool for whole tasks (one rule each), which themselves call :func:`pmap` on ``_executor``.
+
+    Separate pools: a task waiting for its chunks never holds a thread the chunks need (no deadlock).
+    """
+    return ThreadPoolExecutor(max_workers=n, thread_name_prefix="constraints-task")
+
+
+def _clear_pools() -> None:
+    _executor.cache_clear()
+    _task_executor.cache_clear()
+
+
 # A forked child (pre-fork servers, multiprocessing) inherits the pool but not its threads: start afresh.
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_executor.cache_clear)
+    os.register_at_fork(after_in_child=_clear_pools)
 
 
 # --------------------------------------------------------------------------------------- private copies
@@ -165,6 +179,19 @@ def pmap_list(fn: Callable[[T], R], items: Sequence[T], weights: Sequence[float]
         return [fn(x) for x in chunk]
 
     return [r for chunk in _executor(workers()).map(run, runs) for r in chunk]
+
+
+def run_tasks(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(x) for x in items]`` with the items run side by side on threads (results in order).
+
+    For independent tasks that mix Python with vectorised shapely calls (e.g. one rule each): while one task
+    holds the GIL in Python, another's GEOS work runs on the other core. ``fn`` must be thread-safe: it may
+    read shared geometries but never prepare them (see the module docstring); the first error is raised.
+    """
+    n = min(workers(), len(items))
+    if n <= 1:
+        return [fn(x) for x in items]
+    return list(_task_executor(workers()).map(fn, items))
 
 
 def _private(a: np.ndarray, prepare: bool) -> np.ndarray:

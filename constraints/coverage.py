@@ -53,10 +53,14 @@ class CoverageBook:
         self._done: dict[str, Coverage] = {}
         self._region: BaseGeometry | None = None
         self._lock = threading.Lock()
+        self._layer_locks: dict[str, threading.Lock] = {}
+        self._region_lock = threading.Lock()
 
     def of(self, layer: ConstraintLayer) -> Coverage:
-        """The coverage of ``layer``."""
+        """The coverage of ``layer`` (computed once; different layers' coverages may be computed side by side)."""
         with self._lock:
+            lock = self._layer_locks.setdefault(layer.id, threading.Lock())
+        with lock:
             if layer.id not in self._done:
                 self._done[layer.id] = self._compute(layer)
             return self._done[layer.id]
@@ -100,6 +104,10 @@ class CoverageBook:
         return shapely.union_all(geoms[~shapely.is_missing(geoms)])
 
     def _region_geometry(self) -> BaseGeometry:
+        with self._region_lock:
+            return self._region_once()
+
+    def _region_once(self) -> BaseGeometry:
         if self._region is None:
             geoms = [np.asarray(layer.frame.geometry.array, dtype=object) for layer in self.layers.values()
                      if layer.kind == LayerKind.municipality]

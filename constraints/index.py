@@ -12,7 +12,7 @@ import shapely
 from pyproj import CRS
 from shapely import STRtree
 
-from constraints._parallel import PreparedPerThread
+from constraints._parallel import PreparedPerThread, run_tasks
 from constraints.coverage import CoverageBook
 from constraints.geometry import explode, repair
 from constraints.inputs import ConstraintLayer, check_crs
@@ -150,7 +150,10 @@ class ConstraintIndex:
         self._repaired: set[tuple[str, object]] = set()
         self._usable_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.coverage = CoverageBook(self.layers, rules)  # where each layer says it has mapped (never its bbox)
-        self.targets: dict[str, RuleTarget] = {r.id: self._target(r) for r in rules.active_rules}
+        self._usable_lock = threading.Lock()
+        active = list(rules.active_rules)  # built side by side: AR5's coverage while the others' trees are built
+        self.targets: dict[str, RuleTarget] = dict(zip((r.id for r in active), run_tasks(self._target, active),
+                                                       strict=True))
         self.municipalities = self._municipalities()
 
     # ------------------------------------------------------------------------------------------ public
@@ -184,11 +187,12 @@ class ConstraintIndex:
 
     def _usable(self, layer: ConstraintLayer) -> tuple[np.ndarray, np.ndarray]:
         """(geometries, mask of rows with a non-empty geometry) for a layer, computed once per layer."""
-        if layer.id not in self._usable_rows:
-            geoms = np.asarray(layer.frame.geometry.array, dtype=object)
-            usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-            self._usable_rows[layer.id] = (geoms, usable)
-        return self._usable_rows[layer.id]
+        with self._usable_lock:
+            if layer.id not in self._usable_rows:
+                geoms = np.asarray(layer.frame.geometry.array, dtype=object)
+                usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+                self._usable_rows[layer.id] = (geoms, usable)
+            return self._usable_rows[layer.id]
 
     def _target(self, rule: Rule) -> RuleTarget:
         layers, missing = [], []
