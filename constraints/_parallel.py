@@ -110,10 +110,11 @@ _PARTS_LOCK = threading.Lock()
 class PreparedPerThread:
     """One geometry, prepared separately for each thread that asks (for objects shared by many requests)."""
 
-    def __init__(self, geometry: BaseGeometry) -> None:
+    def __init__(self, geometry: BaseGeometry, parts: np.ndarray | None = None) -> None:
         if shapely.is_prepared(geometry):
             geometry = private_copy(geometry, prepare=False)
         self.geometry = geometry  # never prepared: safe to read from any thread
+        self._known_parts = parts  # the geometry's parts when the caller has them (never prepared either)
         self._local = threading.local()
 
     def parts(self) -> tuple[np.ndarray, shapely.STRtree]:
@@ -123,7 +124,7 @@ class PreparedPerThread:
             with _PARTS_LOCK:
                 found = getattr(self, "_parts", None)
                 if found is None:
-                    parts = shapely.get_parts(self.geometry)
+                    parts = self._known_parts if self._known_parts is not None else shapely.get_parts(self.geometry)
                     tree = shapely.STRtree(parts)
                     tree.query(shapely.Point(0, 0))  # GEOS builds the tree on the first query: do it here
                     found = self._parts = (parts, tree)

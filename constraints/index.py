@@ -211,12 +211,13 @@ class ConstraintIndex:
             geoms_parts.append(geoms[mask])
             fid_parts.append(np.asarray(layer.frame.index.to_numpy())[mask])
             layer_parts.append(np.full(int(mask.sum()), pos, dtype=np.int32))
-            coverages.append(self.coverage.of(layer).geometry)
+            coverages.append(self.coverage.of(layer))
         geoms = np.concatenate(geoms_parts) if geoms_parts else np.empty(0, dtype=object)
         fids = np.concatenate(fid_parts) if fid_parts else np.empty(0, dtype=np.int64)
         layer_of = np.concatenate(layer_parts) if layer_parts else np.empty(0, dtype=np.int32)
-        coverage = coverages[0] if len(coverages) == 1 else shapely.union_all(coverages) if coverages else (
-            shapely.Polygon())
+        coverage = coverages[0].geometry if len(coverages) == 1 else shapely.union_all(
+            [c.geometry for c in coverages]) if coverages else shapely.Polygon()
+        coverage_parts = coverages[0].parts if len(coverages) == 1 else None
         parts, owner = explode(geoms)
         return RuleTarget(
             rule=rule,
@@ -229,7 +230,7 @@ class ConstraintIndex:
             part_polygonal=shapely.get_dimensions(parts) == 2 if len(parts) else np.empty(0, dtype=bool),
             part_areas=shapely.area(parts) if len(parts) else np.empty(0),
             tree=STRtree(parts),
-            coverage=PreparedPerThread(coverage),
+            coverage=PreparedPerThread(coverage, coverage_parts),
             repaired=self._repaired,
             missing_fields=tuple(missing),
             _part_checked=np.zeros(len(parts), dtype=bool),

@@ -81,7 +81,7 @@ def _reference_with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> 
 
 def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publish, "_with_findings", _reference_with_findings)
-    monkeypatch.setattr(coverage, "_union", coverage._union_touching)
+    monkeypatch.setattr(coverage, "_union_parts", lambda g: shapely.get_parts(coverage._union_touching(g)))
     monkeypatch.setattr(measure, "MANY_PARTS", 10**12)
     monkeypatch.setattr(publish, "_dumps", lambda v: json.dumps(publish._plain(v), ensure_ascii=False))
     real = business.measure
