@@ -19,6 +19,7 @@ import pytest
 import shapely
 
 from constraints import business, coverage, measure, publish
+from constraints._parallel import PreparedPerThread
 from constraints.rules import load_rules
 from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
@@ -132,3 +133,21 @@ def test_union_without_overlay_equals_the_union() -> None:
         assert fast.is_valid and fast.area == pytest.approx(plain.area, rel=1e-12)
         assert shapely.get_num_geometries(fast) == shapely.get_num_geometries(plain)
         assert fast.symmetric_difference(plain).area < 1e-6
+
+
+def test_coverage_of_multi_part_zones_part_by_part() -> None:
+    """SYNTHETIC: a coverage of separate squares; a zone of two polygons is covered only if each polygon is."""
+    squares = shapely.box(np.arange(100) * 20.0, 0, np.arange(100) * 20.0 + 10, 10)
+    coverage = shapely.MultiPolygon(list(squares))
+    zones = np.array([
+        shapely.MultiPolygon([shapely.box(1, 1, 9, 9), shapely.box(41, 1, 49, 9)]),  # both inside: full
+        shapely.MultiPolygon([shapely.box(1, 1, 9, 9), shapely.box(15, 1, 17, 9)]),  # one in a gap: partial
+        shapely.MultiPolygon([shapely.box(1, 1, 29, 9), shapely.box(41, 1, 49, 9)]),  # spans a gap: partial
+        shapely.MultiPolygon([shapely.box(12, 1, 18, 9), shapely.box(12, 20, 18, 29)]),  # outside: none
+        shapely.box(61, 1, 69, 9),  # a single polygon inside: full
+    ])
+    target = type("Target", (), {"coverage": PreparedPerThread(coverage)})()
+    got = measure._coverage_by_parts(zones, target, np.full(len(zones), measure.NONE, dtype=object))
+    whole = [measure.FULL if coverage.covers(z) else measure.PARTIAL if coverage.intersects(z) else measure.NONE
+             for z in zones]
+    assert got.tolist() == whole == ["full", "partial", "partial", "none", "full"]
