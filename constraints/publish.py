@@ -10,6 +10,7 @@ they are current or *behind* the inputs (and why), for the collection metadata a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
+import shapely
 
 from constraints.analysis import ZoneAnalysis, run_analysis
 from constraints.index import ConstraintIndex
@@ -41,6 +43,7 @@ _FINDING_FIELDS = ("rule_id", "theme", "risk", "dok_status", "outcome", "level",
                    "text_nb", "text_en", "overlap_m2", "overlap_daa", "zone_share",
                    "distance_m", "zone_m", "proximity_m", "zone_m_source", "coverage", "hit_ids", "authority",
                    "legal_basis", "explanation_nb", "explanation_en")
+CONTENT_KEY = "content"  # provenance key of a derived layer's content fingerprint
 _refresh_lock = threading.Lock()
 
 
@@ -230,20 +233,37 @@ def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneA
     }
     risk = _storable(_with_findings(result.objection_risk, result.findings))
     business = _storable(result.business_areas)
+    risk_provenance = {**provenance, CONTENT_KEY: content_fingerprint(risk)}
+    business_provenance = {**provenance, CONTENT_KEY: content_fingerprint(business)}
     names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())
     published = [
         store.publish(OBJECTION_RISK, risk, LayerMeta(
             kind=LayerKind.other, title="Innsigelsesrisiko per arealformålsområde",
             description=("Derived: objection risk (RED/YELLOW/NOT_MAPPED/GREEN) per zoning area with the "
                          f"findings behind it, computed from {names} and rule set {rules.hash()[:12]}."),
-            attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
+            attribution="Computed by geo-service from the input layers' data", provenance=risk_provenance)),
         store.publish(BUSINESS_AREAS, business, LayerMeta(
             kind=LayerKind.other, title="Næringsarealer – status og netto tilgjengelig areal",
             description=("Derived: business areas (pre-approved / reserve / conflict) with net available "
                          f"area in daa, computed from {names} and rule set {rules.hash()[:12]}."),
-            attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
+            attribution="Computed by geo-service from the input layers' data", provenance=business_provenance)),
     ]
     return published
+
+
+def content_fingerprint(frame: gpd.GeoDataFrame) -> str:
+    """A hash of a frame's content (column names, feature ids, values, geometries as WKB).
+
+    Stored in a derived layer's provenance (``content``), so what reads it (the site register) can tell a new
+    version with the same content from a change, and skip recomputing.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    values = frame.drop(columns=frame.geometry.name)
+    digest.update(pd.util.hash_pandas_object(values, index=True).to_numpy().tobytes())
+    for wkb in shapely.to_wkb(frame.geometry.array):
+        digest.update(b"\0" if wkb is None else wkb)
+    return digest.hexdigest()
 
 
 def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDataFrame:
