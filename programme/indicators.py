@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from statistics import median
@@ -21,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from constraints.publish import BUSINESS_AREAS
-from constraints.reserve import land_reserve
+from constraints.reserve_history import version_reserve
 from layers.codes import KONGSBERGREGIONEN
 from layers.errors import LayerNotFound
 from layers.store import Store, VersionRecord
@@ -94,25 +93,8 @@ def land_by_version(store: Store) -> list[tuple[datetime, int, pd.DataFrame]]:
         records = store.versions(BUSINESS_AREAS)
     except LayerNotFound:
         return []
-    out = [(version_date(store, r), r.version, _reserve_table(store, r)) for r in records]
+    out = [(version_date(store, r), r.version, version_reserve(store, r)) for r in records]
     return sorted(out, key=lambda t: (t[0], t[1]))
-
-
-def _reserve_table(store: Store, record: VersionRecord) -> pd.DataFrame:
-    where = str(getattr(store, "url", None) or getattr(store, "workspace", ""))
-    return _cached_reserve((where, record.location, record.version), lambda: land_reserve(store.read_frame(record)))
-
-
-_reserve_cache: dict[tuple[str, str, int], pd.DataFrame] = {}
-
-
-def _cached_reserve(key: tuple[str, str, int], compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """Versions never change: their accounting is computed once per process (keyed by store and location)."""
-    if key not in _reserve_cache:
-        if len(_reserve_cache) > 256:
-            _reserve_cache.clear()
-        _reserve_cache[key] = compute()
-    return _reserve_cache[key]
 
 
 def land_indicators(store: Store, labels: list[str]) -> pd.DataFrame:

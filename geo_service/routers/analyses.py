@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from constraints.errors import SiteGeometryError
 from constraints.publish import BUSINESS_AREAS
-from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
-from constraints.reserve_history import reserve_history
+from constraints.reserve import land_reserve_csv, land_reserve_json
+from constraints.reserve_history import reserve_history, version_reserve
 from constraints.site import SiteLimits, validate_site
 from geo_service.analysis_service import AnalysisService
 from geo_service.dependencies import SettingsDep, StoreDep
@@ -223,7 +223,7 @@ def site_check_get(request: Request) -> Response:
 
 def _reserve(store: Store) -> tuple[Any, dict[str, Any]]:
     record = store.get_layer(BUSINESS_AREAS).current
-    table = land_reserve(store.read_frame(record))
+    table = version_reserve(store, record)
     return table, {"business_areas_version": record.version, **record.provenance}
 
 
