@@ -32,6 +32,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 MIN_CHUNK = 2_048
+_TASK_PREFIX = "constraints-task"
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -55,7 +56,7 @@ def _task_executor(n: int) -> ThreadPoolExecutor:
 
     Separate pools: a task waiting for its chunks never holds a thread the chunks need (no deadlock).
     """
-    return ThreadPoolExecutor(max_workers=n, thread_name_prefix="constraints-task")
+    return ThreadPoolExecutor(max_workers=n, thread_name_prefix=_TASK_PREFIX)
 
 
 def _clear_pools() -> None:
@@ -190,7 +191,7 @@ def run_tasks(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     read shared geometries but never prepare them (see the module docstring); the first error is raised.
     """
     n = min(workers(), len(items))
-    if n <= 1:
+    if n <= 1 or threading.current_thread().name.startswith(_TASK_PREFIX):  # nested: never wait on our own pool
         return [fn(x) for x in items]
     return list(_task_executor(workers()).map(fn, items))
 
