@@ -159,6 +159,18 @@ def measure_ingest(url: str, pg: PostGISStore, gpkg: GeoPackageStore, source: Pa
 
 
 # -- servers and load ---------------------------------------------------------------------------------
+def wait_idle(roots: list[int], limit: float = 180.0) -> None:
+    """Wait until ``roots`` (and their children) use under 5 % of a core over half a second, at most ``limit`` s."""
+    from bench_tiles import cpu_seconds
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        c0 = cpu_seconds(roots)
+        time.sleep(0.5)
+        if cpu_seconds(roots) - c0 < 0.025:
+            return
+
+
 @contextlib.contextmanager
 def server(name: str, python: str, target: list[str], env: dict[str, str], ready: str, workers: int,
            work: Path) -> Iterator[int]:
@@ -181,6 +193,7 @@ def server(name: str, python: str, target: list[str], env: dict[str, str], ready
                 raise RuntimeError(f"{name} did not start; see {log.name}")
             time.sleep(0.2)
         time.sleep(1.0)  # every worker up
+        wait_idle([proc.pid])  # and its background start-up work (geo-service warms its constraint index)
         yield port
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -3,6 +3,7 @@
 SYNTHETIC DATA: 2 000 small squares near Kongsberg in a throwaway workspace. One tile is rendered once, then
 the same GET is sent ``--requests`` times straight into the ASGI app (no socket, no HTTP parser), through
 
+* ``served``: what the uvicorn workers serve (``geo_service.main``): the app behind ``CachedTileDoor``;
 * ``service``: the whole app as ``create_app`` builds it (``EdgeGuard`` → ``TileFastPath`` → …);
 * ``no edge``: the same app without ``EdgeGuard`` (what the security headers and limits cost);
 * ``bare``: an ASGI callable sending the same bytes from a dict (the ceiling).
@@ -34,6 +35,7 @@ from fastapi.testclient import TestClient
 from geo_service.factory import create_app
 from geo_service.middleware import EdgeGuard
 from geo_service.settings import Settings
+from geo_service.tile_asgi import with_tile_door
 from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
 from layers.store import LayerMeta
@@ -102,10 +104,11 @@ def main() -> None:
         async def measure() -> dict[str, float]:
             out: dict[str, float] = {}
             for _ in range(2):  # alternate, keep the best
-                for name, app in (("service", full), ("no edge", bare_app), ("bare", bare)):
+                for name, app in (("served", served), ("service", full), ("no edge", bare_app), ("bare", bare)):
                     out[name] = min(out.get(name, 1e9), await run(app, args.requests))
             return out
 
+        served = with_tile_door(full)
         results = asyncio.run(measure())
     print(f"load: {os.getloadavg()[0]:.1f} (1 min); tile {len(body)} bytes; {args.requests} requests per run")
     for name, us in results.items():

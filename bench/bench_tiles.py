@@ -9,11 +9,15 @@ Data (both in EPSG:25832, loaded into the GeoPackage workspace *and* a throwaway
   (default 200 000, 20-vertex polygons in 160 m cells along 40 meandering valleys) and 5 000 zoning polygons
   around 70 towns, over the real extent of Kongsbergregionen. Nothing here is real geography.
 
-Tile sets (fixed lists): farmland z8-z14 over Kongsberg and zoning z8-z12 over the whole region.
+Tile sets (fixed lists): farmland z10-z14 over Kongsberg (the set of issue 17), farmland z8-z9 over Kongsberg
+(dense low zooms; their drawn area is compared with the true area, tile by tile) and zoning z8-z12 over the
+whole region; demo ar5 z8-z14 and arealplan z8-z12.
 
 Servers, each with ``--workers`` uvicorn workers (uvloop + httptools):
 
-* ``geo-service``: ``geo_service.main:app_factory``, cache in memory only (no disk tier), so "cold" is cold;
+* ``geo-service``: ``geo_service.main:app_factory``, cache in memory only (no disk tier), so "cold" is cold
+  for every tile; the coverage grids that big polygon layers draw their z <= 9 tiles from (``maps.lowzoom``)
+  are built once per version before the servers start (timed), as the service does after a publish;
 * ``TiPG`` 1.6.1 (its own venv, ``--tipg-python``) on PostGIS 15/3 (initdb in a temp folder as user postgres,
   a free loopback port; tables loaded with psycopg COPY of hex WKB, GiST index, ANALYZE);
 * ``ceiling``: a bare ASGI app returning geo-service's bytes for the same URLs from a dict.
@@ -30,6 +34,7 @@ Run (from the repository, with its .venv active):
     apt-get install -y wrk postgresql-15-postgis-3
     python3 -m venv /tmp/tipg-venv && /tmp/tipg-venv/bin/pip install "tipg==1.6.1" "uvicorn[standard]"
     python bench/bench_tiles.py                      # --help for sizes, durations, --skip-tipg
+    python bench/bench_tiles.py --only region/farmland --tipg-python /path/to/tipg-venv/bin/python
 """
 
 from __future__ import annotations
@@ -63,11 +68,13 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from wrk_report import parse_wrk
+
 from layers.gpkg_store import GeoPackageStore
-from wrk_report import parse_wrk  # noqa: E402 - bench/ is on sys.path when run as a script
 from layers.kinds import LayerKind
 from layers.seed import publish_demo
 from layers.store import LayerMeta
+from maps.lowzoom import LowZoomGrids, uses_grid
 from maps.tiles import TMS
 
 CRS = "EPSG:25832"
@@ -259,6 +266,17 @@ def cpu_seconds(roots: list[int]) -> float:
     return total / CLK_TCK
 
 
+def wait_idle(roots: list[int], limit: float = 180.0) -> float:
+    """Wait until ``roots`` use less than 5 % of a core over half a second (at most ``limit`` s); the seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        c0 = cpu_seconds(roots)
+        time.sleep(0.5)
+        if cpu_seconds(roots) - c0 < 0.025:
+            break
+    return time.monotonic() - t0
+
+
 @contextlib.contextmanager
 def server(name: str, python: str, target: list[str], env: dict[str, str], ready: str, workers: int,
            cwd: Path, extra_cpu: list[int] | None = None) -> Iterator[str]:
@@ -281,6 +299,7 @@ def server(name: str, python: str, target: list[str], env: dict[str, str], ready
                     raise RuntimeError(f"{name} did not start; see {log.name}") from None
                 time.sleep(0.2)
         time.sleep(1.0 if workers > 1 else 0.2)  # let every worker finish its startup
+        wait_idle([proc.pid])  # and its background start-up work (geo-service warms its constraint index)
         CPU_ROOTS[url] = [proc.pid, *(extra_cpu or [])]
         yield url
     finally:
@@ -369,6 +388,36 @@ def wrk(url: str, paths_file: Path, script: Path, connections: int, duration: in
 
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1e3, q)) if values else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------- area
+AREAS: list[tuple[str, int, int, int, float, float]] = []  # tile set, z, x, y, true m², drawn m²
+
+
+def tile_areas(frame: gpd.GeoDataFrame, body: bytes, layer: str, z: int, x: int, y: int) -> tuple[float, float]:
+    """True and drawn polygon area inside tile (z, x, y), both in tile units² converted to m² of EPSG:3857.
+
+    True: the layer's polygons projected with PROJ (EPSG:25832 -> 3857), scaled to tile units and clipped to
+    the tile square. Drawn: the tile decoded with mapbox-vector-tile, its polygons clipped to the square.
+    """
+    from pyproj import Transformer
+    from shapely.geometry import shape
+
+    b = TMS.xy_bounds(x, y, z)
+    unit = (b.right - b.left) / 4096
+    near = frame
+    coords = shapely.get_coordinates(near.geometry.values)
+    mx, my = Transformer.from_crs(25832, 3857, always_xy=True).transform(coords[:, 0], coords[:, 1])
+    units = np.column_stack(((mx - b.left) / unit, (b.top - my) / unit))
+    geoms = shapely.set_coordinates(np.array(near.geometry.values, dtype=object), units)
+    box = shapely.box(0, 0, 4096, 4096)
+    hit = shapely.intersects(geoms, box)
+    true = float(shapely.area(shapely.clip_by_rect(geoms[hit], 0, 0, 4096, 4096)).sum())
+    drawn = 0.0
+    if body:
+        for feature in mapbox_vector_tile.decode(body, default_options={"y_coord_down": True})[layer]["features"]:
+            drawn += shapely.area(shapely.clip_by_rect(shape(feature["geometry"]), 0, 0, 4096, 4096))
+    return true * unit * unit, drawn * unit * unit
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -465,10 +514,21 @@ def main() -> None:
         region.publish(layer_id, frame, LayerMeta(kind, f"{layer_id} (synthetic, region scale)"))
     print(f"workspaces built in {time.perf_counter() - t0:.1f} s: demo ar5 {demo.get_layer('ar5').current.feature_count}"
           f", region farmland {region.get_layer('farmland').current.feature_count} polygons")
+    # what the service does in the background after a publish (maps.lowzoom): the coverage grid of the big
+    # polygon layer, measured once per version and kept in the workspace for every worker and restart
+    t0 = time.perf_counter()
+    for store, ws in ((demo, demo_ws), (region, region_ws)):
+        grids = LowZoomGrids(store, ws / "tile-grids")
+        for layer in store.list_layers():
+            if uses_grid(layer.current):
+                grids.grid(layer.current)
+                print(f"coverage grid of {layer.id} ({layer.current.feature_count} features) built")
+    print(f"coverage grids built in {time.perf_counter() - t0:.1f} s (once per published version)")
     region_lonlat = (7.47, 59.40, 10.10, 60.51)
     tilesets = [TileSet("demo", "ar5", range(8, 15), KONGSBERG_LONLAT),
                 TileSet("demo", "arealplan", range(8, 13), region_lonlat),
-                TileSet("region", "farmland", range(8, 15), KONGSBERG_LONLAT),
+                TileSet("region", "farmland", range(10, 15), KONGSBERG_LONLAT),  # the set issue 17 names
+                TileSet("region", "farmland", range(8, 10), KONGSBERG_LONLAT),  # dense low zooms, area checked
                 TileSet("region", "zoning", range(8, 13), region_lonlat)]
     if args.only:
         wanted = set(args.only.split(","))
@@ -501,6 +561,12 @@ def main() -> None:
             row = Row(ts.name, "geo-service", len(ts.tiles))
             ours_bodies = measure(row, ours, ours_paths, zooms, args, work, script)
             rows.append(row)
+            if ts.zooms.stop <= 10:  # dense low zooms: drawn area against the true area, per tile
+                store = demo if ts.dataset == "demo" else region
+                frame = store.read_frame(store.get_layer(ts.layer).current)
+                for (z, x, y), (_, body) in zip(ts.tiles, ours_bodies, strict=True):
+                    true, drawn = tile_areas(frame, body, ts.layer, z, x, y)
+                    AREAS.append((ts.name, z, x, y, true, drawn))
             print(f"  geo-service done: {row.cold_tps:.0f} cold tiles/s, {row.warm_rps:.0f} warm req/s")
             if pg_url:
                 tipg_paths = [f"/collections/{ts.dataset}.{ts.layer}/tiles/WebMercatorQuad/{z}/{x}/{y}"
@@ -569,6 +635,11 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
         if ours and ceiling:
             parts.append(f"warm vs ceiling {ours.warm_rps / ceiling.warm_rps:.0%}")
         print(f"  {name:<26} " + "; ".join(parts))
+    if AREAS:
+        print("\ndrawn area of the dense low-zoom tiles (m² of EPSG:3857 inside the tile; geo-service)")
+        for name, z, x, y, true, drawn in AREAS:
+            share = drawn / true - 1 if true else float("nan")
+            print(f"  {name:<26} {z}/{x}/{y}: true {true / 1e6:9.2f} km², drawn {drawn / 1e6:9.2f} km² ({share:+.2%})")
     print("\ntile sizes per zoom, kB (mean / max)")
     for name, servers in by.items():
         for server_name in ("geo-service", "TiPG"):

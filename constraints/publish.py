@@ -30,9 +30,11 @@ from constraints.rules import RuleSet
 from layers.crs import WORKING_EPSG
 from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
+from layers.locks import held_since, refreshing
 from layers.store import LayerMeta, LayerRecord, Store, VersionRecord
 
 OBJECTION_RISK = "objection-risk"
+DERIVED_LOCK = "derived-layers"  # Store.exclusive name held by the one refresh running (layers.locks: since when)
 BUSINESS_AREAS = "business-areas"
 DERIVED_IDS = (OBJECTION_RISK, BUSINESS_AREAS)
 CONSTRAINT_KINDS = (LayerKind.municipality, LayerKind.watercourse, LayerKind.farmland, LayerKind.heritage,
@@ -101,12 +103,13 @@ class AnalysisStatus:
     """Whether the derived collections are up to date with their inputs.
 
     ``status`` is ``current`` (computed from the current inputs and rules), ``behind`` (an input or the rules
-    changed since; the previous versions keep serving until a refresh succeeds) or ``none`` (nothing to
-    analyse: no zoning layer). ``reason`` says why it is behind (the failure, or that a refresh is pending);
-    ``since`` when it fell behind (UTC).
+    changed since; the previous versions keep serving until a refresh succeeds), ``refreshing`` (behind, and a
+    refresh is running now, in this or another process) or ``none`` (nothing to analyse: no zoning layer).
+    ``reason`` says why it is behind (the failure, or that a refresh is pending); ``since`` when it fell behind,
+    or for ``refreshing`` when the running refresh started (UTC).
     """
 
-    status: Literal["current", "behind", "none"]
+    status: Literal["current", "behind", "refreshing", "none"]
     reason: str = ""
     since: datetime | None = None
     failed: bool = False  # a refresh was tried on these inputs and failed (else: pending)
@@ -114,16 +117,22 @@ class AnalysisStatus:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shown as ``analysis`` in the derived collections' metadata."""
         out: dict[str, Any] = {"status": self.status}
-        if self.status == "behind":
+        if self.status in ("behind", "refreshing"):
             out |= {"reason": self.reason, "since": self.since.isoformat() if self.since else None,
                     "failed": self.failed, "message_nb": self.text("nb"), "message_en": self.text("en")}
         return out
 
     def text(self, lang: str = "nb") -> str:
         """One sentence for a page banner ("" when current)."""
+        since = f" ({self.since:%Y-%m-%d %H:%M} UTC)" if self.since else ""
+        if self.status == "refreshing":
+            if lang == "en":
+                return (f"The analysis is being recomputed after an input layer changed{since}. "
+                        "The previous results are shown until it is done.")
+            return (f"Analysen beregnes på nytt etter at et kildelag er endret{since}. "
+                    "Forrige resultat vises til den er ferdig.")
         if self.status != "behind":
             return ""
-        since = f" ({self.since:%Y-%m-%d %H:%M} UTC)" if self.since else ""
         if lang == "en":
             return (f"The analysis is behind its input layers{since}: {self.reason} "
                     "The previous results are shown until it succeeds.")
@@ -132,15 +141,19 @@ class AnalysisStatus:
 
 
 PENDING_REASON = "an input layer or the rules changed; the derived collections are being recomputed."
+REFRESHING_REASON = "an input layer or the rules changed; a refresh is running now."
 
 
 def analysis_status(store: Store, rules: RuleSet, failure: RefreshFailure | None = None) -> AnalysisStatus:
-    """Current or behind, with the reason: ``failure`` is this process's last failed refresh (if any)."""
+    """Current, refreshing or behind, with the reason: ``failure`` is this process's last failed refresh (if any)."""
     inputs = current_inputs(store)
     if not inputs.zoning:
         return AnalysisStatus("none")
     if not is_stale(store, rules, inputs):
         return AnalysisStatus("current")
+    running = held_since(store, DERIVED_LOCK)
+    if running is not None:
+        return AnalysisStatus("refreshing", REFRESHING_REASON, running)
     if failure is not None and failure.key == refresh_key(inputs, rules):
         return AnalysisStatus("behind", failure.reason, failure.since, failed=True)
     return AnalysisStatus("behind", PENDING_REASON, _behind_since(store, inputs))
@@ -212,11 +225,22 @@ def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> lis
     staleness check is made inside the lock, so a waiting refresh finds the work done. Each collection is
     published atomically.
     """
-    with _refresh_lock, store.exclusive("derived-layers"):
+    with _refresh_lock, store.exclusive(DERIVED_LOCK), refreshing(store, DERIVED_LOCK):
         inputs = current_inputs(store)
         if not inputs.zoning or not (force or is_stale(store, rules, inputs)):
             return []
-        return publish_analysis(store, rules, inputs, analyse_store(store, rules, inputs))
+        reason = "asked for (--force)" if force else ""
+        if not force:  # only the zones the changes can affect (constraints.incremental), when provably exact
+            from constraints.incremental import refresh_incremental
+
+            outcome = refresh_incremental(store, rules, inputs)
+            if outcome.published is not None:
+                return outcome.published
+            reason = outcome.full_reason
+        result = analyse_store(store, rules, inputs)
+        result.provenance.update(mode="full", full_reason=reason, recomputed_zones=len(result.objection_risk),
+                                 zones=len(result.objection_risk))
+        return publish_analysis(store, rules, inputs, result)
 
 
 def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneAnalysis) -> list[VersionRecord]:
@@ -225,14 +249,21 @@ def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneA
     The caller holds the derived-layers lock (see :func:`refresh_derived`); ``inputs`` are what ``result`` was
     computed from (their versions become the provenance that decides staleness).
     """
+    risk = _storable(_with_findings(result.objection_risk, result.findings))
+    business = _storable(result.business_areas)
+    return publish_derived(store, rules, inputs, risk, business, result.provenance)
+
+
+def publish_derived(store: Store, rules: RuleSet, inputs: Inputs, risk: gpd.GeoDataFrame,
+                    business: gpd.GeoDataFrame, engine: dict[str, Any]) -> list[VersionRecord]:
+    """Publish storable ``objection-risk`` and ``business-areas`` frames computed from ``inputs`` and ``rules``
+    (``engine``: how, e.g. ``mode`` full/incremental and ``recomputed_zones``). The caller holds the lock."""
     provenance: dict[str, Any] = {
         "derived": True,
         "inputs": inputs.versions(),
         "rules_hash": rules.hash(),
-        "engine": result.provenance,
+        "engine": engine,
     }
-    risk = _storable(_with_findings(result.objection_risk, result.findings))
-    business = _storable(result.business_areas)
     risk_provenance = {**provenance, CONTENT_KEY: content_fingerprint(risk)}
     business_provenance = {**provenance, CONTENT_KEY: content_fingerprint(business)}
     names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())

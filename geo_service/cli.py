@@ -125,9 +125,16 @@ def layers_add(
     force: Annotated[bool, typer.Option("--force", help="publish a wrong geometry type or features outside "
                                                         "the region anyway (missing required fields never)")] = False,
     workspace: WorkspaceOpt = None,
+    wait: Annotated[bool, typer.Option("--wait", help="wait for the derived refresh (objection-risk, "
+                                                      "business-areas) and say what was recomputed")] = False,
 ) -> None:
-    """Check a layer against what its kind needs and publish it as a new version."""
+    """Check a layer against what its kind needs and publish it as a new version.
+
+    The derived collections are refreshed after it in a background process (only the zones the change can
+    affect); ``--wait`` waits for that refresh.
+    """
     from geo_service.cli_analysis import refresh_and_report
+    from geo_service.cli_refresh import report_engine, start_refresh
     from layers.checks import CheckContext, region_from_store
     from layers.ingest import ingest
 
@@ -145,7 +152,11 @@ def layers_add(
     for line in report.lines():
         out.print(line, highlight=False, soft_wrap=True)
     with user_errors():
-        refresh_and_report(store, settings)
+        if wait:
+            if refresh_and_report(store, settings):
+                report_engine(store)
+        else:
+            start_refresh(store, settings)
 
 
 @layers_app.command("list")

@@ -15,6 +15,7 @@ from constraints.publish import BUSINESS_AREAS, failure_reason, refresh_derived
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
 from constraints.rules import describe_rules, load_rules
 from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
+from geo_service.cli_refresh import report_engine, wait_turn
 from geo_service.settings import Settings
 from geo_service.stores import open_store
 from layers.store import Store
@@ -76,11 +77,24 @@ def analyse(
     csv: Annotated[Path | None, typer.Option("--csv", help="write the land-reserve table as CSV")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="write the land-reserve accounting as JSON")]
     = None,
+    queued: Annotated[bool, typer.Option("--queued", hidden=True, help="the background refresh after a publish: "
+                                                                       "one at a time, exit if one is waiting")]
+    = False,
 ) -> None:
-    """Run the constraint analysis; publish objection-risk and business-areas; print the land reserve."""
+    """Run the constraint analysis; publish objection-risk and business-areas; print the land reserve.
+
+    Only the zones an input change can affect are recomputed (when provably exact); ``--force`` recomputes all.
+    """
     with user_errors():
         settings = settings_for(workspace, **({"rules_file": rules} if rules else {}))
         store = open_store(settings)
+        if queued:
+            if not wait_turn(store):
+                out.print("another refresh is queued; it will include this publish", highlight=False)
+            elif refresh_and_report(store, settings):
+                report_engine(store)
+            out.print("background refresh finished", highlight=False)
+            return
         refresh_and_report(store, settings, force=force, strict=True)
         record = store.get_layer(BUSINESS_AREAS).current
         table = land_reserve(store.read_frame(record))

@@ -10,6 +10,7 @@ import typer
 from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
 from geo_service.stores import open_store
 from maps.export import DEFAULT_MAXZOOM, DEFAULT_MINZOOM, Engine, export_tiles
+from maps.lowzoom import LowZoomGrids
 from maps.tile_cache import TileCache
 from maps.tiles import TileService, seed
 
@@ -55,7 +56,8 @@ def tiles_seed(
     with user_errors():
         store = open_store(settings_for(workspace))
         layer = store.get_layer(layer_id)
-        report = seed(TileService(store, TileCache(max_bytes=0, disk_dir=cache_dir)), layer,
+        grids = LowZoomGrids(store, cache_dir)  # big polygon layers: their low zooms from the coverage grid
+        report = seed(TileService(store, TileCache(max_bytes=0, disk_dir=cache_dir), grids), layer,
                       range(minzoom, maxzoom + 1))
     out.print(f"seeded {report.tiles} tiles of {layer.id} version {layer.current.version} (zoom {minzoom}-{maxzoom}, "
                f"{report.non_empty} with features, {report.bytes / 1e6:.1f} MB) into {cache_dir}",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
 
 from geo_service.factory import create_app
 from geo_service.settings import Settings
+from geo_service.tile_asgi import with_tile_door
 
 
-def app_factory() -> FastAPI:
-    """Build the app from environment settings (each worker process calls this once)."""
-    return create_app(Settings())
+def app_factory() -> Any:
+    """Build the app from environment settings (each worker process calls this once), behind the door that
+    answers cached tiles before any other layer (``geo_service.tile_asgi.CachedTileDoor``)."""
+    return with_tile_door(create_app(Settings()))

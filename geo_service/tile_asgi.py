@@ -1,11 +1,16 @@
-"""Tile responses, and the ASGI fast path that answers tile requests below the FastAPI router.
+"""Tile responses, and the two ASGI fast paths that answer tile requests before the FastAPI router.
 
-A cached tile through a FastAPI route costs ~0.14 ms of CPU (routing, dependency resolution, a thread
-hop); answered here it costs a path split, one ``PRAGMA data_version`` (``Store.current_versions``) and
-a dict lookup (PERFORMANCE.md). A miss is rendered here too, on a small thread pool, which saves the
-same overhead again on every cold tile. Errors, validation, HEAD and unknown parameters fall through to
-the router, which answers with the same headers (``tile_response_parts``) and the API's JSON errors, so a
-tile looks the same whichever way it was served; ``X-Tile-Cache`` says whether it was cached.
+* ``CachedTileDoor`` is the outermost layer of the app: a GET of a tile that is in the memory cache is
+  answered there, before any other middleware — a path split, one ``PRAGMA data_version``
+  (``Store.current_versions``), a dict lookup and headers made of precomputed bytes. It applies the edge's
+  own checks first (``EdgeGuard``: header size, Host) and adds the same security headers (the CSP without a
+  script nonce: a tile is no page); whatever it cannot answer so (a miss, a body, a refusal, sign-in
+  required for reading) goes on through the whole stack.
+* ``TileFastPath`` sits below the edge, the sign-in gate and the upload guard: it renders misses on a small
+  thread pool of its own, which saves the router's overhead (~0.14 ms of CPU, PERFORMANCE.md) on every cold
+  tile. Errors, validation, HEAD and unknown parameters fall through to the router, which answers with the
+  same headers (``tile_response_parts``) and the API's JSON errors, so a tile looks the same whichever way
+  it was served; ``X-Tile-Cache`` says whether it was cached.
 
 Empty tiles are ``204 No Content`` (with an ETag) everywhere.
 """
@@ -13,14 +18,18 @@ Empty tiles are ``204 No Content`` (with an ETag) everywhere.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from geo_service.middleware import EdgeGuard, content_security_policy
 from geo_service.settings import Settings
 from layers.errors import LayerError
 from layers.store import Store
+from maps.lowzoom import LowZoomGrids
 from maps.tile_cache import TileCache, TileEntry, TileKey
 from maps.tiles import MVT, TMS_ID, TileService, parse_collections, parse_properties
 
@@ -37,8 +46,19 @@ _SEGMENT = f"tiles/{TMS_ID}"
 
 
 def open_tiles(settings: Settings, store: Store) -> TileService:
-    """The tile service for ``store`` with the cache the settings ask for."""
-    return TileService(store, TileCache(settings.tile_cache_bytes, settings.tile_cache_dir))
+    """The tile service for ``store`` with the cache the settings ask for. Big polygon layers draw their low
+    zooms from coverage grids (``maps.lowzoom``) kept in the disk tier, else in the GeoPackage workspace;
+    with a disk tier they are built (or loaded) for the current versions in the background from now on."""
+    folder = settings.tile_cache_dir
+    if folder is None and getattr(store, "workspace", None) is not None:
+        folder = Path(store.workspace) / "tile-grids"
+    grids = LowZoomGrids(store, folder)
+    if settings.tile_cache_dir is not None:
+        try:
+            grids.prepare([layer.current for layer in store.list_layers()])
+        except LayerError:
+            pass
+    return TileService(store, TileCache(settings.tile_cache_bytes, settings.tile_cache_dir), grids)
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
@@ -205,3 +225,105 @@ def _render(tiles: TileService, ids: tuple[str, ...], single: bool, z: int, x: i
         return tiles.tile(layers, z, x, y)
     except LayerError:
         return None
+
+
+_NONCE_MARK = "\x00nonce\x00"
+
+
+def tile_security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The security headers ``EdgeGuard`` puts on every response, for a tile: the CSP without a script nonce."""
+    csp = content_security_policy(settings, _NONCE_MARK).replace(f" 'nonce-{_NONCE_MARK}'", "")
+    headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin"),
+               (b"content-security-policy", csp.encode())]
+    frame = settings.frame_ancestors.strip()
+    if frame in ("'none'", "'self'"):
+        headers.append((b"x-frame-options", b"DENY" if frame == "'none'" else b"SAMEORIGIN"))
+    return headers
+
+
+class CachedTileDoor:
+    """The outermost ASGI layer, around the whole FastAPI app: answers GETs of tiles already in the memory cache.
+
+    What it answers carries exactly the headers the whole stack gives a hit (``tile_response_parts`` plus the
+    edge's security headers). It steps aside — the request then takes the full path, which answers or
+    refuses it — for a request the edge would refuse or must bound (``EdgeGuard``'s own checks), for any
+    tile not cached for the layers' current versions, and while reading requires sign-in. Everything that is
+    not a tile GET (lifespan included) goes straight to ``app``. Cached hits therefore skip FastAPI's own
+    layers too (telemetry bridge, body limit, error middleware): they are not traced.
+    """
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app  # a FastAPI app (its ``state.tiles`` is made in its lifespan)
+        self.settings = settings
+        self.edge = EdgeGuard(app, settings)  # its checks only (Host, header size, bodies)
+        self.security = tile_security_headers(settings)
+        self._parsed: dict[tuple[str, bytes], Any] = {}  # path and query -> _parse_request, bounded
+        self._plain: weakref.WeakKeyDictionary[TileEntry, tuple[Message, Message]] = weakref.WeakKeyDictionary()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "GET" and _SEGMENT in scope["path"]
+                and await self._hit(scope, send)):
+            return
+        await self.app(scope, receive, send)
+
+    def _parse(self, scope: Scope) -> tuple[tuple[str, ...], bool, int, int, int, tuple[str, ...] | None] | None:
+        key = (scope["path"], scope.get("query_string", b""))
+        parsed = self._parsed.get(key, False)
+        if parsed is False:
+            if scope.get("root_path"):
+                return _parse_request(scope)
+            if len(self._parsed) >= 65_536:
+                self._parsed.clear()
+            parsed = self._parsed[key] = _parse_request(scope)
+        return parsed
+
+    async def _hit(self, scope: Scope, send: Send) -> bool:
+        tiles: TileService | None = getattr(self.app.state, "tiles", None)
+        if tiles is None or self.settings.auth_required_for_read:
+            return False
+        request = self._parse(scope)
+        if request is None:
+            return False
+        refusal, has_body = self.edge._refusal(scope)
+        if refusal is not None or has_body:
+            return False
+        ids, _, z, x, y, properties = request
+        fresh = getattr(tiles.store, "current_versions_async", None)  # PostGIS: without blocking the loop
+        versions = await fresh() if fresh is not None else tiles.store.current_versions()
+        if len(ids) == 1:
+            version = versions.get(ids[0])
+            if version is None:
+                return False
+            key = TileKey(((ids[0], version),), z, x, y, properties)
+        else:
+            try:
+                key = TileKey(tuple((i, versions[i]) for i in ids), z, x, y, properties)
+            except KeyError:
+                return False
+        entry = tiles.cache.get(key)
+        if entry is None:
+            return False
+        accept_encoding = if_none_match = None
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                accept_encoding = value.decode("latin-1")
+            elif name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+        plain = accept_encoding is None and if_none_match is None
+        response = self._plain.get(entry) if plain else None
+        if response is None:
+            status, headers, body = tile_response_parts(tiles.cache, key, entry, accept_encoding, if_none_match,
+                                                        self.settings.tile_cache_control, "hit")
+            headers += self.security
+            response = ({"type": "http.response.start", "status": status, "headers": headers},
+                        {"type": "http.response.body", "body": body})
+            if plain:  # the same two messages for every plain GET of this entry, made once
+                self._plain[entry] = response
+        await send(response[0])
+        await send(response[1])
+        return True
+
+
+def with_tile_door(app: Any) -> Any:
+    """``app`` behind a ``CachedTileDoor`` (what the uvicorn workers serve, ``geo_service.main``)."""
+    return CachedTileDoor(app, app.state.settings)

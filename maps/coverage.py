@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import shapely
 
+from maps.mvt import encode_boxes
+
 CELL_SIZES = (8, 16, 32, 64, 128, 256)  # tile units; up to 64 the cells align with the tile edges
 BYTES_PER_RECTANGLE = 14  # MoveTo + 3 LineTo + ClosePath with small deltas, measured on encoded tiles
 
@@ -44,29 +46,97 @@ def measure(geoms: np.ndarray, classes: Sequence[Any], lo: float, hi: float, siz
             ) -> CoverageCells:
     """Exact area of each class in each ``size`` cell of the square ``lo``..``hi`` (tile units).
 
-    Polygons inside one cell count whole; the others are cut into row strips, then the strips into cells
-    (two vectorised intersections, so a large polygon costs rows + cells, not rows × its vertex count
-    per cell).
+    No polygon is intersected with a cell. Every ring edge is cut where it crosses a grid line, so each
+    piece lies in one cell, and contributes the area between itself and the cell's right edge (``-dy·(R -
+    x̄)``) to that cell and ``-dy·size`` to every cell right of it in its row (a running sum along the row) —
+    the exact-coverage accumulation of font rasterisers, in numpy. Summed over a closed ring this is the
+    ring's area inside each cell, whatever its shape; holes count negative. Polygons reaching outside the
+    square are clipped to it first (GEOS, only those; tiles hand over polygons clipped already).
     """
     n = round((hi - lo) / size)
     keys, inverse = _class_index(classes)
-    totals = np.zeros(len(keys) * n * n)
-    present = ~shapely.is_empty(geoms) if len(geoms) else np.zeros(0, dtype=bool)
-    geoms, inverse = geoms[present], inverse[present]
+    k = len(keys)
+    local = np.zeros(k * n * n)
+    carry = np.zeros(k * n * n)
     if len(geoms):
+        geoms = np.asarray(geoms, dtype=object)
         bounds = shapely.bounds(geoms)
-        cells = np.clip(np.floor((bounds - lo) / size).astype(np.int64), 0, n - 1)  # c0, r0, c1, r1
-        one = (cells[:, 0] == cells[:, 2]) & (cells[:, 1] == cells[:, 3])
-        _add(totals, n, inverse[one], cells[one, 1], cells[one, 0], shapely.area(geoms[one]))
-        many = np.flatnonzero(~one)
-        if len(many):
-            strips, owner, rows = _cut(geoms[many], cells[many, 1], cells[many, 3], lo, size, axis=1)
-            sb = shapely.bounds(strips)
-            c0 = np.clip(np.floor((sb[:, 0] - lo) / size).astype(np.int64), 0, n - 1)
-            c1 = np.clip(np.floor((sb[:, 2] - lo) / size).astype(np.int64), 0, n - 1)
-            pieces, piece_owner, cols = _cut(strips, c0, c1, lo, size, axis=0)
-            _add(totals, n, inverse[many[owner[piece_owner]]], rows[piece_owner], cols, shapely.area(pieces))
-    return CoverageCells(lo, size, totals.reshape(len(keys), n, n), keys)
+        outside = (bounds[:, 0] < lo) | (bounds[:, 1] < lo) | (bounds[:, 2] > hi) | (bounds[:, 3] > hi)
+        if outside.any():
+            geoms = geoms.copy()
+            geoms[outside] = shapely.clip_by_rect(geoms[outside], lo, lo, hi, hi)
+        x0, y0, x1, y1, ring_cls = _edges(geoms, inverse, lo, hi)
+        # cut at the horizontal grid lines, then the pieces at the vertical ones: each piece in one cell
+        x0, y0, x1, y1, ring_cls = _split(x0, y0, x1, y1, ring_cls, lo, size, axis=1)
+        x0, y0, x1, y1, ring_cls = _split(x0, y0, x1, y1, ring_cls, lo, size, axis=0)
+        dy = y1 - y0
+        moving = dy != 0
+        x0, x1, y0, dy, ring_cls = x0[moving], x1[moving], y0[moving], dy[moving], ring_cls[moving]
+        xm = (x0 + x1) / 2
+        row = np.clip(np.floor((y0 + dy / 2 - lo) / size).astype(np.int64), 0, n - 1)
+        col = np.clip(np.floor((xm - lo) / size).astype(np.int64), 0, n - 1)
+        base = (ring_cls * n + row) * n
+        right = lo + (col + 1) * size
+        local += np.bincount(base + col, weights=-dy * (right - xm), minlength=k * n * n)
+        inner = col + 1 < n
+        carry += np.bincount(base[inner] + col[inner] + 1, weights=-dy[inner] * size, minlength=k * n * n)
+    areas = local.reshape(k, n, n) + np.cumsum(carry.reshape(k, n, n), axis=2)
+    np.maximum(areas, 0.0, out=areas)  # rounding noise of cancelling edges
+    return CoverageCells(lo, size, areas, keys)
+
+
+def _edges(geoms: np.ndarray, inverse: np.ndarray, lo: float, hi: float
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every ring edge of the polygons (x0, y0, x1, y1; clamped to the square against rounding noise) and its
+    class, each ring turned
+    so that exterior rings add area and holes take it away."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    polygon = shapely.get_type_id(parts) == 3
+    parts, owner = parts[polygon], owner[polygon]
+    rings, ring_poly = shapely.get_rings(parts, return_index=True)
+    exterior = np.ones(len(rings), dtype=bool)
+    exterior[1:] = ring_poly[1:] != ring_poly[:-1]
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]  # consecutive coordinates of one ring: an edge
+    ax, ay, bx, by = coords[:-1, 0][same], coords[:-1, 1][same], coords[1:, 0][same], coords[1:, 1][same]
+    edge_ring = ring[:-1][same]
+    # the ring's own orientation (twice its signed area, the same integral as the accumulation)
+    signed = np.bincount(edge_ring, weights=(ax + bx) * (by - ay), minlength=len(rings))
+    flip = (signed < 0) == exterior  # exterior should come out positive, holes negative
+    swap = flip[edge_ring]
+    ax, bx = np.where(swap, bx, ax), np.where(swap, ax, bx)
+    ay, by = np.where(swap, by, ay), np.where(swap, ay, by)
+    cls = inverse[owner[ring_poly]][edge_ring]
+    return np.clip(ax, lo, hi), np.clip(ay, lo, hi), np.clip(bx, lo, hi), np.clip(by, lo, hi), cls
+
+
+def _split(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, cls: np.ndarray, lo: float,
+           size: int, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The edges cut where they cross the grid lines ``lo + i·size`` of one axis (0: x, 1: y), in order."""
+    a0, a1 = (x0, x1) if axis == 0 else (y0, y1)
+    f0 = np.floor((a0 - lo) / size).astype(np.int64)
+    f1 = np.floor((a1 - lo) / size).astype(np.int64)
+    crossings = np.abs(f1 - f0)
+    if not crossings.any():
+        return x0, y0, x1, y1, cls
+    step = np.sign(f1 - f0)
+    pieces = crossings + 1
+    edge = np.repeat(np.arange(len(a0)), pieces)
+    first = np.cumsum(pieces) - pieces
+    k = np.arange(len(edge)) - np.repeat(first, pieces)  # piece number along its edge
+    # the grid line ending piece k (k < crossings): f0 + 1 + k going up, f0 - k going down
+    line = np.where(step[edge] > 0, f0[edge] + 1 + k, f0[edge] - k)
+    last = k == crossings[edge]
+    da = (a1 - a0)[edge]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_end = np.where(last, 1.0, (lo + line * size - a0[edge]) / da)
+    t_start = np.empty_like(t_end)
+    t_start[1:] = t_end[:-1]
+    t_start[first] = 0.0
+    ex0, ey0, ex1, ey1 = x0[edge], y0[edge], x1[edge] - x0[edge], y1[edge] - y0[edge]
+    nx0, ny0 = ex0 + t_start * ex1, ey0 + t_start * ey1
+    nx1, ny1 = ex0 + t_end * ex1, ey0 + t_end * ey1
+    return nx0, ny0, nx1, ny1, cls[edge]
 
 
 def _class_index(classes: Sequence[Any]) -> tuple[list[Any], np.ndarray]:
@@ -82,32 +152,6 @@ def _key(value: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return value
-
-
-def _add(totals: np.ndarray, n: int, cls: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-         area: np.ndarray) -> None:
-    np.add.at(totals, (cls * n + rows) * n + cols, area)
-
-
-def _cut(geoms: np.ndarray, first: np.ndarray, last: np.ndarray, lo: float, size: int, axis: int
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each geometry cut into the bands ``first``..``last`` (rows: axis 1, columns: axis 0).
-
-    Returns the non-empty pieces, the position of each piece's geometry and its band number.
-    """
-    count = last - first + 1
-    owner = np.repeat(np.arange(len(geoms)), count)
-    band = np.repeat(first, count) + (np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count))
-    single = count[owner] == 1
-    pieces = geoms[owner].copy()
-    cut = np.flatnonzero(~single)
-    if len(cut):
-        a = lo + band[cut] * size
-        far = np.full(len(cut), 1e9)
-        boxes = (shapely.box(-far, a, far, a + size) if axis == 1 else shapely.box(a, -far, a + size, far))
-        pieces[cut] = shapely.intersection(pieces[cut], boxes)
-    keep = ~shapely.is_empty(pieces)
-    return pieces[keep], owner[keep], band[keep]
 
 
 def coarsen(cells: CoverageCells, factor: int) -> CoverageCells:
@@ -170,3 +214,23 @@ def coverage_features(cells: CoverageCells, size: int) -> tuple[np.ndarray, list
     present = np.unique(cls)
     geoms = shapely.multipolygons(parts, indices=np.searchsorted(present, cls))
     return np.asarray(geoms, dtype=object), [coarse.classes[i] for i in present]
+
+
+def encode_cells(name: str, cells: CoverageCells, field: str | None, budget: int) -> bytes:
+    """The finest coverage-cell tile of ``cells`` within ``budget`` bytes: one MultiPolygon per class, the
+    class value as attribute ``field`` (none without a field), no feature ids; ``b""`` when nothing is there.
+
+    Rectangles go to the encoder as integer boxes (``maps.mvt.encode_boxes``): no geometry objects.
+    """
+    data = b""
+    for size in cell_sizes(cells, budget):
+        coarse = coarsen(cells, size // cells.size)
+        boxes, cls = rectangles(coarse)
+        if not len(boxes):
+            return b""
+        present, feature = np.unique(cls, return_inverse=True)
+        values = [coarse.classes[i] for i in present]
+        data = encode_boxes(name, np.rint(boxes).astype(np.int64), feature, {field: values} if field else None)
+        if len(data) <= budget:
+            break
+    return data

@@ -475,6 +475,31 @@ def encode_layer(name: str, geoms: np.ndarray, ids: np.ndarray | None = None,
     Returns ``b""`` when no feature is left after quantisation: an empty tile.
     """
     feats, types, stream, counts = geometry_commands(geoms, quantum, thin)
+    return _layer(name, feats, types, stream, counts, ids, columns, extent)
+
+
+def encode_boxes(name: str, boxes: np.ndarray, feature: np.ndarray,
+                 columns: Mapping[str, Sequence[Any]] | None = None, extent: int = EXTENT) -> bytes:
+    """A ``Tile`` message with one layer of axis-parallel rectangles: no geometry objects, no checks.
+
+    ``boxes`` (r, 4) are integer tile units ``x0, y0, x1, y1`` (x0 < x1, y0 < y1, y down); ``feature`` (sorted)
+    says which feature each box is a polygon of: feature ``i`` is a MultiPolygon of its boxes with the
+    attributes of row ``i`` of ``columns`` (one row per feature, features without a box left out).
+    """
+    if not len(boxes):
+        return b""
+    b = np.asarray(boxes, dtype=np.int64)
+    # exterior rings with positive surveyor's area (y down): top-left, top-right, bottom-right, bottom-left
+    q = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], axis=1).reshape(-1, 2)
+    feature = np.asarray(feature, dtype=np.int64)
+    cmds = _path_commands(q, np.repeat(feature, 4), np.full(len(b), 4), feature, close=True)
+    types = np.full(len(cmds.feature), _POLYGON)
+    return _layer(name, cmds.feature, types, cmds.stream, cmds.counts, None, columns, extent)
+
+
+def _layer(name: str, feats: np.ndarray, types: np.ndarray, stream: np.ndarray, counts: np.ndarray,
+           ids: np.ndarray | None, columns: Mapping[str, Sequence[Any]] | None, extent: int) -> bytes:
+    """The layer message around encoded geometry commands (``geometry_commands``' four arrays)."""
     if not len(feats):
         return b""
     keys, values, tags, tag_counts = attribute_tags(columns or {}, feats)

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import morecantile
 import numpy as np
@@ -38,7 +38,7 @@ import shapely
 from layers.crs import WORKING_EPSG, bounds_to_crs84, transformer
 from layers.errors import InvalidQuery
 from layers.store import LayerRecord, Store, VersionRecord
-from maps.coverage import cell_sizes, coverage_features, measure
+from maps.coverage import encode_cells, measure
 from maps.mvt import EXTENT, encode_layer
 from maps.tile_cache import TileCache, TileEntry, TileKey
 
@@ -327,17 +327,15 @@ def _undrawn_share(features: TileFeatures, keep: np.ndarray) -> float:
 
 def _coverage_tile(name: str, features: TileFeatures, columns: Mapping[str, list[Any]], budget: int) -> bytes:
     """The tile's polygons as one coverage-cell MultiPolygon per class (``maps.coverage``), without ids."""
-    field = next((f for f in CLASS_FIELDS if f in columns), None)
+    field = class_field(columns)
     rows = features.index.tolist()
     classes = [columns[field][i] for i in rows] if field else [None] * len(rows)
-    cells = measure(features.geometries, classes, -BUFFER, EXTENT + BUFFER)
-    data = b""
-    for size in cell_sizes(cells, budget):  # the finest cells that fit
-        geoms, values = coverage_features(cells, size)
-        data = encode_layer(name, geoms, None, {field: values} if field else None)
-        if len(data) <= budget:
-            break
-    return data
+    return encode_cells(name, measure(features.geometries, classes, -BUFFER, EXTENT + BUFFER), field, budget)
+
+
+def class_field(fields: Sequence[str] | Mapping[str, Any]) -> str | None:
+    """The attribute coverage cells keep apart (``CLASS_FIELDS``, first present), or None."""
+    return next((f for f in CLASS_FIELDS if f in fields), None)
 
 
 def _plan(features: TileFeatures, keep: np.ndarray, ids: np.ndarray, n_columns: int, budget: int
@@ -369,12 +367,20 @@ def layer_fields(layer: LayerRecord) -> dict[str, str]:
 
 
 # -- the cached service --------------------------------------------------------------------------
+class LowZoomSource(Protocol):
+    """Low-zoom tiles made another way than from the features (``maps.lowzoom.LowZoomGrids``)."""
+
+    def tile(self, record: VersionRecord, z: int, x: int, y: int, names: Sequence[str], name: str
+             ) -> bytes | None: ...
+
+
 class TileService:
     """Tiles of the store's current layer versions through a ``TileCache`` (memory, then disk, then render)."""
 
-    def __init__(self, store: Store, cache: TileCache) -> None:
+    def __init__(self, store: Store, cache: TileCache, low_zoom: LowZoomSource | None = None) -> None:
         self.store = store
         self.cache = cache
+        self.low_zoom = low_zoom  # draws z <= COVERAGE_MAX_ZOOM of big polygon layers (maps.lowzoom)
         self._rendering: dict[TileKey, threading.Event] = {}  # single flight: one render per key at a time
         self._rendering_lock = threading.Lock()
 
@@ -418,6 +424,8 @@ class TileService:
         try:
             path = self.cache.disk_path(layer.id, record.version, record.location, z, x, y, properties)
             data = self.cache.read_disk(path)
+            if data is None and self.low_zoom is not None:
+                data = self.low_zoom.tile(record, z, x, y, names, layer.id)
             if data is None:
                 data = render_layer(self.store, record, z, x, y, names, name=layer.id)
                 self.cache.write_disk(path, data)

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Point, box
 
-from constraints import publish
+from constraints import incremental, publish
 from constraints.rules import load_rules
 from geo_service.analysis_service import AnalysisService
 from geo_service.factory import create_app
@@ -55,7 +55,8 @@ def test_heritage_layer_without_vernetype_is_published_and_analysed_as_not_mappe
         tmp_path: Path, workspace: Path) -> None:
     source = tmp_path / "kulturminner.geojson"
     heritage_without_vernetype().to_file(source, driver="GeoJSON")
-    added = run("layers", "add", source, "--id", "kulturminner", "--kind", "heritage", "-w", workspace, cwd=tmp_path)
+    added = run("layers", "add", source, "--id", "kulturminner", "--kind", "heritage", "-w", workspace, "--wait",
+                cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     assert "recomputed objection-risk" in added.stdout and "warning" not in added.stderr
     analysed = run("analyse", "--force", "-w", workspace, cwd=tmp_path)
@@ -110,7 +111,6 @@ def test_refresh_failure_is_logged_once_backed_off_and_retried_when_an_input_cha
     service = AnalysisService(store, settings)
     assert [r.layer_id for r in service.try_refresh()] == ["objection-risk", "business-areas"]
     assert service.status().status == "current"
-    real = publish.run_analysis
     calls = []
 
     def broken(*args: object, **kwargs: object) -> object:
@@ -118,7 +118,8 @@ def test_refresh_failure_is_logged_once_backed_off_and_retried_when_an_input_cha
         raise MemoryError("synthetic failure inside the engine")
 
     monkeypatch.setattr(publish, "run_analysis", broken)
-    store.publish("plan", zoning().iloc[:1], LayerMeta(LayerKind.zoning, "Plan v2 (syntetisk)"))
+    monkeypatch.setattr(incremental, "analyse_zones", broken)  # the engine of an incremental refresh
+    store.publish("plan", zoning().iloc[:1].assign(planid="S1b"), LayerMeta(LayerKind.zoning, "Plan v2 (syntetisk)"))
     with caplog.at_level(logging.ERROR, logger="geo_service.analysis"):
         for _ in range(5):
             assert service.try_refresh() == []
@@ -138,7 +139,7 @@ def test_refresh_failure_is_logged_once_backed_off_and_retried_when_an_input_cha
     assert "MemoryError" in english.split('id="analysis-behind"')[1][:800]
     assert doc["analysis"]["status"] == "behind" and doc["analysis"]["reason"] == status.reason
     assert doc["analysis"]["since"] and "analysis" not in plain
-    monkeypatch.setattr(publish, "run_analysis", real)
+    monkeypatch.undo()
     store.publish("plan", zoning(), LayerMeta(LayerKind.zoning, "Plan v3 (syntetisk)"))  # an input changes
     assert [r.version for r in service.try_refresh()] == [2, 2]  # retried at once, and succeeds
     assert service.failure is None and service.status().status == "current"

@@ -53,7 +53,8 @@ def test_sosi_plan_zoning_through_layers_add_and_the_analysis(tmp_path: Path) ->
     assert added.returncode == 0, added.stderr
     assert "(layer 'KpArealformålOmråde', SOSI)" in added.stdout
     assert "arealformal <- KPAREALFORMÅL" in added.stdout and "kommunenummer <- NASJONALAREALPLANID.KOMM" in added.stdout
-    assert run("layers", "add", farmland, "--id", "ar5", "--kind", "farmland", "-w", ws, cwd=tmp_path).returncode == 0
+    assert run("layers", "add", farmland, "--id", "ar5", "--kind", "farmland", "-w", ws, "--wait",
+               cwd=tmp_path).returncode == 0
 
     store = GeoPackageStore(ws)
     zoning = store.read_frame(store.get_layer("kp").current).sort_values("FELTNAVN")

@@ -50,7 +50,7 @@ def test_refresh_and_site_check_on_large_and_pathological_geometry_do_not_crash(
     demo = run("demo", "-w", workspace, cwd=tmp_path, env=THREADS)
     assert demo.returncode == 0, demo.stderr[-2000:]
     added = run("layers", "add", _zoning_file(tmp_path), "--id", "stor-plan", "--kind", "zoning", "-w", workspace,
-                cwd=tmp_path, env=THREADS)
+                "--wait", cwd=tmp_path, env=THREADS)
     assert added.returncode == 0, (added.returncode, added.stderr[-2000:])  # before the fix: -11 (exit 139)
     assert "recomputed objection-risk" in added.stdout
     store = GeoPackageStore(workspace)

@@ -1,0 +1,70 @@
+"""The outer door for cached tiles (``geo_service.tile_asgi.CachedTileDoor``), as the uvicorn workers serve the
+app (``geo_service.main``): a hit carries the same tile and headers as the full stack (security headers
+included), the edge's refusals still apply, errors stay JSON, and a new version is never answered from the
+old one's cache. SYNTHETIC farmland grid from the conftest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geo_service.factory import create_app
+from geo_service.settings import Settings
+from geo_service.tile_asgi import CachedTileDoor, with_tile_door
+from layers.gpkg_store import GeoPackageStore
+from layers.kinds import LayerKind
+from layers.store import LayerMeta
+from tests.geo_service.conftest import farmland_grid
+from tests.geo_service.test_tiles_api import decode, grid_tile, url
+
+
+@pytest.fixture
+def door(workspace: Path) -> Iterator[TestClient]:
+    app = with_tile_door(create_app(Settings(workspace=workspace, seed_demo=False)))
+    assert isinstance(app, CachedTileDoor)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_a_hit_is_the_same_tile_with_the_same_headers(door: TestClient) -> None:
+    z, x, y = grid_tile()
+    first = door.get(url(z, x, y))
+    second = door.get(url(z, x, y))
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert (first.headers["x-tile-cache"], second.headers["x-tile-cache"]) == ("miss", "hit")
+    assert second.content == first.content and len(decode(second.content)["jorder"]["features"]) == 100
+    for name in ("etag", "cache-control", "vary", "content-type", "x-content-type-options", "referrer-policy",
+                 "x-frame-options"):
+        assert second.headers[name] == first.headers[name], name
+    csp = second.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "nonce" not in csp and "frame-ancestors" in csp
+    assert door.get(url(z, x, y), headers={"If-None-Match": second.headers["etag"]}).status_code == 304
+    gz = door.get(url(z, x, y), headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["content-encoding"] == "gzip" and gz.content == first.content  # httpx inflates it
+
+
+def test_the_edge_still_refuses_what_it_refuses(door: TestClient) -> None:
+    z, x, y = grid_tile()
+    assert door.get(url(z, x, y)).status_code == 200  # cached now
+    bad_host = door.get(url(z, x, y), headers={"Host": "evil.example"})
+    assert bad_host.status_code == 400 and bad_host.json()["code"] == "InvalidHost"
+    huge = door.get(url(z, x, y), headers={"X-Padding": "a" * 70_000})
+    assert huge.status_code == 431
+    unknown = door.get(url(z, x, y, collection="%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("application/json")
+    assert unknown.headers["x-content-type-options"] == "nosniff"  # never sniffed as a page
+
+
+def test_a_new_version_is_not_answered_from_the_old_cache(door: TestClient, workspace: Path) -> None:
+    z, x, y = grid_tile()
+    old = door.get(url(z, x, y))
+    assert door.get(url(z, x, y)).headers["x-tile-cache"] == "hit"
+    GeoPackageStore(workspace).publish("jorder", farmland_grid().iloc[:10], LayerMeta(
+        LayerKind.farmland, "Jorder (syntetisk)"))  # another connection, as another process would
+    new = door.get(url(z, x, y))
+    assert new.headers["x-tile-cache"] == "miss" and new.headers["etag"] != old.headers["etag"]
+    assert len(decode(new.content)["jorder"]["features"]) == 10
+    assert door.get(url(z, x, y)).headers["x-tile-cache"] == "hit"
