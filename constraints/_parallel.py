@@ -32,6 +32,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 MIN_CHUNK = 2_048
+_TASK_PREFIX = "constraints-task"
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -49,9 +50,23 @@ def _executor(n: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=n, thread_name_prefix="constraints")
 
 
+@cache
+def _task_executor(n: int) -> ThreadPoolExecutor:
+    """A second pool for whole tasks (one rule each), which themselves call :func:`pmap` on ``_executor``.
+
+    Separate pools: a task waiting for its chunks never holds a thread the chunks need (no deadlock).
+    """
+    return ThreadPoolExecutor(max_workers=n, thread_name_prefix=_TASK_PREFIX)
+
+
+def _clear_pools() -> None:
+    _executor.cache_clear()
+    _task_executor.cache_clear()
+
+
 # A forked child (pre-fork servers, multiprocessing) inherits the pool but not its threads: start afresh.
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_executor.cache_clear)
+    os.register_at_fork(after_in_child=_clear_pools)
 
 
 # --------------------------------------------------------------------------------------- private copies
@@ -96,10 +111,11 @@ _PARTS_LOCK = threading.Lock()
 class PreparedPerThread:
     """One geometry, prepared separately for each thread that asks (for objects shared by many requests)."""
 
-    def __init__(self, geometry: BaseGeometry) -> None:
+    def __init__(self, geometry: BaseGeometry, parts: np.ndarray | None = None) -> None:
         if shapely.is_prepared(geometry):
             geometry = private_copy(geometry, prepare=False)
         self.geometry = geometry  # never prepared: safe to read from any thread
+        self._known_parts = parts  # the geometry's parts when the caller has them (never prepared either)
         self._local = threading.local()
 
     def parts(self) -> tuple[np.ndarray, shapely.STRtree]:
@@ -109,7 +125,7 @@ class PreparedPerThread:
             with _PARTS_LOCK:
                 found = getattr(self, "_parts", None)
                 if found is None:
-                    parts = shapely.get_parts(self.geometry)
+                    parts = self._known_parts if self._known_parts is not None else shapely.get_parts(self.geometry)
                     tree = shapely.STRtree(parts)
                     tree.query(shapely.Point(0, 0))  # GEOS builds the tree on the first query: do it here
                     found = self._parts = (parts, tree)
@@ -165,6 +181,19 @@ def pmap_list(fn: Callable[[T], R], items: Sequence[T], weights: Sequence[float]
         return [fn(x) for x in chunk]
 
     return [r for chunk in _executor(workers()).map(run, runs) for r in chunk]
+
+
+def run_tasks(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(x) for x in items]`` with the items run side by side on threads (results in order).
+
+    For independent tasks that mix Python with vectorised shapely calls (e.g. one rule each): while one task
+    holds the GIL in Python, another's GEOS work runs on the other core. ``fn`` must be thread-safe: it may
+    read shared geometries but never prepare them (see the module docstring); the first error is raised.
+    """
+    n = min(workers(), len(items))
+    if n <= 1 or threading.current_thread().name.startswith(_TASK_PREFIX):  # nested: never wait on our own pool
+        return [fn(x) for x in items]
+    return list(_task_executor(workers()).map(fn, items))
 
 
 def _private(a: np.ndarray, prepare: bool) -> np.ndarray:

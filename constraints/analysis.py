@@ -9,6 +9,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from constraints._parallel import run_tasks
 from constraints.business import business_areas
 from constraints.index import ConstraintIndex
 from constraints.inputs import ConstraintLayer
@@ -51,8 +52,10 @@ def run_analysis(zoning: gpd.GeoDataFrame, constraints: Mapping[str, ConstraintL
     """
     index = index if index is not None else ConstraintIndex(constraints, rules)
     findings = analyse_zones(zoning, constraints, rules, index=index)
-    risk = objection_risk(zoning, findings, rules)
-    business = business_areas(zoning, findings, rules, index, built_up=built_up)
+    # independent: the risk summary is mostly Python, the net business area mostly GEOS (off the GIL)
+    risk, business = run_tasks(lambda task: task(), [
+        lambda: objection_risk(zoning, findings, rules),
+        lambda: business_areas(zoning, findings, rules, index, built_up=built_up)])
     reserve = land_reserve(business)
     provenance = dict(findings.attrs.get("provenance", {}))
     return ZoneAnalysis(findings, risk, business, reserve, provenance)

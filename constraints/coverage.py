@@ -42,6 +42,7 @@ class Coverage:
 
     geometry: BaseGeometry
     basis: str  # DECLARED / WALL_TO_WALL / UNDECLARED / KNOWN_SITES / REGION / NO_REGION
+    parts: np.ndarray | None = None  # the geometry's polygons, when the union made them (saves splitting it)
 
 
 class CoverageBook:
@@ -53,10 +54,14 @@ class CoverageBook:
         self._done: dict[str, Coverage] = {}
         self._region: BaseGeometry | None = None
         self._lock = threading.Lock()
+        self._layer_locks: dict[str, threading.Lock] = {}
+        self._region_lock = threading.Lock()
 
     def of(self, layer: ConstraintLayer) -> Coverage:
-        """The coverage of ``layer``."""
+        """The coverage of ``layer`` (computed once; different layers' coverages may be computed side by side)."""
         with self._lock:
+            lock = self._layer_locks.setdefault(layer.id, threading.Lock())
+        with lock:
             if layer.id not in self._done:
                 self._done[layer.id] = self._compute(layer)
             return self._done[layer.id]
@@ -75,7 +80,8 @@ class CoverageBook:
             return Coverage(declared, DECLARED)
         mode = self.rules.coverage_mode(layer.kind)
         if mode == "wall_to_wall":
-            return Coverage(_union_of_polygons(layer), WALL_TO_WALL)
+            parts = _union_of_polygons(layer)
+            return Coverage(_as_geometry(parts), WALL_TO_WALL, parts)
         if mode == "known_sites":
             return Coverage(EVERYWHERE, KNOWN_SITES)
         if mode == "region":
@@ -100,6 +106,10 @@ class CoverageBook:
         return shapely.union_all(geoms[~shapely.is_missing(geoms)])
 
     def _region_geometry(self) -> BaseGeometry:
+        with self._region_lock:
+            return self._region_once()
+
+    def _region_once(self) -> BaseGeometry:
         if self._region is None:
             geoms = [np.asarray(layer.frame.geometry.array, dtype=object) for layer in self.layers.values()
                      if layer.kind == LayerKind.municipality]
@@ -111,37 +121,49 @@ class CoverageBook:
         return self._region
 
 
-def _union_of_polygons(layer: ConstraintLayer) -> BaseGeometry:
-    """The union of every polygon of the layer (all classes): what a wall-to-wall map like AR5 covers."""
+def _union_of_polygons(layer: ConstraintLayer) -> np.ndarray:
+    """The union of every polygon of the layer (all classes), as polygons: what a wall-to-wall map like AR5 covers."""
     geoms = np.asarray(layer.frame.geometry.array, dtype=object)
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     geoms = geoms[shapely.get_dimensions(geoms) == 2] if len(geoms) else geoms
     if len(geoms) == 0:
-        return shapely.Polygon()
+        return np.empty(0, dtype=object)
     fixed, _ = repair(geoms)
-    return _union(fixed)
+    return _union_parts(fixed)
 
 
 def _union(geoms: np.ndarray) -> BaseGeometry:
-    """Union of polygons. Polygons that meet no other are parts of the result as they are (one STRtree pass
-    finds them: 200 000 separate fields need no overlay at all); the rest are unioned, with the fast coverage
-    union when they form a clean coverage (AR5, municipalities)."""
-    if len(geoms) == 0:
+    """Union of polygons as one geometry (see :func:`_union_parts`)."""
+    return _as_geometry(_union_parts(geoms))
+
+
+def _as_geometry(polygons: np.ndarray) -> BaseGeometry:
+    """Polygons that meet at points at most as one geometry (empty, the polygon, or a MultiPolygon)."""
+    if len(polygons) == 0:
         return shapely.Polygon()
+    if len(polygons) == 1:
+        return polygons[0]
+    return shapely.multipolygons(polygons)
+
+
+def _union_parts(geoms: np.ndarray) -> np.ndarray:
+    """Union of polygons, as the polygons of the result. Polygons that meet no other are parts of the result as
+    they are (one STRtree pass finds them: 200 000 separate fields need no overlay at all); the rest are unioned,
+    with the fast coverage union when they form a clean coverage (AR5, municipalities)."""
+    if len(geoms) == 0:
+        return np.empty(0, dtype=object)
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     touching = np.zeros(len(geoms), dtype=bool)
     touching[left[left != right]] = True
     if touching.all():
-        return _union_touching(geoms)
+        polygons = shapely.get_parts(_union_touching(geoms))
+        return polygons[~shapely.is_empty(polygons)]
     alone = geoms[~touching]
     parts = [alone if (shapely.get_type_id(alone) == 3).all() else shapely.get_parts(alone)]  # 3: Polygon
     if touching.any():
         parts.append(shapely.get_parts(_union_touching(geoms[touching])))
     polygons = np.concatenate(parts)
-    polygons = polygons[~shapely.is_empty(polygons)]
-    if len(polygons) == 1:
-        return polygons[0]
-    return shapely.multipolygons(polygons)
+    return polygons[~shapely.is_empty(polygons)]
 
 
 def _union_touching(geoms: np.ndarray) -> BaseGeometry:

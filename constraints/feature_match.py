@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 
 from constraints.inputs import ConstraintLayer
-from constraints.publish import _dumps as dumps
+from constraints.publish import _dumps_findings as dumps_findings
 from constraints.rules import Rule
 from layers.store import LayerRecord, Store, VersionRecord
 
@@ -72,7 +72,7 @@ def remap_hit_ids(risk: gpd.GeoDataFrame, rules: list[Rule], fid_map: dict[int, 
     ids = {r.id for r in rules}
     texts = risk["findings"].to_numpy(dtype=object).copy()
     for i, text in enumerate(texts):
-        if not isinstance(text, str) or '"hit_ids": [' not in text:
+        if not isinstance(text, str) or '"hit_ids"' not in text:  # compact or spaced JSON alike
             continue
         findings = json.loads(text)
         touched = False
@@ -82,7 +82,7 @@ def remap_hit_ids(risk: gpd.GeoDataFrame, rules: list[Rule], fid_map: dict[int, 
                 finding["hit_ids"] = sorted(fid_map.get(int(h), int(h)) for h in hits)
                 touched = True
         if touched:
-            texts[i] = dumps(findings)
+            texts[i] = dumps_findings(findings)
     out = risk.copy()
     out["findings"] = texts
     return out

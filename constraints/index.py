@@ -12,7 +12,7 @@ import shapely
 from pyproj import CRS
 from shapely import STRtree
 
-from constraints._parallel import PreparedPerThread
+from constraints._parallel import PreparedPerThread, run_tasks
 from constraints.coverage import CoverageBook
 from constraints.geometry import explode, repair
 from constraints.inputs import ConstraintLayer, check_crs
@@ -150,7 +150,10 @@ class ConstraintIndex:
         self._repaired: set[tuple[str, object]] = set()
         self._usable_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.coverage = CoverageBook(self.layers, rules)  # where each layer says it has mapped (never its bbox)
-        self.targets: dict[str, RuleTarget] = {r.id: self._target(r) for r in rules.active_rules}
+        self._usable_lock = threading.Lock()
+        active = list(rules.active_rules)  # built side by side: AR5's coverage while the others' trees are built
+        self.targets: dict[str, RuleTarget] = dict(zip((r.id for r in active), run_tasks(self._target, active),
+                                                       strict=True))
         self.municipalities = self._municipalities()
 
     # ------------------------------------------------------------------------------------------ public
@@ -188,11 +191,12 @@ class ConstraintIndex:
 
     def _usable(self, layer: ConstraintLayer) -> tuple[np.ndarray, np.ndarray]:
         """(geometries, mask of rows with a non-empty geometry) for a layer, computed once per layer."""
-        if layer.id not in self._usable_rows:
-            geoms = np.asarray(layer.frame.geometry.array, dtype=object)
-            usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-            self._usable_rows[layer.id] = (geoms, usable)
-        return self._usable_rows[layer.id]
+        with self._usable_lock:
+            if layer.id not in self._usable_rows:
+                geoms = np.asarray(layer.frame.geometry.array, dtype=object)
+                usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+                self._usable_rows[layer.id] = (geoms, usable)
+            return self._usable_rows[layer.id]
 
     def _target(self, rule: Rule) -> RuleTarget:
         layers, missing = [], []
@@ -211,12 +215,13 @@ class ConstraintIndex:
             geoms_parts.append(geoms[mask])
             fid_parts.append(np.asarray(layer.frame.index.to_numpy())[mask])
             layer_parts.append(np.full(int(mask.sum()), pos, dtype=np.int32))
-            coverages.append(self.coverage.of(layer).geometry)
+            coverages.append(self.coverage.of(layer))
         geoms = np.concatenate(geoms_parts) if geoms_parts else np.empty(0, dtype=object)
         fids = np.concatenate(fid_parts) if fid_parts else np.empty(0, dtype=np.int64)
         layer_of = np.concatenate(layer_parts) if layer_parts else np.empty(0, dtype=np.int32)
-        coverage = coverages[0] if len(coverages) == 1 else shapely.union_all(coverages) if coverages else (
-            shapely.Polygon())
+        coverage = coverages[0].geometry if len(coverages) == 1 else shapely.union_all(
+            [c.geometry for c in coverages]) if coverages else shapely.Polygon()
+        coverage_parts = coverages[0].parts if len(coverages) == 1 else None
         parts, owner = explode(geoms)
         return RuleTarget(
             rule=rule,
@@ -229,7 +234,7 @@ class ConstraintIndex:
             part_polygonal=shapely.get_dimensions(parts) == 2 if len(parts) else np.empty(0, dtype=bool),
             part_areas=shapely.area(parts) if len(parts) else np.empty(0),
             tree=STRtree(parts),
-            coverage=PreparedPerThread(coverage),
+            coverage=PreparedPerThread(coverage, coverage_parts),
             repaired=self._repaired,
             missing_fields=tuple(missing),
             _part_checked=np.zeros(len(parts), dtype=bool),

@@ -221,6 +221,15 @@ def _buffered(zones: np.ndarray, zone_m: np.ndarray, zi: np.ndarray, pi: np.ndar
     return uz, uf
 
 
+def _clip_by_rects(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """``shapely.clip_by_rect`` of each geometry by its own rectangle (rows of ``bounds``), in one call.
+
+    ``shapely.clip_by_rect`` accepts one rectangle per call; the ufunc behind it (``shapely.lib``) broadcasts
+    rectangles too, which saves a Python call per hit pair (12 000 for a region's streams).
+    """
+    return shapely.lib.clip_by_rect(geoms, bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+
+
 def _buffer_rows(geoms: np.ndarray, distance: np.ndarray) -> np.ndarray:
     return shapely.buffer(geoms, distance, quad_segs=QUAD_SEGS)
 
@@ -253,8 +262,8 @@ def _clip_to_reach(zones: np.ndarray, distance: np.ndarray, feats: np.ndarray) -
     sticks_out = (fb[:, 0] < bb[:, 0]) | (fb[:, 1] < bb[:, 1]) | (fb[:, 2] > bb[:, 2]) | (fb[:, 3] > bb[:, 3])
     out = feats.copy()
     lines = sticks_out & (shapely.get_dimensions(feats) == 1)
-    for i, (xmin, ymin, xmax, ymax) in zip(np.flatnonzero(lines), bb[lines].tolist(), strict=True):
-        out[i] = shapely.clip_by_rect(feats[i], xmin, ymin, xmax, ymax)
+    if lines.any():
+        out[lines] = pmap(_clip_by_rects, feats[lines], bb[lines], min_chunk=512)
     other = np.flatnonzero(sticks_out & ~lines)
     if len(other):
         out[other] = pmap(shapely.intersection, feats[other], boxes[other], min_chunk=512)
@@ -292,7 +301,8 @@ def _coverage_by_parts(zones: np.ndarray, target: RuleTarget, out: np.ndarray) -
 
     The coverage is a valid MultiPolygon: its parts meet at points at most. A zone intersects it iff it
     intersects a part; a single polygon is covered by it iff one part covers it (two parts meeting only at
-    points cannot share a connected interior). Multi-part zones ask the whole (prepared) geometry.
+    points cannot share a connected interior). A multi-part zone is covered iff each of its polygons is (so
+    the whole coverage, 200 000 parts for AR5, is never copied and prepared).
     """
     _, tree = target.coverage.parts()
     zi, _ = tree.query(zones, predicate="intersects")
@@ -304,7 +314,12 @@ def _coverage_by_parts(zones: np.ndarray, target: RuleTarget, out: np.ndarray) -
     full[np.flatnonzero(single)[ci]] = True
     multi = np.flatnonzero(~single & some)
     if len(multi):
-        full[multi] = shapely.covers(target.coverage.get(), zones[multi])
+        polygons, owner = shapely.get_parts(zones[multi], return_index=True)
+        pi, _ = tree.query(polygons, predicate="covered_by")
+        covered = np.zeros(len(polygons), dtype=bool)
+        covered[pi] = True
+        uncovered = np.bincount(owner, weights=~covered, minlength=len(multi))
+        full[multi] = (uncovered == 0) & (np.bincount(owner, minlength=len(multi)) > 0)
     out[some] = PARTIAL
     out[full] = FULL
     return out

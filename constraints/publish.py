@@ -10,6 +10,7 @@ they are current or *behind* the inputs (and why), for the collection metadata a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
+import shapely
 
 from constraints.analysis import ZoneAnalysis, run_analysis
 from constraints.index import ConstraintIndex
@@ -42,6 +45,7 @@ _FINDING_FIELDS = ("rule_id", "theme", "risk", "dok_status", "outcome", "level",
                    "text_nb", "text_en", "overlap_m2", "overlap_daa", "zone_share",
                    "distance_m", "zone_m", "proximity_m", "zone_m_source", "coverage", "hit_ids", "authority",
                    "legal_basis", "explanation_nb", "explanation_en")
+CONTENT_KEY = "content"  # provenance key of a derived layer's content fingerprint
 _refresh_lock = threading.Lock()
 
 
@@ -265,38 +269,70 @@ def publish_derived(store: Store, rules: RuleSet, inputs: Inputs, risk: gpd.GeoD
         "rules_hash": rules.hash(),
         "engine": engine,
     }
+    risk_provenance = {**provenance, CONTENT_KEY: content_fingerprint(risk)}
+    business_provenance = {**provenance, CONTENT_KEY: content_fingerprint(business)}
     names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())
     published = [
         store.publish(OBJECTION_RISK, risk, LayerMeta(
             kind=LayerKind.other, title="Innsigelsesrisiko per arealformålsområde",
             description=("Derived: objection risk (RED/YELLOW/NOT_MAPPED/GREEN) per zoning area with the "
                          f"findings behind it, computed from {names} and rule set {rules.hash()[:12]}."),
-            attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
+            attribution="Computed by geo-service from the input layers' data", provenance=risk_provenance)),
         store.publish(BUSINESS_AREAS, business, LayerMeta(
             kind=LayerKind.other, title="Næringsarealer – status og netto tilgjengelig areal",
             description=("Derived: business areas (pre-approved / reserve / conflict) with net available "
                          f"area in daa, computed from {names} and rule set {rules.hash()[:12]}."),
-            attribution="Computed by geo-service from the input layers' data", provenance=provenance)),
+            attribution="Computed by geo-service from the input layers' data", provenance=business_provenance)),
     ]
     return published
 
 
+def content_fingerprint(frame: gpd.GeoDataFrame) -> str:
+    """A hash of a frame's content (column names, feature ids, values, geometries as WKB).
+
+    Stored in a derived layer's provenance (``content``), so what reads it (the site register) can tell a new
+    version with the same content from a change, and skip recomputing.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    values = frame.drop(columns=frame.geometry.name)
+    digest.update(pd.util.hash_pandas_object(values, index=True).to_numpy().tobytes())
+    for wkb in shapely.to_wkb(frame.geometry.array):
+        digest.update(b"\0" if wkb is None else wkb)
+    return digest.hexdigest()
+
+
 def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Add a ``findings`` column: the zone's findings (risk, authority, legal basis …) as a list of dicts."""
+    """Add a ``findings`` column: the zone's findings (risk, authority, legal basis …) as a JSON list of objects.
+
+    The text is written here, compact, by orjson (tens of MB for a region: the stdlib encoder took a second);
+    NaN becomes null. Readers parse it (``json.loads``), as they parse the other list columns.
+    """
     out = risk.copy()
     cols = [c for c in _FINDING_FIELDS if c in findings.columns]
     keep = findings["risk"] != "GREEN" if "risk" in findings else np.ones(len(findings), dtype=bool)
     if "outcome" in findings:
         keep |= findings["outcome"] == "exempt"  # why a zone near a constraint is not flagged
     relevant = findings[keep]
-    grouped: dict[Any, list[dict[str, Any]]] = {}
     values = relevant[cols]
     values = values.astype(object).where(values.notna(), None)  # NaN -> None here: plain JSON values below
     records = [dict(zip(cols, row, strict=True)) for row in zip(*(values[c].tolist() for c in cols), strict=True)]
-    for zone_id, record in zip(relevant["zone_id"].to_numpy(), records, strict=True):
-        grouped.setdefault(zone_id, []).append(record)
-    out["findings"] = [grouped.get(z, []) for z in out["zone_id"].to_numpy()]
+    zone_ids = relevant["zone_id"].to_numpy()
+    order = np.argsort(zone_ids, kind="stable")  # a zone's findings keep their order (rule order)
+    keys, starts = np.unique(zone_ids[order], return_index=True)
+    ends = np.r_[starts[1:], len(order)]
+    text = {key: _dumps_findings([records[i] for i in order[a:b]])
+            for key, a, b in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True)}
+    out["findings"] = [text.get(z, "[]") for z in out["zone_id"].tolist()]
     return out
+
+
+def _dumps_findings(records: list[dict[str, Any]]) -> str:
+    """One zone's findings as compact JSON text (values orjson cannot write take ``_dumps``)."""
+    try:
+        return orjson.dumps(records, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:  # orjson.JSONEncodeError: e.g. a non-string key
+        return _dumps(records)
 
 
 def _storable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -307,7 +343,23 @@ def _storable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             continue
         values = out[col].to_numpy()
         if any(isinstance(v, (list, dict, tuple, np.ndarray)) for v in values):
-            out[col] = [_dumps(v) for v in values]
+            out[col] = _dumps_column(values)
+    return out
+
+
+def _dumps_column(values: np.ndarray) -> list[str]:
+    """``[_dumps(v) for v in values]``, each distinct list of strings encoded once (rule ids, authorities …)."""
+    done: dict[tuple[str, ...], str] = {}
+    out = []
+    for v in values:
+        if type(v) is list and all(type(x) is str for x in v):
+            key = tuple(v)
+            text = done.get(key)
+            if text is None:
+                text = done[key] = _dumps(v)
+            out.append(text)
+        else:
+            out.append(_dumps(v))
     return out
 
 

@@ -42,6 +42,7 @@ RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 SelectValue = int | str
 
 ALL_FORMAL = "all"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: ten times faster
 DEFAULT_SOURCE = "constraints/default_rules.yaml (package default)"
 
 
@@ -373,7 +374,7 @@ def rules_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> Ru
 
 def _parse(text: str, fmt: str, source: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text) if fmt == "toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if fmt == "toml" else yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -5,44 +5,70 @@ Errors from the domain are printed as one line naming the problem and the fix, w
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from geo_service.audit import audited, cli_actor
-from geo_service.cli_analysis import analyse, refresh_and_report, rules_app
 from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
-from geo_service.cli_keys import audit, keys_app
-from geo_service.cli_maps import maps_app
-from geo_service.cli_programme import programme_app
-from geo_service.cli_refresh import report_engine, start_refresh
-from geo_service.cli_sources import sources_app
-from geo_service.cli_tiles import tiles_app
 from geo_service.stores import open_store
-from layers.checks import CheckContext, region_from_store
-from layers.ingest import ingest
 from layers.kinds import parse_kind
-from layers.seed import is_empty, publish_demo
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+# Commands whose modules are imported only when the command runs (or help lists them): ``geo-service analyse``
+# must not pay for the imports of tiles, maps, programme, keys or sources (FastAPI, openpyxl, Pillow …).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "tiles": ("geo_service.cli_tiles", "tiles_app"),
+    "rules": ("geo_service.cli_analysis", "rules_app"),
+    "maps": ("geo_service.cli_maps", "maps_app"),
+    "sources": ("geo_service.cli_sources", "sources_app"),
+    "keys": ("geo_service.cli_keys", "keys_app"),
+    "programme": ("geo_service.cli_programme", "programme_app"),
+    "audit": ("geo_service.cli_keys", "audit"),
+    "analyse": ("geo_service.cli_analysis", "analyse"),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The top-level command group: the commands in :data:`LAZY_COMMANDS` are built on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.add_command(_lazy_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def _lazy_command(name: str) -> click.Command:
+    module, attribute = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command: click.Command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
 
 app = typer.Typer(help="Site-availability and planning service for Kongsbergregionen.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+                  pretty_exceptions_enable=False, add_completion=False, cls=LazyGroup)
 layers_app = typer.Typer(help="Load, list, version and roll back layers.", no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
-app.add_typer(tiles_app, name="tiles")
-app.add_typer(rules_app, name="rules")
-app.add_typer(maps_app, name="maps")
-app.add_typer(sources_app, name="sources")
-app.add_typer(keys_app, name="keys")
-app.add_typer(programme_app, name="programme")
-app.command("audit")(audit)
-app.command("analyse")(analyse)
 
 PROGRESS_THRESHOLD = 20_000  # features; smaller loads finish before a bar is worth drawing
 
@@ -69,6 +95,15 @@ class RichProgress:
 
 @contextmanager
 def _progress() -> Iterator[RichProgress]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (SpinnerColumn(), TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
@@ -98,6 +133,11 @@ def layers_add(
     The derived collections are refreshed after it in a background process (only the zones the change can
     affect); ``--wait`` waits for that refresh.
     """
+    from geo_service.cli_analysis import refresh_and_report
+    from geo_service.cli_refresh import report_engine, start_refresh
+    from layers.checks import CheckContext, region_from_store
+    from layers.ingest import ingest
+
     with user_errors():
         layer_kind = parse_kind(kind)
         settings = settings_for(workspace)
@@ -151,6 +191,8 @@ def layers_rollback(layer_id: Annotated[str, typer.Argument(help="collection id"
                     version: Annotated[int, typer.Argument(help="version to make current")],
                     workspace: WorkspaceOpt = None) -> None:
     """Make an earlier (or later) version current again; nothing is deleted."""
+    from geo_service.cli_analysis import refresh_and_report
+
     with user_errors():
         settings = settings_for(workspace)
         store = open_store(settings)
@@ -164,6 +206,9 @@ def layers_rollback(layer_id: Annotated[str, typer.Argument(help="collection id"
 def demo(workspace: WorkspaceOpt = None,
          seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same data")] = 2005) -> None:
     """Publish the synthetic demo layers (a new version of each) into the workspace."""
+    from geo_service.cli_analysis import refresh_and_report
+    from layers.seed import publish_demo
+
     with user_errors():
         settings = settings_for(workspace)
         store = open_store(settings)
@@ -186,6 +231,9 @@ def serve(
 ) -> None:
     """Serve the workspace over HTTP (OGC API – Features); seeds the demo when the workspace is empty."""
     import uvicorn
+
+    from geo_service.cli_analysis import refresh_and_report
+    from layers.seed import is_empty, publish_demo
 
     with user_errors():
         settings = settings_for(workspace)

@@ -45,8 +45,8 @@ def refresh_and_report(store: Store, settings: Settings, *, force: bool = False,
             f"the analysis is behind: {reason}. The previous objection-risk and business-areas versions keep "
             "serving; run `geo-service analyse` after fixing the cause."), highlight=False, soft_wrap=True)
         return False
-    try:
-        published += refresh_sites(store, load_sites_config(settings.effective_sites_config()), force=force)
+    try:  # ``force`` is for the analysis; the register follows when what it reads changed (by content)
+        published += refresh_sites(store, load_sites_config(settings.effective_sites_config()))
     except Exception as exc:  # noqa: BLE001 - the site register is behind; the previous version keeps serving
         reason = failure_reason(exc)
         if strict:
@@ -71,7 +71,9 @@ class AnalysisFailed(ValueError):
 def analyse(
     workspace: WorkspaceOpt = None,
     rules: RulesOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="recompute even when nothing changed")] = False,
+    force: Annotated[bool, typer.Option("--force", help="recompute the analysis even when nothing changed (the "
+                                                        "site register follows when its inputs' content changed)")]
+    = False,
     csv: Annotated[Path | None, typer.Option("--csv", help="write the land-reserve table as CSV")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="write the land-reserve accounting as JSON")]
     = None,

@@ -16,7 +16,6 @@ from rich.text import Text
 from constraints.errors import ConstraintsError
 from geo_service.settings import Settings
 from layers.errors import LayerError
-from layers.ingest import is_out_of_space
 from sites.errors import SitesError
 
 # markup=False: user text (file names like "plan [bold red]gammel.gpkg", titles, field values) prints verbatim
@@ -53,6 +52,8 @@ def user_errors() -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("GEO_SERVICE_DEBUG"):
             raise
+        from layers.ingest import is_out_of_space  # imported here: most commands never need the readers
+
         if is_out_of_space(exc):
             fail(f"no space left on the disk ({_first_line(exc)}); free space and run the command again")
         if isinstance(exc, OSError):

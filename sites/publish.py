@@ -1,7 +1,8 @@
 """The derived, versioned ``sites`` collection: read the portfolio inputs, build the register, publish it.
 
-Recomputed like ``objection-risk`` and ``business-areas``: only when an input layer version or the site
-configuration changed, one refresh at a time across every process on the store, with provenance (the input
+Recomputed like ``objection-risk`` and ``business-areas``: only when an input layer or the site configuration
+changed (for the derived inputs, when their content changed: a forced analysis with the same results leaves the
+register as it is), one refresh at a time across every process on the store, with provenance (the input
 layer versions, the configuration hash, and which layers each group of facts came from).
 """
 
@@ -9,18 +10,20 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
-from constraints.publish import BUSINESS_AREAS, OBJECTION_RISK
+from constraints.publish import BUSINESS_AREAS, CONTENT_KEY, OBJECTION_RISK
 from layers.crs import WORKING_EPSG
 from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
 from layers.store import LayerMeta, LayerRecord, Store, VersionRecord
 from sites.config import SitesConfig
-from sites.register import PortfolioFrames, build_register
+
+if TYPE_CHECKING:
+    from sites.register import PortfolioFrames
 
 SITES = "sites"
 PORTFOLIO_KINDS: dict[str, LayerKind] = {
@@ -48,8 +51,17 @@ class PortfolioInputs:
     groups: dict[str, list[LayerRecord]] = field(default_factory=dict)
 
     def versions(self) -> dict[str, int]:
-        """Layer id -> version: the key that decides whether ``sites`` is stale."""
+        """Layer id -> version (shown with the register; the key of staleness where no content is known)."""
         return {r.id: r.current.version for records in self.groups.values() for r in records}
+
+    def contents(self) -> dict[str, str]:
+        """Layer id -> content fingerprint, for the derived layers that record one (see ``content_fingerprint``).
+
+        A new version of ``business-areas`` or ``objection-risk`` with the same content (``analyse --force``
+        on unchanged inputs) leaves the register current.
+        """
+        return {r.id: str(r.current.provenance[CONTENT_KEY]) for records in self.groups.values() for r in records
+                if r.current.provenance.get(CONTENT_KEY)}
 
     def sources(self) -> dict[str, list[str]]:
         """Input group -> layer ids."""
@@ -75,11 +87,20 @@ def is_stale(store: Store, config: SitesConfig, inputs: PortfolioInputs | None =
         provenance = store.get_layer(SITES).current.provenance
     except LayerNotFound:
         return True
-    return provenance.get("inputs") != inputs.versions() or provenance.get("config_hash") != config.hash()
+    if provenance.get("config_hash") != config.hash():
+        return True
+    used, versions, contents = provenance.get("inputs") or {}, inputs.versions(), inputs.contents()
+    known = provenance.get(CONTENT_KEY) or {}
+    if set(used) != set(versions):
+        return True
+    return any(known.get(layer_id) != contents[layer_id] if layer_id in contents else used[layer_id] != version
+               for layer_id, version in versions.items())
 
 
 def read_frames(store: Store, inputs: PortfolioInputs) -> PortfolioFrames:
     """Every input group as one frame (layers of one kind joined, with ``source_layer``/``source_fid``)."""
+    # imported here: the register's modules (routing needs scipy) load only when the register is built
+    from sites.register import PortfolioFrames
 
     def joined(records: list[LayerRecord]) -> gpd.GeoDataFrame | None:
         frames = []
@@ -106,12 +127,15 @@ def refresh_sites(store: Store, config: SitesConfig, *, force: bool = False) -> 
             return []
         if not (force or is_stale(store, config, inputs)):
             return []
+        from sites.register import build_register
+
         register = build_register(read_frames(store, inputs), config)
         if register.empty:
             return []
         provenance: dict[str, Any] = {
             "derived": True,
             "inputs": inputs.versions(),
+            CONTENT_KEY: inputs.contents(),
             "sources": inputs.sources(),
             "fact_sources": {fact: list(groups) for fact, groups in FACT_SOURCES.items()},
             "config_hash": config.hash(),

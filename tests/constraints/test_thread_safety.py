@@ -141,3 +141,17 @@ def test_engine_survives_many_threaded_rounds_on_large_and_pathological_sites() 
 def test_workers_reads_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEO_SERVICE_THREADS", "3")
     assert _parallel.workers() == 3
+
+
+def test_run_tasks_keeps_order_and_nested_tasks_never_wait_on_their_own_pool(two_threads: None) -> None:
+    """Tasks run side by side with results in order; a task that runs tasks itself runs them in its own thread
+    (with two pool threads both waiting on queued sub-tasks the pool would deadlock)."""
+    seen: set[str] = set()
+
+    def inner(x: int) -> int:
+        seen.add(threading.current_thread().name)
+        return x * x
+
+    out = _parallel.run_tasks(lambda n: _parallel.run_tasks(inner, list(range(n))), [3, 4, 5, 6])
+    assert out == [[0, 1, 4], [0, 1, 4, 9], [0, 1, 4, 9, 16], [0, 1, 4, 9, 16, 25]]
+    assert seen and all(name.startswith("constraints-task") for name in seen)

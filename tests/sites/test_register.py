@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -88,3 +90,32 @@ def test_published_with_provenance_and_recomputed_only_when_stale(store: Store) 
 def test_no_sites_gives_an_empty_register() -> None:
     empty = build_register(PortfolioFrames(roads=portfolio.roads()), config())
     assert empty.empty and "site_id" in empty.columns
+
+
+def test_a_forced_analysis_with_the_same_results_leaves_the_register_current(tmp_path: Path) -> None:
+    """SYNTHETIC (tests/constraints/test_fast_paths.region): the register follows the content of the derived
+    layers, not their version numbers; a real change of an input still rebuilds it."""
+    from constraints.publish import BUSINESS_AREAS, CONTENT_KEY, refresh_derived
+    from constraints.rules import load_rules
+    from layers.gpkg_store import GeoPackageStore
+    from sites.publish import is_stale
+    from tests.constraints.test_fast_paths import region
+
+    store = GeoPackageStore(tmp_path / "ws")
+    layers = region()
+    for layer_id, (kind, frame) in layers.items():
+        store.publish(layer_id, frame, LayerMeta(kind, f"{layer_id} (syntetisk)", "synthetic test data"))
+    rules, cfg = load_rules(), config()
+    refresh_derived(store, rules)
+    [first] = refresh_sites(store, cfg)
+    assert first.feature_count > 0
+    content = store.get_layer(BUSINESS_AREAS).current.provenance[CONTENT_KEY]
+    assert len(refresh_derived(store, rules, force=True)) == 2  # new versions ...
+    assert store.get_layer(BUSINESS_AREAS).current.provenance[CONTENT_KEY] == content  # ... with the same content
+    assert not is_stale(store, cfg) and refresh_sites(store, cfg) == []
+    assert refresh_sites(store, cfg, force=True)[0].version == first.version + 1  # forcing it still rebuilds
+    kind, farm = layers["ar5"]
+    store.publish("ar5", farm.iloc[: len(farm) // 2], LayerMeta(kind, "ar5 (syntetisk, halvparten)"))
+    refresh_derived(store, rules)
+    assert store.get_layer(BUSINESS_AREAS).current.provenance[CONTENT_KEY] != content
+    assert is_stale(store, cfg) and len(refresh_sites(store, cfg)) == 1
