@@ -53,6 +53,8 @@ from pyproj import Transformer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from wrk_report import parse_wrk
+
 from layers import pg_copy
 from layers.gpkg_store import GeoPackageStore
 from layers.ingest import ingest
@@ -60,7 +62,6 @@ from layers.kinds import LayerKind
 from layers.postgis_store import PostGISStore
 from maps.tiles import TMS
 from tests.postgis_cluster import Cluster, free_port
-from wrk_report import parse_wrk  # noqa: E402 - bench/ is on sys.path when run as a script
 
 HOST = "127.0.0.1"
 EXTENT = (415_935.0, 6_585_656.0, 560_058.0, 6_708_484.0)  # Kongsbergregionen, EPSG:25832

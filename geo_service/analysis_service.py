@@ -87,7 +87,7 @@ class AnalysisService:
         for refresh in self._also:
             try:
                 published += refresh()
-            except Exception as exc:  # noqa: BLE001 - keep serving the last good version; say why once
+            except Exception as exc:
                 reason = failure_reason(exc)
                 if reason != self._also_failure:
                     log.error("refreshing %s failed; the previous version keeps serving: %s",

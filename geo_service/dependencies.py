@@ -24,7 +24,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_layer(store: StoreDep, collectionId: Annotated[str, Path(description="collection id")]) -> LayerRecord:  # noqa: N803
+def get_layer(store: StoreDep, collectionId: Annotated[str, Path(description="collection id")]) -> LayerRecord:
     """Resolve ``{collectionId}`` to the layer's current version, or raise ``LayerNotFound`` (404)."""
     return store.get_layer(collectionId)
 

@@ -45,10 +45,10 @@ class IngestReport:
         n = self.normalised
         minx, miny, maxx, maxy = self.bbox
         lines = [
-            f"published {self.layer_id} version {self.version} from {self.source} "
-            f"(layer {self.source_layer!r}, {self.driver})",
-            f"features: {n.features_in} read, {n.features_out} published; repaired {n.repaired} invalid; "
-            f"dropped {n.dropped_empty} empty, {n.dropped_collapsed} collapsed",
+            (f"published {self.layer_id} version {self.version} from {self.source} "
+             f"(layer {self.source_layer!r}, {self.driver})"),
+            (f"features: {n.features_in} read, {n.features_out} published; repaired {n.repaired} invalid; "
+             f"dropped {n.dropped_empty} empty, {n.dropped_collapsed} collapsed"),
             f"geometry: {', '.join(f'{v} {k}' for k, v in n.geometry_types.items())}",
             f"CRS: {n.crs_in} -> {n.crs_out}{' (from --crs)' if n.crs_overridden else ''}",
             f"bbox ({n.crs_out}): {minx:.1f}, {miny:.1f}, {maxx:.1f}, {maxy:.1f}",

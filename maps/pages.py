@@ -19,8 +19,8 @@ from layers.store import LayerRecord, Store
 from maps.errors import MapError, UnknownMap
 from maps.i18n import Lang
 from maps.investor import investor_map
-from maps.page import PageOptions, render_page, with_nonce
 from maps.investor_workspace import WORKSPACE_CSS, WORKSPACE_JS
+from maps.page import PageOptions, render_page, with_nonce
 from maps.planner import planner_map
 from maps.preview import INLINE_LIMIT, preview_map
 
