@@ -216,9 +216,13 @@ def coverage_features(cells: CoverageCells, size: int) -> tuple[np.ndarray, list
     return np.asarray(geoms, dtype=object), [coarse.classes[i] for i in present]
 
 
+GENERALISED = "generalised"  # attribute (1) on every coverage-cell feature
+
+
 def encode_cells(name: str, cells: CoverageCells, field: str | None, budget: int) -> bytes:
     """The finest coverage-cell tile of ``cells`` within ``budget`` bytes: one MultiPolygon per class, the
-    class value as attribute ``field`` (none without a field), no feature ids; ``b""`` when nothing is there.
+    class value as attribute ``field`` (none without a field) and ``generalised=1``, no feature ids; ``b""``
+    when nothing is there.
 
     Rectangles go to the encoder as integer boxes (``maps.mvt.encode_boxes``): no geometry objects.
     """
@@ -230,7 +234,9 @@ def encode_cells(name: str, cells: CoverageCells, field: str | None, budget: int
             return b""
         present, feature = np.unique(cls, return_inverse=True)
         values = [coarse.classes[i] for i in present]
-        data = encode_boxes(name, np.rint(boxes).astype(np.int64), feature, {field: values} if field else None)
+        columns: dict[str, list[Any]] = {field: values} if field else {}
+        columns[GENERALISED] = [1] * len(values)  # clients draw these cells without outlines (no mesh of edges)
+        data = encode_boxes(name, np.rint(boxes).astype(np.int64), feature, columns)
         if len(data) <= budget:
             break
     return data

@@ -428,6 +428,9 @@
         var s = styleFor(opts, props);
         if (opts.only && opts.only.values.indexOf(props[opts.only.property]) < 0) { return []; }
         info.featuresDrawn += 1;
+        if (props.generalised) {  // low-zoom coverage cells: fill only, or their edges would mesh into mud
+          s = L.extend({}, s, {stroke: false, weight: 0});
+        }
         return s;
       };
       var layer = L.vectorGrid.protobuf(url, {
