@@ -185,7 +185,8 @@
     var region = map.getBounds();  // what the page was fitted to, before the panel took its width
     document.body.classList.add('gm-has-ws');
     map.invalidateSize();
-    map.fitBounds(region);
+    // not animated: an animated zoom ends ~250 ms later and would undo a view set meanwhile (a user's or a link's)
+    map.fitBounds(region, {animate: false});
     if (map.pm) {
       map.pm.setLang(lang === 'en' ? 'en' : 'no');
       // no snapping: the outline is where the planner clicks (snapping to thousands of zone edges surprises)

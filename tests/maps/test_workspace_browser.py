@@ -29,8 +29,9 @@ SIDE_PX = 114  # at zoom 14 and 59.7° N a pixel is ~4.83 m: a 114 px square is 
 def _open_planner(w: Watched, server_url: str, lang: str = "nb") -> None:
     w.open(f"{server_url}/maps/planner" + ("?lang=en" if lang == "en" else ""))
     w.page.evaluate("([lat, lon, z]) => GeoMaps.map.setView([lat, lon], z, {animate: false})", list(VIEW))
-    w.page.wait_for_timeout(200)
+    w.page.wait_for_timeout(400)  # longer than a zoom animation: nothing on the page may undo this view
     _frames(w)
+    assert w.page.evaluate("() => GeoMaps.map.getZoom()") == VIEW[2]
 
 
 def _frames(w: Watched) -> None:
