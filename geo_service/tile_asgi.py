@@ -173,12 +173,7 @@ class TileFastPath:
                 return False
             source = "miss"
         key, entry = found
-        accept_encoding = if_none_match = None
-        for name, value in scope["headers"]:
-            if name == b"accept-encoding":
-                accept_encoding = value.decode("latin-1")
-            elif name == b"if-none-match":
-                if_none_match = value.decode("latin-1")
+        accept_encoding, if_none_match = _conditional_headers(scope)
         status, headers, body = tile_response_parts(tiles.cache, key, entry, accept_encoding, if_none_match,
                                                     _cache_control(state), source)
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -303,12 +298,7 @@ class CachedTileDoor:
         entry = tiles.cache.get(key)
         if entry is None:
             return False
-        accept_encoding = if_none_match = None
-        for name, value in scope["headers"]:
-            if name == b"accept-encoding":
-                accept_encoding = value.decode("latin-1")
-            elif name == b"if-none-match":
-                if_none_match = value.decode("latin-1")
+        accept_encoding, if_none_match = _conditional_headers(scope)
         plain = accept_encoding is None and if_none_match is None
         response = self._plain.get(entry) if plain else None
         if response is None:
@@ -327,3 +317,15 @@ class CachedTileDoor:
 def with_tile_door(app: Any) -> Any:
     """``app`` behind a ``CachedTileDoor`` (what the uvicorn workers serve, ``geo_service.main``)."""
     return CachedTileDoor(app, app.state.settings)
+
+
+def _conditional_headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The request's ``Accept-Encoding`` and ``If-None-Match`` (None when absent): what a cached tile answer
+    depends on."""
+    accept_encoding = if_none_match = None
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            accept_encoding = value.decode("latin-1")
+        elif name == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+    return accept_encoding, if_none_match
