@@ -18,8 +18,9 @@ Empty tiles are ``204 No Content`` (with an ETag) everywhere.
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from layers.errors import LayerError
 from layers.store import Store
 from maps.lowzoom import LowZoomGrids
 from maps.tile_cache import TileCache, TileEntry, TileKey
-from maps.tiles import MVT, TMS_ID, TileService, parse_collections, parse_properties
+from maps.tiles import MVT, TMS_ID, TileService, parse_collections, parse_properties, prepare_render_thread
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -144,7 +145,7 @@ class TileFastPath:
     def __init__(self, app: ASGIApp, render_threads: int = RENDER_THREADS) -> None:
         self.app = app
         self.render_threads = render_threads
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = render_pool(render_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] == "GET" and _SEGMENT in scope["path"]
@@ -162,13 +163,13 @@ class TileFastPath:
         if tiles is None:
             return False
         fresh = getattr(tiles.store, "current_versions_async", None)  # PostGIS: without blocking the loop
-        found = tiles.cached(ids, z, x, y, properties, await fresh() if fresh is not None else None)
+        versions = await fresh() if fresh is not None else tiles.store.current_versions()
+        found = tiles.cached(ids, z, x, y, properties, versions)
         source = "hit"
         if found is None:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.render_threads, thread_name_prefix="tile-render")
             loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(self._pool, _render, tiles, ids, single, z, x, y, properties)
+            found = await loop.run_in_executor(self._pool, _render, tiles, versions, ids, single, z, x, y,
+                                               properties)
             if found is None:
                 return False
             source = "miss"
@@ -210,11 +211,20 @@ def _parse_request(scope: Scope) -> tuple[tuple[str, ...], bool, int, int, int, 
     return ids, single, z, x, y, properties
 
 
-def _render(tiles: TileService, ids: tuple[str, ...], single: bool, z: int, x: int, y: int,
-            properties: tuple[str, ...] | None) -> tuple[TileKey, TileEntry] | None:
+def render_pool(threads: int) -> ThreadPoolExecutor:
+    """The render threads, started and prepared now (``prepare_render_thread``), not on the first cold tiles."""
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="tile-render", initializer=prepare_render_thread)
+    started = threading.Barrier(threads)  # each warm-up task holds its thread until all threads exist
+    for _ in range(threads):
+        pool.submit(started.wait, 10.0)
+    return pool
+
+
+def _render(tiles: TileService, versions: Mapping[str, int], ids: tuple[str, ...], single: bool, z: int, x: int,
+            y: int, properties: tuple[str, ...] | None) -> tuple[TileKey, TileEntry] | None:
     """Render (through the cache) on a worker thread; None when the request is in error (the router says why)."""
     try:
-        layers = [tiles.store.get_layer(layer_id) for layer_id in ids]
+        layers = [tiles.current_layer(layer_id, versions) for layer_id in ids]
         if single:
             return tiles.layer_tile(layers[0], z, x, y, properties)
         return tiles.tile(layers, z, x, y)

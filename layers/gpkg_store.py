@@ -326,12 +326,17 @@ class GeoPackageStore(GeoPackageAccess):
         rtree = _quote(f"rtree_{record.layer_id}_{GEOMETRY_COLUMN}")
         hits = f"SELECT r.id FROM {rtree} r WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
         params: tuple[float | int, ...] = (maxx, minx, maxy, miny)
-        if limit is not None:
-            hits += " ORDER BY (r.maxx - r.minx) * (r.maxy - r.miny) DESC LIMIT ?"
-            params += (limit,)
-        rows = db.execute(
-            f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM ({hits}) h JOIN {_quote(record.layer_id)} t "
-            "ON t.fid = h.id ORDER BY t.fid", params).fetchall()
+        table = _quote(record.layer_id)
+        if limit is None:
+            rows = db.execute(f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {table} t WHERE t.fid IN ({hits}) "
+                              "ORDER BY t.fid", params).fetchall()
+        else:  # unsorted first (no sort of the R-tree hits by size): nearly always under the limit
+            rows = db.execute(f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM {table} t WHERE t.fid IN "
+                              f"({hits} LIMIT ?) ORDER BY t.fid", (*params, limit + 1)).fetchall()
+            if len(rows) > limit:  # over it: the largest envelopes, chosen by the R-tree alone
+                hits += " ORDER BY (r.maxx - r.minx) * (r.maxy - r.miny) DESC LIMIT ?"
+                rows = db.execute(f"SELECT t.fid, t.{GEOMETRY_COLUMN}{cols} FROM ({hits}) h JOIN {table} t "
+                                  "ON t.fid = h.id ORDER BY t.fid", (*params, limit)).fetchall()
         if not rows:
             return FeatureColumns(np.array([], dtype=np.int64), np.array([], dtype=object),
                                   {p: [] for p in properties})

@@ -181,6 +181,13 @@ def tile_frame(z: int, x: int, y: int) -> TileFrame:
     return TileFrame(z, x, y, source_bbox, (b.left, b.top), scale, coeffs, (cx, cy, half))
 
 
+def prepare_render_thread() -> None:
+    """Set up in the calling thread what its first tile would otherwise pay for: pyproj makes its PROJ objects
+    per thread, ~80 ms of CPU on a thread's first transform (more than 30 small tiles take)."""
+    for src, dst in ((3857, WORKING_EPSG), (WORKING_EPSG, 3857)):
+        transformer(src, dst).transform(0.0, 0.0)
+
+
 # -- one layer -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Generalisation:
@@ -383,6 +390,23 @@ class TileService:
         self.low_zoom = low_zoom  # draws z <= COVERAGE_MAX_ZOOM of big polygon layers (maps.lowzoom)
         self._rendering: dict[TileKey, threading.Event] = {}  # single flight: one render per key at a time
         self._rendering_lock = threading.Lock()
+        self._layers: dict[tuple[str, int], LayerRecord] = {}  # (layer id, version) -> catalog record
+
+    def current_layer(self, layer_id: str, versions: Mapping[str, int] | None = None) -> LayerRecord:
+        """The catalog record of ``layer_id`` at its current version (``versions``: read just now by the caller,
+        else ``Store.current_versions``). Read from the store once per version; unknown ids raise
+        ``LayerNotFound`` as ``Store.get_layer`` does."""
+        if versions is None:
+            versions = self.store.current_versions()
+        version = versions.get(layer_id)
+        found = None if version is None else self._layers.get((layer_id, version))
+        if found is None:
+            found = self.store.get_layer(layer_id)
+            if found.current.version == version:
+                if len(self._layers) >= 1024:
+                    self._layers.clear()
+                self._layers[(layer_id, version)] = found
+        return found
 
     def cached(self, layer_ids: Sequence[str], z: int, x: int, y: int,
                properties: tuple[str, ...] | None = None,
