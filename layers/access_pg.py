@@ -19,6 +19,8 @@ class PostGISAccess:
 
     def _connection(self) -> AbstractContextManager[Connection]: ...  # provided by the store
 
+    def _catalog_changed(self) -> None: ...  # provided by the store: after committing a catalog change
+
     def add_api_key(self, record: ApiKeyRecord) -> None:
         """Store a new key (its hash only)."""
         with self._connection() as conn:
@@ -53,6 +55,7 @@ class PostGISAccess:
         with self._connection() as conn:
             cur = conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET removed = now() WHERE id = %s AND removed IS NULL",
                                (layer_id,))
+        self._catalog_changed()
         if cur.rowcount != 1:
             raise LayerNotFound(f"no layer {layer_id!r} to remove; see `geo-service layers list`")
         return next(r for r in self.removed_layers() if r.id == layer_id)
@@ -64,6 +67,7 @@ class PostGISAccess:
         with self._connection() as conn:
             cur = conn.execute(f"UPDATE {CATALOG_SCHEMA}.layers SET removed = NULL WHERE id = %s "
                                "AND removed IS NOT NULL", (layer_id,))
+        self._catalog_changed()
         if cur.rowcount != 1:
             raise LayerNotFound(f"no removed layer {layer_id!r}; removed layers: "
                                 f"{', '.join(r.id for r in self.removed_layers()) or 'none'}")

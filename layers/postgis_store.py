@@ -17,9 +17,13 @@ Reads push the bbox to the GiST index (``geom && envelope AND ST_Intersects``) a
 (``ST_AsBinary``, binary protocol) decoded with ``shapely.from_wkb``. ``mvt_tile`` builds a vector tile
 in the database (``ST_AsMVTGeom`` + ``ST_AsMVT``) with the same generalisation as ``maps.tiles``.
 
-Nothing read from the catalog is kept between calls: every request reads the current version from the
-database, so a publish by any process is seen by all on their next request. The only in-process cache
-(column types of a version's table) is keyed by the table, whose contents never change.
+Layer records are read from the database on every call. The map of current versions
+(``current_versions``, asked on every tile request) is kept in memory by ``layers.pg_versions.VersionWatch``:
+PostgreSQL notifies every process at the commit of a catalog change (LISTEN/NOTIFY), and a map is never used
+more than ``MAX_AGE_SECONDS`` (1 s) after the query that read it began, so a publish by any process is seen
+by all within that bound (by the publishing process at once); without a live listener every call reads the
+database. The other in-process cache (column types of a version's table) is keyed by the table, whose
+contents never change.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from layers.gpkg_store import FID_COLUMN, _coerce_filter, _field_types, _geometr
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.migrations import CATALOG_SCHEMA, migrate
+from layers.pg_versions import VERSIONS_SQL, VersionWatch
 from layers.progress import NoProgress, Progress
 from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord, feature_page
 
@@ -94,6 +99,7 @@ class PostGISStore(PostGISAccess):
         self._aware: dict[str, frozenset[str]] = {}  # table -> its timestamptz columns (tables never change)
         self._aware_lock = threading.Lock()
         self._gate: _VersionGate | None = None
+        self._versions = VersionWatch(url)
         self.removed_leftovers: list[str] = []
         if migrate_schema:
             with self._connection() as conn:
@@ -119,6 +125,7 @@ class PostGISStore(PostGISAccess):
 
     def close(self) -> None:
         """Close the connection pool (and the event loop's catalog connection)."""
+        self._versions.close()
         self._pool.close()
         if self._gate is not None:
             self._gate.close()
@@ -158,17 +165,28 @@ class PostGISStore(PostGISAccess):
         return _layer(row)
 
     def current_versions(self) -> dict[str, int]:
-        """``{layer id: current version}``, read from the database on every call (one small query)."""
+        """``{layer id: current version}``: the listener's map (``VersionWatch``, at most 1 s behind a commit),
+        else read from the database (one small query). Treat the dict as read-only."""
+        known = self._versions.get()
+        if known is not None:
+            return known
         with self._connection() as conn:
-            return dict(conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers "
-                                     "WHERE removed IS NULL").fetchall())
+            return dict(conn.execute(VERSIONS_SQL).fetchall())
+
+    def _catalog_changed(self) -> None:
+        """Called after this process committed a catalog change: it reads its own write at once."""
+        self._versions.changed()
 
     async def current_versions_async(self) -> dict[str, int]:
         """``current_versions`` for code on an event loop (the ASGI tile fast path), without blocking it.
 
-        Concurrent callers share queries but never get a stale answer: each is answered by a query that
-        started after it asked (``_VersionGate``), so under load one round trip serves many cache hits.
+        The listener's map when it is fresh (no round trip); else a query. Concurrent callers share queries
+        but never get a stale answer: each is answered by a query that started after it asked
+        (``_VersionGate``), so under load one round trip serves many cache hits.
         """
+        known = self._versions.get()
+        if known is not None:
+            return known
         loop = asyncio.get_running_loop()
         gate = self._gate
         if gate is None or gate.loop is not loop:
@@ -199,6 +217,7 @@ class PostGISStore(PostGISAccess):
                          "title = COALESCE(%s, title), description = COALESCE(%s, description), "
                          "attribution = COALESCE(%s, attribution) WHERE id = %s",
                          (version, title, description, attribution, layer_id))
+        self._catalog_changed()
         return self.get_layer(layer_id)
 
     # -- publish -------------------------------------------------------------------------------
@@ -250,6 +269,7 @@ class PostGISStore(PostGISAccess):
                 (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution, version))
             row = conn.execute(_VERSION_SELECT + " WHERE v.layer_id = %s AND v.version = %s",
                                (layer_id, version)).fetchone()
+        self._catalog_changed()
         return _version(row)
 
     # -- features ------------------------------------------------------------------------------
@@ -437,8 +457,7 @@ class _VersionGate:
             if self._conn is None or self._conn.closed:
                 self._conn = await AsyncConnection.connect(self.url, autocommit=True, options="-c TimeZone=UTC",
                                                            application_name="geo-service")
-            cursor = await self._conn.execute(f"SELECT id, current_version FROM {CATALOG_SCHEMA}.layers "
-                                              "WHERE removed IS NULL")
+            cursor = await self._conn.execute(VERSIONS_SQL)
             result = dict(await cursor.fetchall())
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             if self._conn is not None and self._conn.broken:

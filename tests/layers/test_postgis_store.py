@@ -47,7 +47,7 @@ def test_migrations_run_once_and_refuse_a_newer_schema(postgis_url: str) -> None
     from layers.migrations import SchemaTooNew, available, migrate
     from layers.postgis_store import PostGISStore
 
-    assert [m.version for m in available()] == [1, 2]
+    assert [m.version for m in available()] == [1, 2, 3]
     errors: list[BaseException] = []
 
     def open_store() -> None:  # several service processes starting at once
@@ -63,7 +63,7 @@ def test_migrations_run_once_and_refuse_a_newer_schema(postgis_url: str) -> None
         t.join()
     assert errors == []
     assert _sql(postgis_url, "SELECT version, name FROM geo_catalog.schema_migrations ORDER BY version") == [
-        (1, "catalog"), (2, "access")]
+        (1, "catalog"), (2, "access"), (3, "version_notify")]
     tables = {r[0] for r in _sql(postgis_url, "SELECT table_name FROM information_schema.tables "
                                               "WHERE table_schema = 'geo_catalog'")}
     assert tables == {"layers", "versions", "schema_migrations", "api_keys", "audit_log"}
@@ -141,6 +141,7 @@ def test_two_processes_see_each_others_publishes(pg: Any, postgis_url: str) -> N
 
 def test_event_loop_reads_share_queries_and_are_never_stale(pg: Any) -> None:
     pg.publish("jorder", _grid(3, tag=1), LayerMeta(LayerKind.farmland))
+    pg._versions.close()  # no listener: every read is a query (what the gate shares)
     started: list[int] = []
 
     async def main() -> None:
