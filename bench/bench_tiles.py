@@ -16,7 +16,8 @@ whole region; demo ar5 z8-z14 and arealplan z8-z12.
 Servers, each with ``--workers`` uvicorn workers (uvloop + httptools):
 
 * ``geo-service``: ``geo_service.main:app_factory``, cache in memory only (no disk tier), so "cold" is cold
-  for every tile; the coverage grids that big polygon layers draw their z <= 9 tiles from (``maps.lowzoom``)
+  for every tile; cold tiles rendered by ``--render-processes`` processes per worker (default: one per core,
+  ``GEO_SERVICE_TILE_RENDER_PROCESSES``; 0: the worker's threads); the coverage grids that big polygon layers draw their z <= 9 tiles from (``maps.lowzoom``)
   are built once per version before the servers start (timed), as the service does after a publish;
 * ``TiPG`` 1.6.1 (its own venv, ``--tipg-python``) on PostGIS 15/3 (initdb in a temp folder as user postgres,
   a free loopback port; tables loaded with psycopg COPY of hex WKB, GiST index, ANALYZE);
@@ -491,6 +492,8 @@ def main() -> None:
     parser.add_argument("--skip-tipg", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated tile-set names to run (e.g. region/farmland)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--render-processes", type=int, default=os.cpu_count() or 1,
+                        help="geo-service render processes per worker (0: render in the worker's threads)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -552,7 +555,8 @@ def main() -> None:
             ours_paths = [f"/collections/{ts.layer}/tiles/WebMercatorQuad/{z}/{x}/{y}" for z, x, y in ts.tiles]
             zooms = [z for z, _, _ in ts.tiles]
             env = {"GEO_SERVICE_WORKSPACE": str(ws), "GEO_SERVICE_SEED_DEMO": "false",
-                   "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0", "GEO_SERVICE_TILE_CACHE_BYTES": str(512 * 2**20)}
+                   "GEO_SERVICE_ANALYSIS_REFRESH_SECONDS": "0", "GEO_SERVICE_TILE_CACHE_BYTES": str(512 * 2**20),
+                   "GEO_SERVICE_TILE_RENDER_PROCESSES": str(args.render_processes)}
 
             def ours(env: dict[str, str] = env) -> contextlib.AbstractContextManager[str]:
                 return server("geo-service", sys.executable, ["--factory", "geo_service.main:app_factory"], env,
@@ -604,7 +608,7 @@ def main() -> None:
 
 
 def report(rows: list[Row], args: argparse.Namespace) -> None:
-    print(f"\nworkers {args.workers}, {args.connections} concurrent connections, wrk {args.duration} s "
+    print(f"\nworkers {args.workers} (geo-service: {args.render_processes} render processes each), {args.connections} concurrent connections, wrk {args.duration} s "
           f"(after {args.warmup} s warm-up); latencies in ms; cpu: server CPU ms per tile (TiPG: uvicorn + "
           f"PostgreSQL), robust to load from other processes; load average at the end "
           f"{os.getloadavg()[0]:.1f}")

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     max_limit: int = Field(10_000, ge=1)
     tile_cache_bytes: int = Field(256 * 2**20, ge=0, description="memory for cached vector tiles, per worker (bytes)")
     tile_cache_dir: Path | None = Field(None, description="folder for the disk tier of the tile cache (shared by workers)")
+    tile_render_processes: int = Field(0, ge=0, le=64, description="processes per worker rendering cold GeoPackage tiles (0: threads of the worker)")
     tile_cache_control: str = Field("public, no-cache", description="Cache-Control of tiles; ETags make revalidation cheap")
     basemap_url: str | None = Field(
         "https://cache.kartverket.no/v1/wmts/1.0.0/topo/default/webmercator/{z}/{y}/{x}.png",

@@ -59,7 +59,13 @@ def open_tiles(settings: Settings, store: Store) -> TileService:
             grids.prepare([layer.current for layer in store.list_layers()])
         except LayerError:
             pass
-    return TileService(store, TileCache(settings.tile_cache_bytes, settings.tile_cache_dir), grids)
+    renderer = None
+    workspace = getattr(store, "workspace", None)
+    if settings.tile_render_processes and workspace is not None and getattr(store, "mvt_tile", None) is None:
+        from maps.render_processes import ProcessRenderer
+
+        renderer = ProcessRenderer(Path(workspace), settings.tile_render_processes)
+    return TileService(store, TileCache(settings.tile_cache_bytes, settings.tile_cache_dir), grids, renderer)
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:

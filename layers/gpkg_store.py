@@ -73,6 +73,16 @@ class GeoPackageStore(GeoPackageAccess):
             upgrade_catalog(db)
         self.removed_leftovers = self._clean_leftovers()
 
+    @classmethod
+    def reader(cls, workspace: Path) -> GeoPackageStore:
+        """A store on ``workspace`` that only reads version files (``scan``, ``query``, ``read_frame``): no
+        catalog set-up and no clean-up at opening (a tile render process, ``maps.render_processes``)."""
+        store = cls.__new__(cls)
+        store.workspace = Path(workspace)
+        store._local = threading.local()
+        store.removed_leftovers = []
+        return store
+
     # -- catalog -------------------------------------------------------------------------------
     def _catalog(self) -> sqlite3.Connection:
         db = getattr(self._local, "catalog", None)

@@ -381,13 +381,22 @@ class LowZoomSource(Protocol):
              ) -> bytes | None: ...
 
 
+class Renderer(Protocol):
+    """``render_layer`` done elsewhere (``maps.render_processes.ProcessRenderer``)."""
+
+    def __call__(self, record: VersionRecord, z: int, x: int, y: int, names: Sequence[str], name: str
+                 ) -> bytes: ...
+
+
 class TileService:
     """Tiles of the store's current layer versions through a ``TileCache`` (memory, then disk, then render)."""
 
-    def __init__(self, store: Store, cache: TileCache, low_zoom: LowZoomSource | None = None) -> None:
+    def __init__(self, store: Store, cache: TileCache, low_zoom: LowZoomSource | None = None,
+                 renderer: Renderer | None = None) -> None:
         self.store = store
         self.cache = cache
         self.low_zoom = low_zoom  # draws z <= COVERAGE_MAX_ZOOM of big polygon layers (maps.lowzoom)
+        self.renderer = renderer  # renders elsewhere (maps.render_processes); None: here, in the caller's thread
         self._rendering: dict[TileKey, threading.Event] = {}  # single flight: one render per key at a time
         self._rendering_lock = threading.Lock()
         self._layers: dict[tuple[str, int], LayerRecord] = {}  # (layer id, version) -> catalog record
@@ -451,7 +460,10 @@ class TileService:
             if data is None and self.low_zoom is not None:
                 data = self.low_zoom.tile(record, z, x, y, names, layer.id)
             if data is None:
-                data = render_layer(self.store, record, z, x, y, names, name=layer.id)
+                if self.renderer is not None:
+                    data = self.renderer(record, z, x, y, names, layer.id)
+                else:
+                    data = render_layer(self.store, record, z, x, y, names, name=layer.id)
                 self.cache.write_disk(path, data)
             return key, self.cache.put(key, TileEntry(data))
         finally:

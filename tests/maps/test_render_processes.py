@@ -1,0 +1,65 @@
+"""Cold tiles rendered in render processes (``maps.render_processes``) are the tiles rendered in the service
+process, byte for byte, and the app uses them when ``tile_render_processes`` asks for them. SYNTHETIC data:
+1 000 20-vertex parcels with two classes near Kongsberg (EPSG:25832)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import mapbox_vector_tile
+import numpy as np
+import shapely
+from pyproj import Transformer
+
+from layers.gpkg_store import GeoPackageStore
+from layers.kinds import LayerKind
+from layers.store import LayerMeta
+from maps.render_processes import ProcessRenderer
+from maps.tile_cache import TileCache
+from maps.tiles import TMS, TileService
+
+X0, Y0 = 536_000.0, 6_614_000.0
+
+
+def _parcels(n: int = 1_000) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(17)
+    centres = np.column_stack((X0 + rng.uniform(0, 4_000, n), Y0 + rng.uniform(0, 4_000, n)))
+    angles = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    radius = rng.uniform(20, 60, (n, 1)) * (1 + 0.2 * np.sin(3 * angles))
+    rings = np.stack((centres[:, :1] + radius * np.cos(angles), centres[:, 1:] + radius * np.sin(angles)), axis=2)
+    return gpd.GeoDataFrame({"arealtype": rng.choice([21, 23], n).astype(np.int64)},
+                            geometry=shapely.polygons(rings), crs=25832)
+
+
+def test_render_processes_make_the_same_tiles(tmp_path: Path) -> None:
+    store = GeoPackageStore(tmp_path / "ws")
+    store.publish("jorder", _parcels(), LayerMeta(LayerKind.farmland, "Jorder (syntetisk)"))
+    layer = store.get_layer("jorder")
+    lon, lat = Transformer.from_crs(25832, 4326, always_xy=True).transform(X0 + 2_000, Y0 + 2_000)
+    tiles = [(z, TMS.tile(lon, lat, z).x, TMS.tile(lon, lat, z).y) for z in (10, 12, 14)]
+    here = TileService(store, TileCache(2**24))
+    renderer = ProcessRenderer(store.workspace, 2)
+    try:
+        there = TileService(store, TileCache(2**24), renderer=renderer)
+        for z, x, y in tiles:
+            expected = here.layer_tile(layer, z, x, y)[1].data
+            got = there.layer_tile(layer, z, x, y)[1].data
+            features = mapbox_vector_tile.decode(got)["jorder"]["features"]
+            assert got == expected and len(features) > 0
+            assert {f["properties"]["arealtype"] for f in features} <= {21, 23}
+        pids = set(renderer._pool._processes)
+        assert len(pids) == 2  # started up front, one per slot
+    finally:
+        renderer.close()
+
+
+def test_the_service_renders_in_processes_when_asked(tmp_path: Path) -> None:
+    from geo_service.settings import Settings
+    from geo_service.tile_asgi import open_tiles
+
+    store = GeoPackageStore(tmp_path / "ws")
+    assert open_tiles(Settings(workspace=tmp_path / "ws"), store).renderer is None  # the default: threads
+    service = open_tiles(Settings(workspace=tmp_path / "ws", tile_render_processes=1), store)
+    assert isinstance(service.renderer, ProcessRenderer)
+    service.renderer.close()
