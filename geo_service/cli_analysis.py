@@ -29,6 +29,17 @@ RulesOpt = Annotated[Path | None, typer.Option("--rules", help="rule-set overrid
                                                                  "default WORKSPACE/rules.yaml if present")]
 
 
+def refresh_after_publish(store: Store, settings: Settings, *, wait: bool) -> None:
+    """After a command published input layers: refresh the derived collections in a background process, or
+    (``wait``) here, saying what was recomputed."""
+    from geo_service.cli_refresh import start_refresh
+
+    if not wait:
+        start_refresh(store, settings)
+    elif refresh_and_report(store, settings):
+        report_engine(store)
+
+
 def refresh_and_report(store: Store, settings: Settings, *, force: bool = False, strict: bool = False) -> bool:
     """Recompute the derived collections if stale and say what was published; True when they are current.
 
