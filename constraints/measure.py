@@ -331,9 +331,9 @@ def _coverage(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
     if not target.has_layer:
         out[:] = NO_LAYER
         return out
-    if target.coverage.geometry.is_empty or len(zones) == 0:
+    if target.coverage.is_empty() or len(zones) == 0:
         return out
-    if shapely.get_num_geometries(target.coverage.geometry) > MANY_PARTS:
+    if target.coverage.num_parts() > MANY_PARTS:
         return _coverage_by_parts(zones, target, out)
     cov = target.coverage.get()  # this thread's prepared copy
     full = shapely.covers(cov, zones)
