@@ -152,7 +152,10 @@ def _union_of_polygons(layer: ConstraintLayer) -> tuple[np.ndarray, np.ndarray]:
     rows = np.flatnonzero(keep)
     if len(rows) == 0:
         return np.empty(0, dtype=object), valid_rows
-    fixed, bad = repair(geoms[rows])
+    if layer.valid:  # checked when the version was published
+        fixed, bad = geoms[rows], rows[:0]
+    else:
+        fixed, bad = repair(geoms[rows])
     valid_rows[rows] = True
     valid_rows[rows[bad]] = False
     return _union_parts(fixed), valid_rows

@@ -218,7 +218,8 @@ class ConstraintIndex:
             coverage_of_layer = self.coverage.of(layer)
             coverages.append(coverage_of_layer)
             valid = coverage_of_layer.valid_rows  # rows the coverage already checked valid (AR5: all of them)
-            checked_parts.append(valid[mask] if valid is not None else np.zeros(int(mask.sum()), dtype=bool))
+            checked_parts.append(np.ones(int(mask.sum()), dtype=bool) if layer.valid else valid[mask]
+                                 if valid is not None else np.zeros(int(mask.sum()), dtype=bool))
         geoms = np.concatenate(geoms_parts) if geoms_parts else np.empty(0, dtype=object)
         fids = np.concatenate(fid_parts) if fid_parts else np.empty(0, dtype=np.int64)
         layer_of = np.concatenate(layer_parts) if layer_parts else np.empty(0, dtype=np.int32)

@@ -31,7 +31,7 @@ from layers.crs import WORKING_EPSG
 from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
 from layers.locks import held_since, refreshing
-from layers.store import LayerMeta, LayerRecord, Store, VersionRecord
+from layers.store import GEOMETRIES_VALID, LayerMeta, LayerRecord, Store, VersionRecord
 
 OBJECTION_RISK = "objection-risk"
 DERIVED_LOCK = "derived-layers"  # Store.exclusive name held by the one refresh running (layers.locks: since when)
@@ -183,7 +183,8 @@ def now_utc() -> datetime:
 
 def constraint_layers(store: Store, inputs: Inputs) -> dict[str, ConstraintLayer]:
     """Read every constraint layer's current version for the engine."""
-    return {r.id: ConstraintLayer(r.id, r.kind, store.read_frame(r.current), version=r.current.version)
+    return {r.id: ConstraintLayer(r.id, r.kind, store.read_frame(r.current), version=r.current.version,
+                                  valid=r.current.provenance.get(GEOMETRIES_VALID) is True)
             for r in inputs.constraints}
 
 

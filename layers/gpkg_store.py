@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -36,13 +36,14 @@ import shapely
 
 from layers.access import public_provenance, version_meta, with_layer_meta
 from layers.access_gpkg import ACCESS_SCHEMA, GeoPackageAccess, upgrade_catalog
-from layers.cql2 import Cql2Filter, SortKey
-from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by, register_sqlite_functions
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.progress import NoProgress, Progress
 from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord, feature_page
+
+if TYPE_CHECKING:  # the CQL2 modules (pygeofilter) load with the first feature query, not for `analyse`
+    from layers.cql2 import Cql2Filter, SortKey
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -255,6 +256,8 @@ class GeoPackageStore(GeoPackageAccess):
             # page cache) and keep a larger private page cache for the R-tree and hot rows
             db.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             db.execute("PRAGMA cache_size = -32768")  # KiB
+            from layers.cql2_sql import register_sqlite_functions
+
             register_sqlite_functions(db)  # CQL2: exact spatial predicates and CASEI
             cache[location] = db
         return db
@@ -269,6 +272,8 @@ class GeoPackageStore(GeoPackageAccess):
         table = _quote(record.layer_id)
         where, params = _filter_sql(record, filters)
         if cql is not None or sortby:
+            from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by
+
             for condition in ([compile_filter(record, cql, SQLITE)] if cql is not None else []) + (
                     [bbox_condition(record, bbox, SQLITE)] if bbox is not None else []):
                 where += f" AND {condition.sql}"

@@ -13,7 +13,7 @@ from layers.checks import CheckContext, CheckResult, check_layer, require_ok
 from layers.errors import StoreFull
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
-from layers.normalise import NormaliseReport, normalise
+from layers.normalise import NormaliseReport, normalise, validity_provenance
 from layers.progress import NoProgress, Progress
 from layers.readers import (
     check_declared_crs,
@@ -109,6 +109,7 @@ def ingest(
         "source_layer": chosen,
         "driver": source.driver,
         "report": asdict(report),
+        **validity_provenance(report),
     }
     meta = LayerMeta(kind=kind, title=title or layer_id,
                      description=description or f"{kind.value} layer loaded from {Path(path).name}",

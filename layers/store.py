@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from layers.cql2 import Cql2Filter, SortKey
 from layers.progress import Progress
 
+# provenance key: True when every geometry of the version was checked valid when it was normalised (ingest,
+# source sync, upload); the analysis then skips its own check (``layers.normalise.validity_provenance``)
+GEOMETRIES_VALID = "geometries_valid"
+
 
 @dataclass(frozen=True)
 class VersionRecord:
