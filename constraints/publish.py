@@ -215,7 +215,14 @@ def analyse_store(store: Store, rules: RuleSet, inputs: Inputs | None = None) ->
         raise LayerNotFound("no zoning layer is published; add one with "
                             "`geo-service layers add PLAN --id arealplan --kind zoning`")
     constraints = constraint_layers(store, inputs)
-    return run_analysis(zoning_frame(store, inputs), constraints, rules)
+    return run_analysis(zoning_frame(store, inputs), constraints, rules, prepare=_prepare_for_publishing)
+
+
+def _prepare_for_publishing(name: str, frame: gpd.GeoDataFrame, findings: pd.DataFrame) -> tuple[gpd.GeoDataFrame,
+                                                                                                   str]:
+    """A result frame as :func:`publishable_frames` converts it, with its content fingerprint."""
+    out = _storable(_with_findings(frame, findings) if name == OBJECTION_RISK else frame)
+    return out, content_fingerprint(out)
 
 
 def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> list[VersionRecord]:
@@ -256,22 +263,29 @@ def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneA
     The caller holds the derived-layers lock (see :func:`refresh_derived`); ``inputs`` are what ``result`` was
     computed from (their versions become the provenance that decides staleness).
     """
+    if result.prepared is not None:  # converted (and fingerprinted) beside the analysis: see analyse_store
+        (risk, risk_content), (business, business_content) = result.prepared
+        return publish_derived(store, rules, inputs, risk, business, result.provenance,
+                               contents=(risk_content, business_content))
     risk, business = publishable_frames(result)
     return publish_derived(store, rules, inputs, risk, business, result.provenance)
 
 
 def publish_derived(store: Store, rules: RuleSet, inputs: Inputs, risk: gpd.GeoDataFrame,
-                    business: gpd.GeoDataFrame, engine: dict[str, Any]) -> list[VersionRecord]:
+                    business: gpd.GeoDataFrame, engine: dict[str, Any],
+                    contents: tuple[str, str] | None = None) -> list[VersionRecord]:
     """Publish storable ``objection-risk`` and ``business-areas`` frames computed from ``inputs`` and ``rules``
-    (``engine``: how, e.g. ``mode`` full/incremental and ``recomputed_zones``). The caller holds the lock."""
+    (``engine``: how, e.g. ``mode`` full/incremental and ``recomputed_zones``; ``contents``: their content
+    fingerprints when already computed). The caller holds the lock."""
     provenance: dict[str, Any] = {
         "derived": True,
         "inputs": inputs.versions(),
         "rules_hash": rules.hash(),
         "engine": engine,
     }
-    risk_provenance = {**provenance, CONTENT_KEY: content_fingerprint(risk)}
-    business_provenance = {**provenance, CONTENT_KEY: content_fingerprint(business)}
+    risk_content, business_content = contents or (content_fingerprint(risk), content_fingerprint(business))
+    risk_provenance = {**provenance, CONTENT_KEY: risk_content}
+    business_provenance = {**provenance, CONTENT_KEY: business_content}
     names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())
     published = [
         store.publish(OBJECTION_RISK, risk, LayerMeta(
