@@ -2,7 +2,8 @@
 
 SYNTHETIC DATA: the region workload of ``bench/bench_analysis.py`` (5 000 zones, 200 000 farmland parcels,
 20 000 streams, 5 000 heritage sites, roads, flood zones, 7 municipalities; ~1 000 business areas) is
-published once into a GeoPackage workspace (``--workspace``, default a folder under /tmp kept between runs).
+published once into a GeoPackage workspace (``--workspace``, default a folder under /tmp kept between runs), as
+``layers add`` publishes: normalised (validated, repaired), with the normalise report in the provenance.
 
 Then, alternating, as whole processes (interpreter start, imports, reading and writing included):
 
