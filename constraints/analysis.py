@@ -27,17 +27,17 @@ class ZoneAnalysis:
     business_areas: gpd.GeoDataFrame  # one row per business zone: constraints.business.BUSINESS_COLUMNS
     land_reserve: pd.DataFrame  # one row per municipality: constraints.reserve.RESERVE_COLUMNS
     provenance: dict[str, Any]  # input layer versions, rules hash, repaired geometry counts
-    # what ``prepare`` made of objection_risk and business_areas (run_analysis), e.g. their storable frames
-    prepared: tuple[Any, Any] | None = None
+    # what ``convert`` made of objection_risk and business_areas (run_analysis), e.g. their storable frames
+    converted: tuple[Any, Any] | None = None
 
 
-# prepare(name, frame, findings): called on each result frame in the thread that computed it
-Prepare = Callable[[str, gpd.GeoDataFrame, pd.DataFrame], Any]
+# convert(name, frame, findings): called on each result frame in the thread that computed it
+Convert = Callable[[str, gpd.GeoDataFrame, pd.DataFrame], Any]
 
 
 def run_analysis(zoning: gpd.GeoDataFrame, constraints: Mapping[str, ConstraintLayer], rules: RuleSet, *,
                  built_up: gpd.GeoDataFrame | None = None, index: ConstraintIndex | None = None,
-                 prepare: Prepare | None = None) -> ZoneAnalysis:
+                 convert: Convert | None = None) -> ZoneAnalysis:
     """Findings, objection risk, business areas and land reserve for a zoning layer in one pass.
 
     Parameters
@@ -52,10 +52,10 @@ def run_analysis(zoning: gpd.GeoDataFrame, constraints: Mapping[str, ConstraintL
         Optional built-up footprints, subtracted from the net available business area.
     index
         A prebuilt index for ``constraints`` and ``rules`` (built here when omitted).
-    prepare
-        Called as ``prepare("objection-risk" | "business-areas", frame, findings)`` right after each frame is
+    convert
+        Called as ``convert("objection-risk" | "business-areas", frame, findings)`` right after each frame is
         computed, on the same thread: converting the objection risk for publishing (Python) overlaps with the
-        net business areas (GEOS). Its results are ``ZoneAnalysis.prepared``.
+        net business areas (GEOS). Its results are ``ZoneAnalysis.converted``.
 
     Returns
     -------
@@ -64,13 +64,13 @@ def run_analysis(zoning: gpd.GeoDataFrame, constraints: Mapping[str, ConstraintL
     index = index if index is not None else ConstraintIndex(constraints, rules)
     findings = analyse_zones(zoning, constraints, rules, index=index)
     def then(name: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, Any]:
-        return frame, prepare(name, frame, findings) if prepare is not None else None
+        return frame, convert(name, frame, findings) if convert is not None else None
 
     # independent: the risk summary is mostly Python, the net business area mostly GEOS (off the GIL)
-    (risk, risk_prepared), (business, business_prepared) = run_tasks(lambda task: task(), [
+    (risk, risk_converted), (business, business_converted) = run_tasks(lambda task: task(), [
         lambda: then("objection-risk", objection_risk(zoning, findings, rules)),
         lambda: then("business-areas", business_areas(zoning, findings, rules, index, built_up=built_up))])
     reserve = land_reserve(business)
     provenance = dict(findings.attrs.get("provenance", {}))
-    prepared = (risk_prepared, business_prepared) if prepare is not None else None
-    return ZoneAnalysis(findings, risk, business, reserve, provenance, prepared)
+    converted = (risk_converted, business_converted) if convert is not None else None
+    return ZoneAnalysis(findings, risk, business, reserve, provenance, converted)

@@ -220,10 +220,10 @@ def analyse_store(store: Store, rules: RuleSet, inputs: Inputs | None = None) ->
         raise LayerNotFound("no zoning layer is published; add one with "
                             "`geo-service layers add PLAN --id arealplan --kind zoning`")
     constraints = constraint_layers(store, inputs)
-    return run_analysis(zoning_frame(store, inputs), constraints, rules, prepare=_prepare_for_publishing)
+    return run_analysis(zoning_frame(store, inputs), constraints, rules, convert=_convert_for_publishing)
 
 
-def _prepare_for_publishing(name: str, frame: gpd.GeoDataFrame, findings: pd.DataFrame) -> tuple[gpd.GeoDataFrame,
+def _convert_for_publishing(name: str, frame: gpd.GeoDataFrame, findings: pd.DataFrame) -> tuple[gpd.GeoDataFrame,
                                                                                                    str]:
     """A result frame as :func:`publishable_frames` converts it, with its content fingerprint."""
     out = _storable(_with_findings(frame, findings) if name == OBJECTION_RISK else frame)
@@ -268,8 +268,8 @@ def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneA
     The caller holds the derived-layers lock (see :func:`refresh_derived`); ``inputs`` are what ``result`` was
     computed from (their versions become the provenance that decides staleness).
     """
-    if result.prepared is not None:  # converted (and fingerprinted) beside the analysis: see analyse_store
-        (risk, risk_content), (business, business_content) = result.prepared
+    if result.converted is not None:  # converted (and fingerprinted) beside the analysis: see analyse_store
+        (risk, risk_content), (business, business_content) = result.converted
         return publish_derived(store, rules, inputs, risk, business, result.provenance,
                                contents=(risk_content, business_content))
     risk, business = publishable_frames(result)
