@@ -37,7 +37,7 @@ Convert = Callable[[str, gpd.GeoDataFrame, pd.DataFrame], Any]
 
 def run_analysis(zoning: gpd.GeoDataFrame, constraints: Mapping[str, ConstraintLayer], rules: RuleSet, *,
                  built_up: gpd.GeoDataFrame | None = None, index: ConstraintIndex | None = None,
-                 convert: Convert | None = None) -> ZoneAnalysis:
+                 convert: Convert | None = None, published_only: bool = False) -> ZoneAnalysis:
     """Findings, objection risk, business areas and land reserve for a zoning layer in one pass.
 
     Parameters
@@ -56,13 +56,15 @@ def run_analysis(zoning: gpd.GeoDataFrame, constraints: Mapping[str, ConstraintL
         Called as ``convert("objection-risk" | "business-areas", frame, findings)`` right after each frame is
         computed, on the same thread: converting the objection risk for publishing (Python) overlaps with the
         net business areas (GEOS). Its results are ``ZoneAnalysis.converted``.
+    published_only
+        Leave out what only unpublished findings would show (see :func:`~constraints.overlay.analyse_zones`).
 
     Returns
     -------
     ZoneAnalysis
     """
     index = index if index is not None else ConstraintIndex(constraints, rules)
-    findings = analyse_zones(zoning, constraints, rules, index=index)
+    findings = analyse_zones(zoning, constraints, rules, index=index, published_only=published_only)
     def then(name: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, Any]:
         return frame, convert(name, frame, findings) if convert is not None else None
 

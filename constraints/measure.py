@@ -54,13 +54,15 @@ class RuleMeasure:
 
 
 def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_parts: bool = False,
-            hits_only: bool = False) -> RuleMeasure:
+            hits_only: bool = False, near_within: np.ndarray | None = None) -> RuleMeasure:
     """Measure one rule against ``zones`` (valid polygons in the working CRS).
 
     ``zone_m`` gives the hit distance per zone (municipality overrides make it vary). With ``with_parts`` the
     constrained part of every hit zone is returned as geometry (used for net available area). With
     ``hits_only`` the coverage (left NONE) and the distance of zones without a hit (left NaN) are not
-    computed: for callers that only need the hits and their parts.
+    computed: for callers that only need the hits and their parts. With ``near_within`` (per zone, e.g. the
+    proximity band) a zone without a hit that the coverage holds whole gets its distance only when it is within
+    that bound (exact there; NaN beyond): for callers that publish only what is near, hit or not mapped.
     """
     n = len(zones)
     zone_m = np.ascontiguousarray(np.broadcast_to(np.asarray(zone_m, dtype="float64"), (n,)))
@@ -86,6 +88,12 @@ def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_p
     hit_zone, hit_feature = hit_zone[order], hit_feature[order]
     unknown = np.flatnonzero(np.isnan(distance))
     if len(unknown) and not hits_only:
+        if near_within is not None:
+            bound = np.broadcast_to(np.asarray(near_within, dtype="float64"), (n,))
+            covered = coverage[unknown] == FULL
+            within = unknown[covered]
+            distance[within] = _nearest_within(zones[within], target, bound[within])
+            unknown = unknown[~covered]
         distance[unknown] = _nearest(zones[unknown], target)
     return RuleMeasure(overlap, distance, hit_zone, hit_feature, coverage, parts)
 
@@ -290,6 +298,26 @@ def _nearest(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
     best = np.full(len(qi), np.inf)
     np.minimum.at(best, zi, dist)
     out[qi] = best
+    return out
+
+
+def _nearest_within(zones: np.ndarray, target: RuleTarget, bound: np.ndarray) -> np.ndarray:
+    """Distance from each zone to the nearest feature when it is at most ``bound`` (exact), else NaN.
+
+    A part within ``bound`` of a zone lies in the zone's box grown by ``bound``: one box query finds every
+    candidate, and the smallest exact distance among them is the nearest distance (the same value ``_nearest``
+    finds)."""
+    out = np.full(len(zones), np.nan)
+    if len(zones) == 0 or len(target.parts) == 0:
+        return out
+    zi, pi = target.tree.query(expanded_boxes(zones, bound))
+    if len(zi) == 0:
+        return out
+    dist = pmap(shapely.distance, zones[zi], target.parts[pi])
+    best = np.full(len(zones), np.inf)
+    np.minimum.at(best, zi, dist)
+    near = best <= bound
+    out[near] = best[near]
     return out
 
 

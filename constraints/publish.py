@@ -220,7 +220,8 @@ def analyse_store(store: Store, rules: RuleSet, inputs: Inputs | None = None) ->
         raise LayerNotFound("no zoning layer is published; add one with "
                             "`geo-service layers add PLAN --id arealplan --kind zoning`")
     constraints = constraint_layers(store, inputs)
-    return run_analysis(zoning_frame(store, inputs), constraints, rules, convert=_convert_for_publishing)
+    return run_analysis(zoning_frame(store, inputs), constraints, rules, convert=_convert_for_publishing,
+                        published_only=True)
 
 
 def _convert_for_publishing(name: str, frame: gpd.GeoDataFrame, findings: pd.DataFrame) -> tuple[gpd.GeoDataFrame,
