@@ -213,13 +213,20 @@ def zoning_frame(store: Store, inputs: Inputs) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(joined, geometry="geometry", crs=f"EPSG:{WORKING_EPSG}")
 
 
-def analyse_store(store: Store, rules: RuleSet, inputs: Inputs | None = None) -> ZoneAnalysis:
-    """Run the full analysis on the store's current layers."""
+def analyse_store(store: Store, rules: RuleSet, inputs: Inputs | None = None, *,
+                  for_publishing: bool = False) -> ZoneAnalysis:
+    """Run the full analysis on the store's current layers.
+
+    ``for_publishing``: only what :func:`publish_analysis` publishes is needed (``published_only``), and the
+    frames are converted for storing beside the analysis (``ZoneAnalysis.converted``).
+    """
     inputs = inputs or current_inputs(store)
     if not inputs.zoning:
         raise LayerNotFound("no zoning layer is published; add one with "
                             "`geo-service layers add PLAN --id arealplan --kind zoning`")
     constraints = constraint_layers(store, inputs)
+    if not for_publishing:
+        return run_analysis(zoning_frame(store, inputs), constraints, rules)
     return run_analysis(zoning_frame(store, inputs), constraints, rules, convert=_convert_for_publishing,
                         published_only=True)
 
@@ -251,7 +258,7 @@ def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> lis
             if outcome.published is not None:
                 return outcome.published
             reason = outcome.full_reason
-        result = analyse_store(store, rules, inputs)
+        result = analyse_store(store, rules, inputs, for_publishing=True)
         result.provenance.update(mode="full", full_reason=reason, recomputed_zones=len(result.objection_risk),
                                  zones=len(result.objection_risk))
         return publish_analysis(store, rules, inputs, result)
