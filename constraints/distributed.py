@@ -1,6 +1,6 @@
 """The analysis partitioned by municipality on Dask ``distributed``: a local cluster by default, or a scheduler.
 
-The client plans the partitions (:func:`constraints.partition.plan_partitions`) from the zoning layers, sends each
+The client plans the partitions (:func:`constraints.plan.plan_partitions`) from the zoning layers, sends each
 task a few ids and the layer versions to read, never the layers: every worker opens the store itself (a
 GeoPackage workspace on a path all workers share, or PostGIS) and reads its partition by bounding box. The client
 combines the per-zone results and publishes ONE version of ``objection-risk`` and ``business-areas`` with
@@ -21,15 +21,14 @@ from typing import Any
 
 from constraints.analysis import ZoneAnalysis
 from constraints.partition import (
-    MAX_ZONES,
     PartitionResult,
     PartitionTask,
     StoreSpec,
     analyse_partition,
     combine,
-    plan_partitions,
     reach_m,
 )
+from constraints.plan import MAX_ZONES, plan_partitions, read_outlines
 from constraints.publish import Inputs, current_inputs, is_stale, publish_derived
 from constraints.rules import RuleSet
 from layers.errors import LayerNotFound
@@ -71,6 +70,8 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=dict)
     slowest: list[tuple[str, float]] = field(default_factory=list)
     far_distances: int = 0
+    tasks: list[dict[str, Any]] = field(default_factory=list)  # per partition: key and its stats
+    started_at: float = 0.0  # time.time() when the partitions were submitted
     published: list[VersionRecord] = field(default_factory=list)
 
 
@@ -120,7 +121,7 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
     if not inputs.zoning:
         raise LayerNotFound("no zoning layer is published; add one with "
                             "`geo-service layers add PLAN --id arealplan --kind zoning`")
-    zoning = [store.read_frame(r.current) for r in inputs.zoning]
+    zoning = [read_outlines(store, r.current) for r in inputs.zoning]
     municipalities = [store.read_frame(r.current) for r in inputs.constraints if r.kind == LayerKind.municipality]
     partitions = plan_partitions(zoning, municipalities, max_zones=max_zones)
     del zoning, municipalities
@@ -134,6 +135,7 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
     zoning_versions = tuple(r.current for r in inputs.zoning)
     constraints = tuple(inputs.constraints)
     rules_future = client.scatter(rules, broadcast=True, hash=False)
+    report.started_at = time.time()
     tasks = [PartitionTask(p, zoning_versions, constraints, reach, keep_findings) for p in partitions]
     futures = [client.submit(analyse_partition, spec, task, rules_future, key=f"partition-{i}-{task.partition.key}",
                              pure=False, priority=-i) for i, task in enumerate(tasks)]
@@ -148,6 +150,7 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
         future.release()
         results.append(result)
         report.far_distances += int(result.stats.get("far_distances", 0))
+        report.tasks.append({"key": result.key, **result.stats})
         if on_result is not None:
             on_result(result)
     report.seconds["tasks"] = time.perf_counter() - started - report.seconds["plan"]

@@ -343,6 +343,27 @@ class GeoPackageStore(GeoPackageAccess):
             columns[name] = list(column)
         return FeatureColumns(np.array(fids, dtype=np.int64), gpkg_blobs_to_geometries(list(blobs)), columns)
 
+    def envelopes(self, record: VersionRecord, properties: list[str]) -> tuple[np.ndarray, np.ndarray,
+                                                                             dict[str, list[Any]]]:
+        """Every feature's fid, envelope and ``properties``, in fid order, from the R-tree: no geometry is read.
+
+        Envelopes are ``(n, 4)`` rows ``minx, miny, maxx, maxy`` as the R-tree keeps them (32-bit floats rounded
+        outward, so never smaller than the geometry's); NaN for a feature without geometry.
+        """
+        unknown = [p for p in properties if p not in record.fields]
+        if unknown:
+            raise InvalidQuery("properties", f"{record.layer_id!r} has no properties {', '.join(map(repr, unknown))}")
+        db = self._features_db(record.location)
+        cols = "".join(f", t.{_quote(n)}" for n in properties)
+        rtree = _quote(f"rtree_{record.layer_id}_{GEOMETRY_COLUMN}")
+        rows = db.execute(f"SELECT t.fid, r.minx, r.miny, r.maxx, r.maxy{cols} FROM {_quote(record.layer_id)} t "
+                          f"LEFT JOIN {rtree} r ON r.id = t.fid ORDER BY t.fid").fetchall()
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty((0, 4)), {p: [] for p in properties}
+        fids, *rest = zip(*rows, strict=True)
+        bounds = np.array(rest[:4], dtype="float64").T  # None (no R-tree entry) becomes NaN
+        return np.array(fids, dtype=np.int64), bounds, {p: list(v) for p, v in zip(properties, rest[4:], strict=True)}
+
     def read_frame(self, record: VersionRecord,
                    bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
         """The whole version (or the part intersecting ``bbox``) as a frame indexed by feature id."""

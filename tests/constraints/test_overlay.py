@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -310,3 +311,18 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_farmland_that_repair_leaves_empty_is_no_nearest_feature(rules: RuleSet, empty_layers) -> None:
+    # SYNTHETIC: fid 5 is a polygon without area (its vertices on one line): made valid it keeps no polygon, so
+    # it is no farmland. The second zone meets it (so it is repaired first); neither zone may take a distance
+    # from it (NaN or infinity before): both measure to the real field 5 north of them.
+    flat = shapely.Polygon([(110, 50), (120, 50), (130, 50)])
+    ar5 = frame([flat, box(0, 200, 100, 300)], fids=[5, 6], arealtype=[21, 21])
+    zones = zoning([ZONE, box(105, 40, 140, 60)], arealformal=[1300, 1300], fids=[1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        findings = analyse_zones(zones, empty_layers(farmland=layer("ar5", "farmland", ar5)), rules)
+    assert finding(findings, 1, "farmland-jordvern")["distance_m"] == pytest.approx(100.0)
+    assert finding(findings, 2, "farmland-jordvern")["distance_m"] == pytest.approx(math.hypot(5, 140))
+    assert finding(findings, 2, "farmland-jordvern")["hit_ids"] == []
