@@ -12,10 +12,14 @@ import pytest
 import shapely
 from shapely import LineString, Point, box
 
+from constraints.analysis import ZoneAnalysis
+from constraints.business import business_areas
 from constraints.errors import CRSMismatchError, MissingCRSError, NonMetricCRSError
 from constraints.findings import FINDING_COLUMNS
 from constraints.index import ConstraintIndex
 from constraints.overlay import RISK_COLUMNS, analyse_zones, objection_risk
+from constraints.partition import published_findings
+from constraints.publish import publishable_frames
 from constraints.rules import RuleSet, load_rules
 
 from .conftest import frame, layer, zoning
@@ -326,3 +330,20 @@ def test_farmland_that_repair_leaves_empty_is_no_nearest_feature(rules: RuleSet,
     assert finding(findings, 1, "farmland-jordvern")["distance_m"] == pytest.approx(100.0)
     assert finding(findings, 2, "farmland-jordvern")["distance_m"] == pytest.approx(math.hypot(5, 140))
     assert finding(findings, 2, "farmland-jordvern")["hit_ids"] == []
+
+
+def test_a_partition_where_every_finding_is_green_converts_for_publishing(rules: RuleSet, empty_layers) -> None:
+    # SYNTHETIC: a partition of two zones far from every constraint (all layers empty, mapped everywhere):
+    # after the GREEN findings are dropped nothing is left, and each zone publishes an empty findings list
+    # (this raised "zip() argument 3 is longer" and stopped the national run at 30 %)
+    layers = empty_layers()
+    zones = zoning([ZONE, box(200, 0, 300, 100)], arealformal=[1300, 1130], fids=[4, 9])
+    index = ConstraintIndex(layers, rules)
+    findings = analyse_zones(zones, layers, rules, index=index)
+    assert set(findings["risk"]) == {"GREEN"}
+    risk = objection_risk(zones, findings, rules)
+    business = business_areas(zones, findings, rules, index)
+    risk_out, _ = publishable_frames(ZoneAnalysis(published_findings(findings), risk, business, pd.DataFrame(), {}))
+    assert risk_out["zone_id"].tolist() == [4, 9]
+    assert risk_out["findings"].tolist() == ["[]", "[]"]
+    assert risk_out["objection_risk"].tolist() == ["GREEN", "GREEN"]
