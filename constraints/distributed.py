@@ -27,6 +27,7 @@ from constraints.partition import (
     analyse_partition,
     combine,
     reach_m,
+    warm_up,
 )
 from constraints.plan import MAX_ZONES, plan_partitions, read_outlines
 from constraints.publish import Inputs, current_inputs, is_stale, publish_derived
@@ -92,8 +93,9 @@ def dask_client(options: ClusterOptions) -> Iterator[Any]:
         return
     import dask
 
-    # one engine thread per worker process: the workers are the parallelism (GEO_SERVICE_THREADS for the engine)
-    with dask.config.set({"distributed.worker.daemon": False,
+    # one engine thread per worker process: the workers are the parallelism (GEO_SERVICE_THREADS for the engine);
+    # no statistical profiler sampling every task's stack each 10 ms (the dashboard's profile is not used here)
+    with dask.config.set({"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False,
                           "distributed.nanny.pre-spawn-environ.GEO_SERVICE_THREADS": str(
                               options.threads_per_worker)}), \
             LocalCluster(n_workers=options.workers, threads_per_worker=options.threads_per_worker,
@@ -117,6 +119,8 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
 
     report = report if report is not None else RunReport()
     started = time.perf_counter()
+    warming = [client.submit(warm_up, workers=[address], pure=False, priority=1)
+               for address in _workers(client)]  # the workers import the engine while the client plans
     inputs = inputs or current_inputs(store)
     if not inputs.zoning:
         raise LayerNotFound("no zoning layer is published; add one with "
@@ -127,8 +131,7 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
     del zoning, municipalities
     report.partitions = len(partitions)
     report.zones = sum(p.n_zones for p in partitions)
-    report.workers = len(client.scheduler_info(n_workers=-1).get("workers", {})) if hasattr(
-        client, "scheduler_info") else 0
+    report.workers = len(_workers(client))
     report.seconds["plan"] = time.perf_counter() - started
     spec = StoreSpec.of(store)
     reach = reach_m(rules)
@@ -140,6 +143,7 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
     futures = [client.submit(analyse_partition, spec, task, rules_future, key=f"partition-{i}-{task.partition.key}",
                              pure=False, priority=-i) for i, task in enumerate(tasks)]
     results: list[PartitionResult] = []
+    client.gather(warming)  # an import that fails there fails every task: say so once, here
     for future in as_completed(futures):
         try:
             result = future.result()
@@ -194,6 +198,11 @@ def _refresh(store: Store, rules: RuleSet, client: Any, force: bool, report: Run
                                            engine)
         report.seconds["publish"] = time.perf_counter() - started
         return report.published
+
+
+def _workers(client: Any) -> list[str]:
+    """The addresses of the cluster's workers."""
+    return list(client.scheduler_info(n_workers=-1).get("workers", {})) if hasattr(client, "scheduler_info") else []
 
 
 def _first_line(exc: BaseException) -> str:

@@ -199,6 +199,14 @@ def analyse_partition(spec: StoreSpec, task: PartitionTask, rules: RuleSet) -> P
     return PartitionResult(part.key, findings, risk, business, repaired, provenance, stats)
 
 
+def warm_up() -> None:
+    """Import what a task needs (the engine, the CQL2 parser the far distances may use): run on every worker
+    while the client plans, so the first partitions do not wait for it."""
+    from layers.cql2 import parse_filter
+
+    parse_filter('"a" IS NOT NULL')
+
+
 def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """The findings a publish keeps (every one but plain GREEN; exempt ones say why): what the client needs."""
     keep = findings["risk"] != Risk.GREEN.value
