@@ -169,7 +169,8 @@ def print_tasks(r: dict[str, Any]) -> None:
     engine = sum(t.get("cpu_s", 0.0) for t in tasks)
     print(f"  CPU inside the tasks (engine, one thread each): {engine:.1f} s = "
           f"{engine / r['zones'] * 100_000:.1f} s per 100 000 zones; the workers' processes used "
-          f"{sum(r['cpu'].values()) - engine:.1f} s besides (Dask, first imports)")
+          f"{sum(r['cpu'].values()) - engine:.1f} s besides (Dask, first imports); far distances "
+          f"{sum(t.get('far_cpu_s', 0.0) for t in tasks):.1f} s of the engine's")
     t0 = r["tasks_started_at"]
     end = max(t["ended_at"] for t in tasks) - t0
     by_worker: dict[float, list[dict[str, Any]]] = {}

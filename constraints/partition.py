@@ -185,7 +185,9 @@ def analyse_partition(spec: StoreSpec, task: PartitionTask, rules: RuleSet) -> P
         business = business[business["zone_id"].isin(zoning.index.to_numpy())].reset_index(drop=True)
     if not task.keep_findings:
         findings = published_findings(findings)  # a GREEN finding's distance is never published
+    far_started = time.thread_time()
     far = exact_far_distances(store, findings, zoning, task.constraints, rules, task.reach_m, box)
+    far_cpu_s = time.thread_time() - far_started
     findings.attrs = {}
     risk.attrs, business.attrs = {}, {}
     if not task.keep_findings:  # what the publish writes, converted here in parallel: the client only writes
@@ -193,7 +195,7 @@ def analyse_partition(spec: StoreSpec, task: PartitionTask, rules: RuleSet) -> P
         findings = findings.iloc[:0]
     stats = {"zones": float(len(zoning)), "read_s": read_s, "total_s": time.perf_counter() - started,
              "cpu_s": time.thread_time() - cpu_started,  # this thread's (the engine's, with one thread per task)
-             "far_distances": float(far), "context_zones": float(0 if context is None else len(context)),
+             "far_distances": float(far), "far_cpu_s": far_cpu_s, "context_zones": float(0 if context is None else len(context)),
              "started_at": time.time() - (time.perf_counter() - started), "ended_at": time.time(),
              "pid": float(os.getpid())}
     return PartitionResult(part.key, findings, risk, business, repaired, provenance, stats)
