@@ -119,8 +119,10 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
 
     report = report if report is not None else RunReport()
     started = time.perf_counter()
-    warming = [client.submit(warm_up, workers=[address], pure=False, priority=1)
-               for address in _workers(client)]  # the workers import the engine while the client plans
+    # the workers import the engine while the client plans (held until the end: a released future is cancelled;
+    # another worker may run it when one leaves, so it never waits for a worker that is gone)
+    warming = [client.submit(warm_up, workers=[address], allow_other_workers=True, pure=False, priority=1)
+               for address in _workers(client)]
     inputs = inputs or current_inputs(store)
     if not inputs.zoning:
         raise LayerNotFound("no zoning layer is published; add one with "
@@ -143,7 +145,6 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
     futures = [client.submit(analyse_partition, spec, task, rules_future, key=f"partition-{i}-{task.partition.key}",
                              pure=False, priority=-i) for i, task in enumerate(tasks)]
     results: list[PartitionResult] = []
-    client.gather(warming)  # an import that fails there fails every task: say so once, here
     for future in as_completed(futures):
         try:
             result = future.result()
@@ -157,6 +158,7 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
         report.tasks.append({"key": result.key, **result.stats})
         if on_result is not None:
             on_result(result)
+    del warming
     report.seconds["tasks"] = time.perf_counter() - started - report.seconds["plan"]
     report.slowest = sorted(((r.key, r.stats.get("total_s", 0.0)) for r in results), key=lambda kv: -kv[1])[:5]
     combined_at = time.perf_counter()
