@@ -30,3 +30,13 @@ def get_layer(store: StoreDep, collectionId: Annotated[str, Path(description="co
 
 
 LayerDep = Annotated[LayerRecord, Depends(get_layer)]
+
+
+def get_layer_for_page(store: StoreDep, collectionId: Annotated[str, Path(description="collection id")]) -> LayerRecord:
+    """Like ``get_layer``, for routes that read a page with ``layers.geojson.items_page``: a store that checks
+    its cached record while reading the page (PostGIS) hands that record out here, with no round trip."""
+    cached = getattr(store, "cached_layer", None)
+    return cached(collectionId) if cached is not None else store.get_layer(collectionId)
+
+
+PageLayerDep = Annotated[LayerRecord, Depends(get_layer_for_page)]
