@@ -106,6 +106,7 @@ class PostGISStore(PostGISAccess):
         self._aware: dict[str, frozenset[str]] = {}  # table -> its timestamptz columns (tables never change)
         self._aware_lock = threading.Lock()
         self._layers: dict[str, tuple[LayerRecord, datetime]] = {}  # id -> record, its catalog ``updated``
+        self._statements: dict[tuple, tuple[sql.Composable | None, list[str]]] = {}  # geojson_page's SQL
         self._gate: _VersionGate | None = None
         self.removed_leftovers: list[str] = []
         if migrate_schema:
@@ -304,14 +305,11 @@ class PostGISStore(PostGISAccess):
                                           params).fetchone()
         return _page(record, rows, int(matched))
 
-    def cached_layer(self, layer_id: str) -> LayerRecord:
-        """The layer as this process last read it (read now if unknown): maybe stale, which ``geojson_page``
+    def peek_layer(self, layer_id: str) -> LayerRecord | None:
+        """The layer as this process last read it, or None (no I/O): maybe stale, which ``geojson_page``
         detects. For request paths that go on to ``geojson_page``; everything else uses ``get_layer``."""
         hit = self._layers.get(layer_id)
-        if hit is not None:
-            return hit[0]
-        with self._connection() as conn:
-            return self._read_layer(conn, layer_id)[0]
+        return hit[0] if hit is not None else None
 
     def _read_layer(self, conn: Connection, layer_id: str) -> tuple[LayerRecord, datetime]:
         row = conn.execute(_LAYER_TOKEN_SELECT + " WHERE l.id = %s AND l.removed IS NULL", (layer_id,)).fetchone()
@@ -354,39 +352,31 @@ class PostGISStore(PostGISAccess):
                       ) -> tuple[tuple[int | None, datetime | None], tuple[int, int, bytes | None] | None]:
         """((current version, updated) of the layer, (returned, matched, features) or None if not writable)."""
         record = layer.current
-        table = _table(record)
         aware = self._aware_columns(conn, record)
-        feature = pg_geojson.feature_sql(record.fields, {n: column_name(n) for n in record.fields}, aware,
-                                         GEOMETRY_COLUMN, target)
         where, params = _where(record, bbox, filters, aware)
-        if cql is not None:
-            compiled = compile_filter(record, cql, POSTGIS)
+        compiled = compile_filter(record, cql, POSTGIS) if cql is not None else None
+        if compiled is not None:
             condition = sql.SQL(compiled.sql)
             where = condition if where is None else sql.SQL("{} AND {}").format(where, condition)
             params += compiled.params
-        order = sql.SQL(order_by(record, sortby, POSTGIS))
-        check = "FROM (SELECT) one LEFT JOIN {catalog}.layers l ON l.id = %s AND l.removed IS NULL"
-        catalog = sql.Identifier(CATALOG_SCHEMA)
-        if feature is None:  # a field type written in Python only: just the catalog check
-            row = conn.execute(sql.SQL("SELECT l.current_version, l.updated " + check).format(catalog=catalog),
-                               (layer.id,)).fetchone()
+        # kept for pages without filters: then the statement depends only on the table, bbox or not, the CRS and
+        # the sort keys (filters change it with their values: a value of the wrong kind becomes ``false``)
+        key = None if compiled is not None or filters else (record.location, bbox is None, target, sortby)
+        statement = self._statements.get(key) if key is not None else None
+        if statement is None:
+            statement = _geojson_statement(record, where, sortby, target, aware)
+            if key is not None:
+                if len(self._statements) > 256:
+                    self._statements.clear()
+                self._statements[key] = statement
+        query, names = statement
+        if query is None:  # a field type written in Python only: just the catalog check
+            row = conn.execute(_CATALOG_CHECK, (layer.id,)).fetchone()
             return (row[0], row[1]), None
-        text, names = feature
-        keys = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(column_name(k.name))) for k in sortby)
         if where is None:  # no bbox, no filter: the count is in the catalog
-            head = "WITH p AS MATERIALIZED (SELECT t.fid FROM {table} t ORDER BY {order} LIMIT %s OFFSET %s)"
-            matched = "%s::bigint"
             params = [limit, offset, record.feature_count]
         else:
-            head = ("WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}), "
-                    "p AS MATERIALIZED (SELECT t.fid FROM m t ORDER BY {order} LIMIT %s OFFSET %s)")
-            matched = "(SELECT count(*) FROM m)"
             params = [*params, limit, offset]
-        query = sql.SQL(
-            head + " SELECT l.current_version, l.updated, (SELECT count(*) FROM p), " + matched + ", "
-            "(SELECT convert_to(string_agg({text}, ',' ORDER BY {order}), 'UTF8') FROM p JOIN {table} t "
-            "ON t.fid = p.fid) " + check).format(table=table, where=where or sql.SQL("true"), keys=keys, order=order,
-                                                 text=text, catalog=catalog)
         row = conn.cursor(binary=True).execute(query, [*params, *names, layer.id]).fetchone()
         return (row[0], row[1]), (int(row[2]), int(row[3]), row[4])
 
@@ -604,6 +594,40 @@ def _bbox_clause() -> sql.Composable:
     geom = sql.Identifier(GEOMETRY_COLUMN)
     envelope = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, {})").format(sql.Literal(WORKING_EPSG))
     return sql.SQL("t.{g} && {e} AND ST_Intersects(t.{g}, {e})").format(g=geom, e=envelope)
+
+
+_CHECK = "FROM (SELECT) one LEFT JOIN {catalog}.layers l ON l.id = %s AND l.removed IS NULL"
+_CATALOG_CHECK = sql.SQL("SELECT l.current_version, l.updated " + _CHECK).format(catalog=sql.Identifier(CATALOG_SCHEMA))
+
+
+def _geojson_statement(record: VersionRecord, where: sql.Composable | None, sortby: tuple[SortKey, ...],
+                       target: OutputCrs, aware: frozenset[str]) -> tuple[sql.Composable | None, list[str]]:
+    """The statement of ``PostGISStore.geojson_page`` and its field-name parameters (None: not writable).
+
+    Parameters in order: the WHERE clause's, limit, offset (then the feature count when there is no WHERE),
+    the field names, the layer id. One row: current version and ``updated`` of the layer, features returned,
+    features matched, the features' JSON (UTF-8 bytea; NULL when none).
+    """
+    feature = pg_geojson.feature_sql(record.fields, {n: column_name(n) for n in record.fields}, aware,
+                                     GEOMETRY_COLUMN, target)
+    if feature is None:
+        return None, []
+    text, names = feature
+    keys = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(column_name(k.name))) for k in sortby)
+    if where is None:
+        head = "WITH p AS MATERIALIZED (SELECT t.fid FROM {table} t ORDER BY {order} LIMIT %s OFFSET %s)"
+        matched = "%s::bigint"
+    else:
+        head = ("WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}), "
+                "p AS MATERIALIZED (SELECT t.fid FROM m t ORDER BY {order} LIMIT %s OFFSET %s)")
+        matched = "(SELECT count(*) FROM m)"
+    query = sql.SQL(
+        head + " SELECT l.current_version, l.updated, (SELECT count(*) FROM p), " + matched + ", "
+        "(SELECT convert_to(string_agg({text}, ',' ORDER BY {order}), 'UTF8') FROM p JOIN {table} t "
+        "ON t.fid = p.fid) " + _CHECK).format(
+        table=_table(record), where=where or sql.SQL("true"), keys=keys, order=sql.SQL(order_by(record, sortby, POSTGIS)),
+        text=text, catalog=sql.Identifier(CATALOG_SCHEMA))
+    return query, names
 
 
 def _where(record: VersionRecord, bbox: tuple[float, float, float, float] | None, filters: dict[str, Any],
