@@ -58,6 +58,12 @@ def value_sql(column: sql.Composable, kind: str, aware: bool) -> sql.Composable:
     return sql.SQL("COALESCE(to_json({})::text, 'null')").format(column)
 
 
+def column(name: str) -> sql.Composable:
+    """``t."name"``, safe in a statement run with parameters: psycopg reads a ``%`` in a quoted name as a
+    placeholder, so it is doubled (``%%``, which psycopg sends as ``%``)."""
+    return sql.SQL('t."{}"'.format(name.replace('"', '""').replace("%", "%%")))
+
+
 def feature_sql(fields: dict[str, str], columns: dict[str, str], aware: frozenset[str], geometry: str,
                 target: OutputCrs) -> tuple[sql.Composable, list[str]] | None:
     """The text of one GeoJSON Feature of the table aliased ``t``, and its parameters (the quoted field names).
@@ -74,7 +80,7 @@ def feature_sql(fields: dict[str, str], columns: dict[str, str], aware: frozense
     for i, (name, kind) in enumerate(fields.items()):
         key = ("," if i else "") + _json_string(name) + ":"
         parts.append(sql.SQL(" || %s::text || "))
-        parts.append(value_sql(sql.SQL("t.{}").format(sql.Identifier(columns[name])), kind, name in aware))
+        parts.append(value_sql(column(columns[name]), kind, name in aware))
         params.append(key)
     parts.append(sql.SQL(" || '}}'"))
     return sql.Composed(parts), params
