@@ -571,7 +571,7 @@ def _table(record: VersionRecord) -> sql.Identifier:
 
 def _select_columns(record: VersionRecord, names: list[str]) -> sql.Composable:
     cols = [sql.SQL("t.fid"), sql.SQL("ST_AsBinary(t.{})").format(sql.Identifier(GEOMETRY_COLUMN))]
-    cols += [sql.SQL("t.{}").format(sql.Identifier(column_name(n))) for n in names]
+    cols += [pg_geojson.column(column_name(n)) for n in names]  # a % in a name is doubled for psycopg
     return sql.SQL(", ").join(cols)
 
 
@@ -644,7 +644,7 @@ def _where(record: VersionRecord, bbox: tuple[float, float, float, float] | None
         if value is _NO_MATCH:
             clauses.append(sql.SQL("false"))
             continue
-        clauses.append(sql.SQL("t.{} = %s").format(sql.Identifier(column_name(name))))
+        clauses.append(pg_geojson.column(column_name(name)) + sql.SQL(" = %s"))
         params.append(value)
     if bbox is not None:
         clauses.append(_bbox_clause())

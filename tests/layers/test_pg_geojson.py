@@ -112,6 +112,13 @@ def test_sql_pages_equal_python_pages_in_every_crs(both_stores: tuple[Store, Sto
             checked += len(expected[2])
     assert checked == 400  # features compared: 80 per CRS
 
+    for store in both_stores:  # a % in a field name reaches psycopg doubled (else it reads a placeholder)
+        record = store.get_layer("typer").current
+        assert store.query(record, None, {"pct%": "%s"}, 10, 0).ids.tolist() == [2]
+        assert store.get_feature(record, 5).properties[0]["pct%"] == "%%"
+        assert store.read_frame(record)["pct%"].tolist()[:3] == ["a%b", "%s", "100 %"]
+    assert _values(_pages(pg, "typer", None, CRS84, filters={"pct%": "100 %"}))[:2] == (1, 1)
+
     typer = _values(_pages(pg, "typer", None, CRS84))[2]
     assert [f["id"] for f in typer] == [1, 2, 3, 4, 5, 6]
     assert typer[1]["properties"] == {"nr": 2, "ni": None, "f": None, "s": None, "b": False, "nb": False,
