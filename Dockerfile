@@ -17,6 +17,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY layers ./layers
 COPY constraints ./constraints
+COPY sites ./sites
+COPY programme ./programme
 COPY maps ./maps
 COPY geo_service ./geo_service
 COPY --from=map-assets /build/maps/node_modules ./maps/node_modules

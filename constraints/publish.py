@@ -145,7 +145,8 @@ REFRESHING_REASON = "an input layer or the rules changed; a refresh is running n
 
 
 def analysis_status(store: Store, rules: RuleSet, failure: RefreshFailure | None = None) -> AnalysisStatus:
-    """Current, refreshing or behind, with the reason: ``failure`` is this process's last failed refresh (if any)."""
+    """Current, refreshing or behind, with the reason: ``failure`` is this process's last failed refresh (if any);
+    a failure another process recorded for the same inputs counts too."""
     inputs = current_inputs(store)
     if not inputs.zoning:
         return AnalysisStatus("none")
@@ -154,7 +155,11 @@ def analysis_status(store: Store, rules: RuleSet, failure: RefreshFailure | None
     running = held_since(store, DERIVED_LOCK)
     if running is not None:
         return AnalysisStatus("refreshing", REFRESHING_REASON, running)
-    if failure is not None and failure.key == refresh_key(inputs, rules):
+    if failure is None or failure.key != refresh_key(inputs, rules):  # another process's (constraints.refresh_record)
+        from constraints.refresh_record import recorded_failure
+
+        failure = recorded_failure(store, inputs, rules)
+    if failure is not None:
         return AnalysisStatus("behind", failure.reason, failure.since, failed=True)
     return AnalysisStatus("behind", PENDING_REASON, _behind_since(store, inputs))
 

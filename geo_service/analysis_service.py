@@ -29,12 +29,14 @@ from constraints.publish import (
     refresh_derived,
     refresh_key,
 )
+from constraints.refresh_record import record_current_failure
 from constraints.rules import RuleSet, load_rules
 from geo_service.settings import Settings
 from layers.store import Store, VersionRecord
 
 log = logging.getLogger("geo_service.analysis")
 MAX_BACKOFF_SECONDS = 3600.0
+UNREADABLE: tuple[object, ...] = ("unreadable",)  # the failure key when the store or rules cannot be read
 
 
 class AnalysisService:
@@ -117,7 +119,7 @@ class AnalysisService:
             rules = self.rules()
             key = refresh_key(current_inputs(self.store), rules)
         except Exception as exc:  # noqa: BLE001 - the store or the rule file is unreadable: say so, keep serving
-            return self._failed(("unreadable",), exc)
+            return self._failed(UNREADABLE, exc)
         failure = self.failure
         if failure is not None and failure.key == key and time.monotonic() < self._retry_at:
             return []
@@ -141,7 +143,16 @@ class AnalysisService:
         if not same:  # once per set of inputs, not every few seconds
             log.error("refreshing derived layers failed; the previous versions keep serving and are marked "
                       "behind: %s", self.failure.reason, exc_info=exc)
+            if key != UNREADABLE:  # the other workers and processes read it from the audit log
+                self._record(self.failure.reason)
         return []
+
+    def _record(self, reason: str) -> None:
+        try:
+            rules = self.rules()
+        except Exception:  # noqa: BLE001 - unreadable rules are reported by status() in every process alike
+            return
+        record_current_failure(self.store, rules, reason)
 
     def status(self) -> AnalysisStatus:
         """Whether the derived collections are current or behind (and why): for metadata and pages."""

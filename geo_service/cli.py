@@ -19,7 +19,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from geo_service.audit import audited, cli_actor
-from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
+from geo_service.cli_common import WaitOpt, WorkspaceOpt, err, out, settings_for, user_errors
 from geo_service.stores import open_store
 from layers.kinds import parse_kind
 
@@ -125,16 +125,14 @@ def layers_add(
     force: Annotated[bool, typer.Option("--force", help="publish a wrong geometry type or features outside "
                                                         "the region anyway (missing required fields never)")] = False,
     workspace: WorkspaceOpt = None,
-    wait: Annotated[bool, typer.Option("--wait", help="wait for the derived refresh (objection-risk, "
-                                                      "business-areas) and say what was recomputed")] = False,
+    wait: WaitOpt = False,
 ) -> None:
     """Check a layer against what its kind needs and publish it as a new version.
 
     The derived collections are refreshed after it in a background process (only the zones the change can
     affect); ``--wait`` waits for that refresh.
     """
-    from geo_service.cli_analysis import refresh_and_report
-    from geo_service.cli_refresh import report_engine, start_refresh
+    from geo_service.cli_analysis import refresh_after_publish
     from layers.checks import CheckContext, region_from_store
     from layers.ingest import ingest
 
@@ -152,11 +150,7 @@ def layers_add(
     for line in report.lines():
         out.print(line, highlight=False, soft_wrap=True)
     with user_errors():
-        if wait:
-            if refresh_and_report(store, settings):
-                report_engine(store)
-        else:
-            start_refresh(store, settings)
+        refresh_after_publish(store, settings, wait=wait)
 
 
 @layers_app.command("list")
@@ -189,9 +183,12 @@ def layers_versions(layer_id: Annotated[str, typer.Argument(help="collection id"
 @layers_app.command("rollback")
 def layers_rollback(layer_id: Annotated[str, typer.Argument(help="collection id")],
                     version: Annotated[int, typer.Argument(help="version to make current")],
-                    workspace: WorkspaceOpt = None) -> None:
-    """Make an earlier (or later) version current again; nothing is deleted."""
-    from geo_service.cli_analysis import refresh_and_report
+                    workspace: WorkspaceOpt = None, wait: WaitOpt = False) -> None:
+    """Make an earlier (or later) version current again; nothing is deleted.
+
+    The derived collections are refreshed after it in a background process; ``--wait`` waits for that refresh.
+    """
+    from geo_service.cli_analysis import refresh_after_publish
 
     with user_errors():
         settings = settings_for(workspace)
@@ -199,7 +196,7 @@ def layers_rollback(layer_id: Annotated[str, typer.Argument(help="collection id"
         layer = store.rollback(layer_id, version)
     out.print(f"{layer.id} now serves version {layer.current.version} ({layer.current.feature_count} features)")
     with user_errors():
-        refresh_and_report(store, settings)
+        refresh_after_publish(store, settings, wait=wait)
 
 
 @app.command("demo")

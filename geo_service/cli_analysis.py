@@ -12,6 +12,7 @@ from rich.text import Text
 
 from constraints.explain import explain_rule
 from constraints.publish import BUSINESS_AREAS, failure_reason, refresh_derived
+from constraints.refresh_record import record_current_failure
 from constraints.reserve import land_reserve, land_reserve_csv, land_reserve_json
 from constraints.rules import describe_rules, load_rules
 from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
@@ -28,6 +29,17 @@ RulesOpt = Annotated[Path | None, typer.Option("--rules", help="rule-set overrid
                                                                  "default WORKSPACE/rules.yaml if present")]
 
 
+def refresh_after_publish(store: Store, settings: Settings, *, wait: bool) -> None:
+    """After a command published input layers: refresh the derived collections in a background process, or
+    (``wait``) here, saying what was recomputed."""
+    from geo_service.cli_refresh import start_refresh
+
+    if not wait:
+        start_refresh(store, settings)
+    elif refresh_and_report(store, settings):
+        report_engine(store)
+
+
 def refresh_and_report(store: Store, settings: Settings, *, force: bool = False, strict: bool = False) -> bool:
     """Recompute the derived collections if stale and say what was published; True when they are current.
 
@@ -35,10 +47,14 @@ def refresh_and_report(store: Store, settings: Settings, *, force: bool = False,
     one warning line (the previous derived versions keep serving, marked behind); with ``strict`` (``analyse``,
     where the analysis is what was asked for) it is the one-line error and exit 2.
     """
+    rules = None
     try:
-        published = refresh_derived(store, load_rules(settings.effective_rules_file()), force=force)
+        rules = load_rules(settings.effective_rules_file())
+        published = refresh_derived(store, rules, force=force)
     except Exception as exc:  # noqa: BLE001 - any failure of the analysis: the last good results keep serving
         reason = failure_reason(exc)
+        if rules is not None:  # so a server (another process) says why the results are behind
+            record_current_failure(store, rules, reason)
         if strict:
             raise AnalysisFailed(reason) from None
         err.print(Text("warning: ", style="bold yellow") + Text(

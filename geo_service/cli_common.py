@@ -24,6 +24,8 @@ err = Console(stderr=True, markup=False)
 
 WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-w", envvar="GEO_SERVICE_WORKSPACE",
                                                     help="workspace folder (default ./workspace)")]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="wait for the derived refresh (objection-risk, "
+                                                    "business-areas) and say what was recomputed")]
 
 
 def settings_for(workspace: Path | None, **extra: Any) -> Settings:

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from geo_service.cli_analysis import refresh_and_report
-from geo_service.cli_common import WorkspaceOpt, err, out, settings_for, user_errors
+from geo_service.cli_analysis import refresh_after_publish
+from geo_service.cli_common import WaitOpt, WorkspaceOpt, err, out, settings_for, user_errors
 from geo_service.stores import open_store
 from layers.errors import LayerNotFound
 from layers.sources import find_source, load_sources
@@ -44,8 +44,12 @@ def sources_sync(
     source_id: Annotated[str | None, typer.Argument(help="source id (see `sources list`)")] = None,
     all_sources: Annotated[bool, typer.Option("--all", help="sync every enabled source")] = False,
     workspace: WorkspaceOpt = None,
+    wait: WaitOpt = False,
 ) -> None:
-    """Fetch a source (or all enabled ones); publish a new version only when the content changed."""
+    """Fetch a source (or all enabled ones); publish a new version only when the content changed.
+
+    After a publish the derived collections are refreshed in a background process; ``--wait`` waits for it.
+    """
     with user_errors():
         if (source_id is None) == (not all_sources):
             raise ValueError("give a source id or --all (not both) / oppgi én kilde eller --all")
@@ -60,7 +64,7 @@ def sources_sync(
             out.print(f"  warning: {warning}", highlight=False, soft_wrap=True)
     if any(r.status == "published" for r in report.results):
         with user_errors():
-            refresh_and_report(store, settings)
+            refresh_after_publish(store, settings, wait=wait)
     if report.failures:
         for sid, message in report.failures:
             err.print(f"error: {sid}: {message}", highlight=False, soft_wrap=True, markup=False)

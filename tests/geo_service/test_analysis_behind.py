@@ -155,3 +155,41 @@ def test_pending_refresh_reads_as_behind_with_since(workspace: Path) -> None:
     status = publish.analysis_status(store, rules)
     assert status.status == "behind" and not status.failed and status.since == record.created
     assert "recomputed" in status.reason and status.text("en").startswith("The analysis is behind")
+
+
+def test_a_background_refresh_failure_is_shown_by_every_process(
+        workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refresh after `layers add` runs in its own process: its failure reaches a server through the audit log."""
+    from constraints.refresh_record import ACTOR
+    from geo_service.cli_analysis import refresh_and_report
+
+    settings = Settings(workspace=workspace, seed_demo=False, analysis_refresh_seconds=0)
+    store = GeoPackageStore(workspace)
+    assert refresh_and_report(store, settings)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise MemoryError("synthetic failure inside the engine")
+
+    monkeypatch.setattr(publish, "run_analysis", broken)
+    monkeypatch.setattr(incremental, "analyse_zones", broken)
+    store.publish("plan", zoning().iloc[:1].assign(planid="S1b"), LayerMeta(LayerKind.zoning, "Plan v2 (syntetisk)"))
+    assert not refresh_and_report(store, settings)  # what `geo-service analyse --queued` runs, in its process
+    assert not refresh_and_report(store, settings)  # tried again on the same inputs
+    monkeypatch.undo()
+
+    entries = [e for e in store.audit_entries(10, "objection-risk") if e.actor == ACTOR]
+    assert [e.result for e in entries] == ["failed", "failed"]
+    assert entries[0].detail["inputs"] == {"jorder": 1, "plan": 2}
+    other = GeoPackageStore(workspace)  # another process: no failure of its own
+    status = publish.analysis_status(other, load_rules())
+    assert status.status == "behind" and status.failed
+    assert status.reason == "MemoryError: synthetic failure inside the engine"
+    assert status.since == entries[-1].at.replace(tzinfo=status.since.tzinfo)  # since the first failed attempt
+    with TestClient(create_app(settings)) as client:
+        doc = client.get("/collections/objection-risk").json()
+    assert doc["version"] == 1 and doc["analysis"]["failed"] is True
+    assert doc["analysis"]["reason"].startswith("MemoryError")
+
+    store.publish("plan", zoning(), LayerMeta(LayerKind.zoning, "Plan v3 (syntetisk)"))  # new inputs: pending again
+    pending = publish.analysis_status(other, load_rules())
+    assert pending.status == "behind" and not pending.failed and "recomputed" in pending.reason

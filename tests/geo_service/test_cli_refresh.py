@@ -138,6 +138,26 @@ def test_wait_prints_what_was_recomputed(tmp_path: Path, workspace: Path) -> Non
     assert not (workspace / ".locks" / LOG_NAME).exists()  # nothing ran in the background
 
 
+def test_rollback_refreshes_in_the_background_or_waits(tmp_path: Path, workspace: Path) -> None:
+    """`layers rollback` is a publish too: it returns at once (one background refresh) unless told to --wait."""
+    store = GeoPackageStore(workspace)
+    added = run("layers", "add", _edited_farmland(store, tmp_path / "ar5.geojson"), "--id", "ar5", "--kind",
+                "farmland", "-w", workspace, "--wait", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert store.get_layer(OBJECTION_RISK).current.provenance["inputs"]["ar5"] == 3
+    back = run("layers", "rollback", "ar5", "2", "-w", workspace, "--wait", cwd=tmp_path)
+    assert back.returncode == 0, back.stderr
+    record = store.get_layer(OBJECTION_RISK).current
+    assert record.version == 3 and record.provenance["inputs"]["ar5"] == 2  # computed on the version rolled back to
+    assert record.provenance["engine"]["mode"] == "incremental"
+    assert "ar5 now serves version 2" in back.stdout and "objection-risk v3: incremental, " in back.stdout
+    forward = run("layers", "rollback", "ar5", "3", "-w", workspace, cwd=tmp_path)
+    assert forward.returncode == 0, forward.stderr
+    assert "refreshing objection-risk and business-areas in the background" in forward.stdout
+    _wait_for_log(workspace, 1)
+    assert store.get_layer(OBJECTION_RISK).current.provenance["inputs"]["ar5"] == 3
+
+
 def test_collections_say_refreshing_while_a_refresh_holds_the_lock(workspace: Path) -> None:
     store = GeoPackageStore(workspace)
     store.publish("ar5", store.read_frame(store.get_layer("ar5").current).iloc[:-1],
