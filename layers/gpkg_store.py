@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,8 +167,9 @@ class GeoPackageStore(GeoPackageAccess):
 
     # -- publish -------------------------------------------------------------------------------
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None) -> VersionRecord:
-        """Write ``frame`` (working CRS) as a new version and make it current, atomically."""
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+        """Write ``frame`` (working CRS) as a new version and make it current, atomically (``before_commit``
+        runs once the version file is written, before it is renamed into place and entered in the catalog)."""
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
@@ -180,6 +181,8 @@ class GeoPackageStore(GeoPackageAccess):
         marker = _hold_marker(folder, f".{layer_id}-{token}{_MARKER}")
         try:
             _write_gpkg(frame, tmp, layer_id, progress)
+            if before_commit is not None:
+                before_commit()
             os.replace(tmp, final)
             bounds = tuple(float(v) for v in frame.total_bounds)
             fields = _field_types(frame)

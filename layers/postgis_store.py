@@ -31,7 +31,7 @@ import json
 import math
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -217,8 +217,9 @@ class PostGISStore(PostGISAccess):
 
     # -- publish -------------------------------------------------------------------------------
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None) -> VersionRecord:
-        """Write ``frame`` (working CRS) as a new version and make it current, in one transaction."""
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+        """Write ``frame`` (working CRS) as a new version and make it current, in one transaction
+        (``before_commit`` runs in it, after the table and its indexes are built, before the catalog rows)."""
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
@@ -250,6 +251,8 @@ class PostGISStore(PostGISAccess):
             # a tenth of the time on a large layer
             conn.execute("SET LOCAL default_statistics_target = 30")
             conn.execute(sql.SQL("ANALYZE {}").format(ident))
+            if before_commit is not None:
+                before_commit()
             location = f"{LAYERS_SCHEMA}.{table}"
             conn.execute(
                 f"INSERT INTO {CATALOG_SCHEMA}.versions (layer_id, version, feature_count, geometry_type, bbox, "
