@@ -287,16 +287,26 @@ def _nearest(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
     A nearest search from the zone's centroid is cheap and gives one candidate; the exact distance to it bounds
     the answer, so only parts within that bound are measured. (``query_nearest`` on the polygons themselves
     computes many full polygon distances inside the tree and is several times slower.)
+
+    Distances are to the parts as the overlay sees them, made valid: a part that repair leaves empty (a polygon
+    without area) is no feature, so it neither bounds the search nor is measured (its distance would be NaN).
+    The tree was built before the repair; ``make_valid`` never leaves a part's box, so its boxes still hold.
     """
     out = np.full(len(zones), np.nan)
     if len(zones) == 0 or len(target.parts) == 0:
         return out
     (qi, ti) = target.tree.query_nearest(shapely.centroid(zones), all_matches=False)
+    target.ensure_valid_parts(ti)
     bound = pmap(shapely.distance, zones[qi], target.parts[ti])
+    bound[np.isnan(bound)] = np.inf  # the nearest box holds an empty part: search every part
     zi, pi = target.tree.query(expanded_boxes(zones[qi], bound))
+    target.ensure_valid_parts(pi)
+    real = ~shapely.is_empty(target.parts[pi])
+    zi, pi = zi[real], pi[real]
     dist = pmap(shapely.distance, zones[qi][zi], target.parts[pi])
     best = np.full(len(qi), np.inf)
     np.minimum.at(best, zi, dist)
+    best[np.isinf(best)] = np.nan  # every part empty: no feature at all
     out[qi] = best
     return out
 

@@ -349,7 +349,7 @@ def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDat
     zone_ids = relevant["zone_id"].to_numpy()
     order = np.argsort(zone_ids, kind="stable")  # a zone's findings keep their order (rule order)
     keys, starts = np.unique(zone_ids[order], return_index=True)
-    ends = np.r_[starts[1:], len(order)]
+    ends = np.r_[starts[1:], len(order)] if len(starts) else starts  # no zone with a finding kept: none
     text = {key: _dumps_findings([records[i] for i in order[a:b]])
             for key, a, b in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True)}
     out["findings"] = [text.get(z, "[]") for z in out["zone_id"].tolist()]

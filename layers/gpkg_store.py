@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,8 +168,9 @@ class GeoPackageStore(GeoPackageAccess):
 
     # -- publish -------------------------------------------------------------------------------
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None) -> VersionRecord:
-        """Write ``frame`` (working CRS) as a new version and make it current, atomically."""
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+        """Write ``frame`` (working CRS) as a new version and make it current, atomically (``before_commit``
+        runs once the version file is written, before it is renamed into place and entered in the catalog)."""
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
@@ -181,6 +182,8 @@ class GeoPackageStore(GeoPackageAccess):
         marker = _hold_marker(folder, f".{layer_id}-{token}{_MARKER}")
         try:
             _write_gpkg(frame, tmp, layer_id, progress)
+            if before_commit is not None:
+                before_commit()
             os.replace(tmp, final)
             bounds = tuple(float(v) for v in frame.total_bounds)
             fields = _field_types(frame)
@@ -347,6 +350,27 @@ class GeoPackageStore(GeoPackageAccess):
                 column = tuple(None if v is None else bool(v) for v in column)
             columns[name] = list(column)
         return FeatureColumns(np.array(fids, dtype=np.int64), gpkg_blobs_to_geometries(list(blobs)), columns)
+
+    def envelopes(self, record: VersionRecord, properties: list[str]) -> tuple[np.ndarray, np.ndarray,
+                                                                             dict[str, list[Any]]]:
+        """Every feature's fid, envelope and ``properties``, in fid order, from the R-tree: no geometry is read.
+
+        Envelopes are ``(n, 4)`` rows ``minx, miny, maxx, maxy`` as the R-tree keeps them (32-bit floats rounded
+        outward, so never smaller than the geometry's); NaN for a feature without geometry.
+        """
+        unknown = [p for p in properties if p not in record.fields]
+        if unknown:
+            raise InvalidQuery("properties", f"{record.layer_id!r} has no properties {', '.join(map(repr, unknown))}")
+        db = self._features_db(record.location)
+        cols = "".join(f", t.{_quote(n)}" for n in properties)
+        rtree = _quote(f"rtree_{record.layer_id}_{GEOMETRY_COLUMN}")
+        rows = db.execute(f"SELECT t.fid, r.minx, r.miny, r.maxx, r.maxy{cols} FROM {_quote(record.layer_id)} t "
+                          f"LEFT JOIN {rtree} r ON r.id = t.fid ORDER BY t.fid").fetchall()
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty((0, 4)), {p: [] for p in properties}
+        fids, *rest = zip(*rows, strict=True)
+        bounds = np.array(rest[:4], dtype="float64").T  # None (no R-tree entry) becomes NaN
+        return np.array(fids, dtype=np.int64), bounds, {p: list(v) for p, v in zip(properties, rest[4:], strict=True)}
 
     def read_frame(self, record: VersionRecord,
                    bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:

@@ -74,6 +74,35 @@ def normalise(
     crs_override: str | int | None = None,
 ) -> tuple[gpd.GeoDataFrame, NormaliseReport]:
     """Return the layer in the working CRS, repaired, 2D, with canonical fields added."""
+    result = _normalise(frame, kind, source_name, crs_override, assume_valid=False)
+    assert result is not None
+    return result
+
+
+def normalise_assuming_valid(
+    frame: gpd.GeoDataFrame,
+    kind: LayerKind,
+    source_name: str,
+    crs_override: str | int | None = None,
+) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
+    """``normalise`` without the validity check (the slowest step), for a caller that checks it alongside
+    other work with ``all_valid`` on the returned geometries and calls ``normalise`` when they are not.
+
+    When they are all valid, the result is exactly ``normalise``'s. None when that cannot be known from the
+    returned geometries: the layer needs reprojecting (repairs come before it) or holds geometry collections.
+    Errors (no CRS, no features, too large …) are the ones ``normalise`` raises. The report's
+    ``geometries_valid`` holds only once the caller's ``all_valid`` check has passed (ingest commits only then).
+    """
+    return _normalise(frame, kind, source_name, crs_override, assume_valid=True)
+
+
+def all_valid(geoms: np.ndarray) -> bool:
+    """Whether every geometry is valid (``shapely.is_valid``, on every core for large layers)."""
+    return bool(_is_valid(np.asarray(geoms, dtype=object)).all())
+
+
+def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_override: str | int | None, *,
+               assume_valid: bool) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
     report = NormaliseReport(features_in=len(frame))
     report.warnings.extend(frame.attrs.get("reader_warnings", []))  # e.g. the SOSI reader's repairs and skips
     _check_size(frame, source_name)
@@ -87,7 +116,9 @@ def normalise(
                          "check the export or choose another --layer")
     if shapely.has_z(geoms).any():  # force_2d copies every geometry: only when there is a Z to drop
         geoms = shapely.force_2d(geoms)
-    valid = _is_valid(geoms)
+    if assume_valid and (frame.crs.to_epsg() != WORKING_EPSG or (shapely.get_type_id(geoms) == 7).any()):
+        return None  # the output geometries would not be the ones to check (reprojected, parts extracted)
+    valid = np.ones(len(geoms), dtype=bool) if assume_valid else _is_valid(geoms)
     # GEOS calls a geometry with a NaN or infinite coordinate invalid: only the invalid ones need the scan
     _check_finite(geoms, source_name, "has NaN or infinite coordinates", "fix or remove those features",
                   candidates=~valid)
