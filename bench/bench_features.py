@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from bench_postgis import HOST, LAYER, feature_boxes, make_farmland, server
+from bench_tiles import cpu_seconds
 from wrk_report import parse_wrk
 
 from layers.gpkg_store import GeoPackageStore
@@ -71,8 +72,31 @@ WRK_LUA = textwrap.dedent("""
 """)
 
 
-def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int) -> dict[str, float]:
-    """``wrk -t2`` cycling over ``paths``: req/s, p50/p95/p99 (ms), non-2xx responses, load average."""
+def server_pid(port: int) -> int:
+    """The uvicorn process serving ``port`` (its workers are its children)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if b"uvicorn" in argv and b"--port" in argv and argv[argv.index(b"--port") + 1] == str(port).encode():
+            return int(entry.name)
+    raise RuntimeError(f"no uvicorn process on port {port}")
+
+
+def database_pid(cluster: Cluster) -> int | None:
+    """The postmaster of the throwaway cluster (None for an external database: its CPU is not counted)."""
+    if cluster.folder is None:
+        return None
+    return int((cluster.folder / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int,
+        database: int | None = None) -> dict[str, float]:
+    """``wrk -t2`` cycling over ``paths``: req/s, p50/p95/p99 (ms), non-2xx responses, load average, and the CPU
+    milliseconds per request of the server (``cpu``) and of the database (``db_cpu``)."""
+    roots = [server_pid(port)]
+    before = cpu_seconds(roots), cpu_seconds([database]) if database else 0.0
     listing = work / f"paths-{port}.txt"
     listing.write_text("\n".join(paths) + "\n")
     script = work / "cycle95.lua"
@@ -84,6 +108,10 @@ def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int
     p95 = [line.split()[1] for line in out.splitlines() if line.startswith("P95_US")]
     result["p95"] = float(p95[0]) / 1e3 if p95 else float("nan")
     result["load"] = os.getloadavg()[0]
+    after = cpu_seconds(roots), cpu_seconds([database]) if database else 0.0
+    requests = max(result["requests"], 1.0)
+    result["cpu"] = 1e3 * (after[0] - before[0]) / requests
+    result["db_cpu"] = 1e3 * (after[1] - before[1]) / requests if database else float("nan")
     return result
 
 
@@ -169,6 +197,7 @@ def run(args: argparse.Namespace, work: Path, cluster: Cluster) -> None:
                   {"DATABASE_URL": url, "TIPG_DB_SCHEMAS": json.dumps(["geo_layers"]), "TIPG_CATALOG_TTL": "3600"},
                   "/healthz", f"/collections/{table}"))
 
+    database = database_pid(cluster)
     with _servers(specs, args, work) as ports:
         check(ports, specs, boxes[:args.check])
         rounds: list[dict[str, dict[str, float]]] = []
@@ -178,10 +207,11 @@ def run(args: argparse.Namespace, work: Path, cluster: Cluster) -> None:
             row = {}
             for name, *_ in (specs if r % 2 == 0 else specs[::-1]):
                 row[name] = wrk(ports[name], [f"{_path(specs, name)}/items?{b}" for b in boxes], work,
-                                args.connections, args.duration)
+                                args.connections, args.duration, database)
                 m = row[name]
                 print(f"  round {r + 1} {name:<32} {m['rps']:7.0f} req/s  p50 {m['p50']:6.1f}  p95 {m['p95']:6.1f}  "
-                      f"p99 {m['p99']:6.1f} ms  non-2xx {m['errors']:.0f}  load {m['load']:.1f}", flush=True)
+                      f"p99 {m['p99']:6.1f} ms  non-2xx {m['errors']:.0f}  CPU {m['cpu']:.2f} + db {m['db_cpu']:.2f} "
+                      f"ms/req  load {m['load']:.1f}", flush=True)
             rounds.append(row)
     report(args, specs, rounds)
 
@@ -235,7 +265,8 @@ def report(args: argparse.Namespace, specs: list, rounds: list[dict[str, dict[st
     print(f"\nitems?bbox=<1-3 km>&limit=100 over 200 boxes, {args.farmland} synthetic farmland polygons; "
           f"{args.workers} workers per server; wrk -t2 -c{args.connections} -d{args.duration}s; "
           f"load average now {os.getloadavg()[0]:.1f}")
-    header = f"{'server':<34} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'x TiPG':>7} {'load':>5}"
+    header = (f"{'server':<34} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'x TiPG':>7} "
+              f"{'CPU ms':>7} {'db ms':>6} {'load':>5}")
     print(header)
     print("-" * len(header))
     for r, row in enumerate(rounds):
@@ -243,13 +274,19 @@ def report(args: argparse.Namespace, specs: list, rounds: list[dict[str, dict[st
         for name, *_ in specs:
             m = row[name]
             print(f"{name + f' #{r + 1}':<34} {m['rps']:>7.0f} {m['p50']:>7.1f} {m['p95']:>7.1f} {m['p99']:>7.1f} "
-                  f"{m['rps'] / tipg:>7.2f} {m['load']:>5.1f}")
+                  f"{m['rps'] / tipg:>7.2f} {m['cpu']:>7.2f} {m['db_cpu']:>6.2f} {m['load']:>5.1f}")
     print("\nratio to TiPG, median over rounds (target >= 3.0 on both stores):")
     for name, *_ in specs:
         if name != "TiPG":
             ratios = [row[name]["rps"] / row["TiPG"]["rps"] for row in rounds]
             p95 = [row["TiPG"]["p95"] / row[name]["p95"] for row in rounds]
-            print(f"  {name:<32} {statistics.median(ratios):.2f}x req/s   p95 {statistics.median(p95):.2f}x lower")
+            cpu = [_cpu_total(row["TiPG"]) / _cpu_total(row[name]) for row in rounds]
+            print(f"  {name:<32} {statistics.median(ratios):.2f}x req/s   p95 {statistics.median(p95):.2f}x lower   "
+                  f"CPU per request (server + db) {statistics.median(cpu):.2f}x less")
+
+
+def _cpu_total(m: dict[str, float]) -> float:
+    return m["cpu"] + (0.0 if m["db_cpu"] != m["db_cpu"] else m["db_cpu"])  # NaN: database not counted
 
 
 if __name__ == "__main__":

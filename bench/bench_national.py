@@ -135,7 +135,8 @@ def run_national(ws: Path, rules: RuleSet, workers: int, memory_limit: str) -> d
             "cluster_s": cluster_s, "run_s": run_s, "total_s": total_s, "parts": dict(report.seconds),
             "hwm": hwm, "cpu": cpu, "client_cpu": client_cpu, "sampled": sampler.peak, "load_before": load_before, "load_after": load(),
             "published": [(r.layer_id, r.version, r.feature_count) for r in published],
-            "slowest": report.slowest, "far": report.far_distances, "statuses":
+            "slowest": report.slowest, "far": report.far_distances, "tasks": report.tasks,
+            "tasks_started_at": report.started_at, "statuses":
             analysis.business_areas["status"].value_counts().to_dict()}
 
 
@@ -153,10 +154,60 @@ def print_national(fraction: float, r: dict[str, Any]) -> None:
     for worker, mb in sorted(r["hwm"].items()):
         print(f"  worker {worker}: peak RSS {mb:,.0f} MB (VmHWM); highest sampled {r['sampled'].get(worker, 0):,.0f} MB")
     print(f"  client peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB (whole bench so far)")
+    print_tasks(r)
     print(f"  far distances looked up again: {r['far']:,}; slowest partitions: "
           + ", ".join(f"{k} {s:.1f} s" for k, s in r["slowest"]))
     print(f"  published: {r['published']}; business status {r['statuses']}")
     print(f"  load average before {r['load_before']}, after {r['load_after']} (2 cores, shared)", flush=True)
+
+
+def print_tasks(r: dict[str, Any]) -> None:
+    """The engine's CPU inside the tasks against the workers' whole CPU, and how busy each worker was."""
+    tasks = r["tasks"]
+    if not tasks:
+        return
+    engine = sum(t.get("cpu_s", 0.0) for t in tasks)
+    print(f"  CPU inside the tasks (engine, one thread each): {engine:.1f} s = "
+          f"{engine / r['zones'] * 100_000:.1f} s per 100 000 zones; the workers' processes used "
+          f"{sum(r['cpu'].values()) - engine:.1f} s besides (Dask, first imports); far distances "
+          f"{sum(t.get('far_cpu_s', 0.0) for t in tasks):.1f} s of the engine's")
+    t0 = r["tasks_started_at"]
+    end = max(t["ended_at"] for t in tasks) - t0
+    by_worker: dict[float, list[dict[str, Any]]] = {}
+    for t in tasks:
+        by_worker.setdefault(t["pid"], []).append(t)
+    for pid, mine in sorted(by_worker.items()):
+        busy = sum(t["ended_at"] - t["started_at"] for t in mine)
+        last = max(t["ended_at"] for t in mine) - t0
+        print(f"  worker pid {int(pid)}: {len(mine)} partitions, busy {busy:.1f} s of the {end:.1f} s the tasks took "
+              f"({busy / end:.0%}); first task began after {min(t['started_at'] for t in mine) - t0:.1f} s, "
+              f"last ended {end - last:.1f} s before the end")
+
+
+def verdict(results: dict[float, dict[str, Any]], goal_s: float = 600.0) -> None:
+    """The ≤ 10 minute verdict for the largest fraction run and the linearity of the time per 100 000 zones."""
+    if not results:
+        return
+    print("\n== summary")
+    rows = []
+    for fraction, r in sorted(results.items()):
+        cpu = sum(r["cpu"].values())
+        rows.append((fraction, r["total_s"] / r["zones"] * 100_000, cpu / r["zones"] * 100_000,
+                     (cpu + r["client_cpu"]) / r["zones"] * 100_000))
+        print(f"  {fraction:>5.0%}: {r['zones']:>7,} zones, total {r['total_s']:7.1f} s = {rows[-1][1]:6.1f} s per 100 000 "
+              f"zones (wall); CPU per 100 000 zones: workers {rows[-1][2]:6.1f} s, workers + client {rows[-1][3]:6.1f} s "
+              f"(load after {r['load_after']})")
+    if len(rows) > 1:
+        walls, cpus = [w for _, w, _, _ in rows], [c for _, _, _, c in rows]
+        print(f"  linearity: time per 100 000 zones ranges {min(walls):.1f}–{max(walls):.1f} s wall "
+              f"(largest/smallest {max(walls) / min(walls):.2f}), {min(cpus):.1f}–{max(cpus):.1f} s CPU "
+              f"({max(cpus) / min(cpus):.2f}); 1.00 is perfectly linear")
+    fraction, r = max(results.items())
+    ok = r["total_s"] <= goal_s
+    print(f"  VERDICT {fraction:.0%} ({r['zones']:,} zones, {r['workers']} workers): total {r['total_s']:.1f} s "
+          f"{'<=' if ok else '>'} {goal_s:.0f} s: {'MET' if ok else 'NOT MET'}; peak worker RSS "
+          f"{max(r['hwm'].values()):,.0f} MB ({'<=' if max(r['hwm'].values()) <= 4096 else '>'} 4 GB); "
+          f"load average during it {r['load_before']} -> {r['load_after']}", flush=True)
 
 
 # ------------------------------------------------------------------------------------------ region check
@@ -250,6 +301,7 @@ def main() -> None:
     from national_workload import COMPLETE, generate
 
     rules = load_rules()
+    results: dict[float, dict[str, Any]] = {}
     print(f"SYNTHETIC national workload; {os.cpu_count()} cores; load average {load()}", flush=True)
     if args.region:
         run_region(args.root, args.workers, args.memory_limit)
@@ -260,7 +312,9 @@ def main() -> None:
             t0 = time.perf_counter()
             generate(ws, fraction)
             print(f"  generation took {time.perf_counter() - t0:.1f} s (load {load()})", flush=True)
-        print_national(fraction, run_national(ws, rules, args.workers, args.memory_limit))
+        results[fraction] = run_national(ws, rules, args.workers, args.memory_limit)
+        print_national(fraction, results[fraction])
+    verdict(results)
 
 
 if __name__ == "__main__":

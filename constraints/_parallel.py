@@ -109,14 +109,43 @@ _PARTS_LOCK = threading.Lock()
 
 
 class PreparedPerThread:
-    """One geometry, prepared separately for each thread that asks (for objects shared by many requests)."""
+    """One geometry, prepared separately for each thread that asks (for objects shared by many requests).
 
-    def __init__(self, geometry: BaseGeometry, parts: np.ndarray | None = None) -> None:
-        if shapely.is_prepared(geometry):
+    Built from ``parts`` alone (``geometry=None``), the geometry is assembled only when a thread asks for it: a
+    coverage of 200 000 separate AR5 fields is tested part by part and never needs the MultiPolygon copy.
+    """
+
+    def __init__(self, geometry: BaseGeometry | None, parts: np.ndarray | None = None) -> None:
+        if geometry is None and parts is None:
+            raise ValueError("PreparedPerThread needs a geometry or its parts")
+        if geometry is not None and shapely.is_prepared(geometry):
             geometry = private_copy(geometry, prepare=False)
-        self.geometry = geometry  # never prepared: safe to read from any thread
+        self._geometry = geometry  # never prepared: safe to read from any thread
         self._known_parts = parts  # the geometry's parts when the caller has them (never prepared either)
         self._local = threading.local()
+
+    @property
+    def geometry(self) -> BaseGeometry:
+        """The whole geometry (assembled from the parts on first use when only they were given)."""
+        found = self._geometry
+        if found is None:
+            with _PARTS_LOCK:
+                found = self._geometry
+                if found is None:
+                    found = self._geometry = _polygons_as_geometry(self._known_parts)
+        return found
+
+    def is_empty(self) -> bool:
+        """Whether the geometry is empty (without assembling it)."""
+        if self._geometry is None:
+            return len(self._known_parts) == 0
+        return bool(self._geometry.is_empty)
+
+    def num_parts(self) -> int:
+        """``shapely.get_num_geometries`` of the geometry (without assembling it)."""
+        if self._geometry is None:
+            return len(self._known_parts)
+        return int(shapely.get_num_geometries(self._geometry))
 
     def parts(self) -> tuple[np.ndarray, shapely.STRtree]:
         """The geometry's parts and an STRtree over them (built once, before any thread queries it)."""
@@ -125,7 +154,7 @@ class PreparedPerThread:
             with _PARTS_LOCK:
                 found = getattr(self, "_parts", None)
                 if found is None:
-                    parts = self._known_parts if self._known_parts is not None else shapely.get_parts(self.geometry)
+                    parts = self._known_parts if self._known_parts is not None else shapely.get_parts(self._geometry)
                     tree = shapely.STRtree(parts)
                     tree.query(shapely.Point(0, 0))  # GEOS builds the tree on the first query: do it here
                     found = self._parts = (parts, tree)
@@ -137,6 +166,15 @@ class PreparedPerThread:
         if mine is None:
             mine = self._local.geometry = private_copy(self.geometry)
         return mine
+
+
+def _polygons_as_geometry(polygons: np.ndarray) -> BaseGeometry:
+    """Polygons that meet at points at most as one geometry (empty, the polygon, or a MultiPolygon)."""
+    if len(polygons) == 0:
+        return shapely.Polygon()
+    if len(polygons) == 1:
+        return polygons[0]
+    return shapely.multipolygons(polygons)
 
 
 # ------------------------------------------------------------------------------------------------ maps

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -36,13 +35,32 @@ DECLARED, WALL_TO_WALL, UNDECLARED, KNOWN_SITES, REGION, NO_REGION = (
     "declared", "wall_to_wall", "undeclared", "known_sites", "region", "no-region")
 
 
-@dataclass(frozen=True)
 class Coverage:
-    """A layer's coverage and how it was found."""
+    """A layer's coverage and how it was found.
 
-    geometry: BaseGeometry
-    basis: str  # DECLARED / WALL_TO_WALL / UNDECLARED / KNOWN_SITES / REGION / NO_REGION
-    parts: np.ndarray | None = None  # the geometry's polygons, when the union made them (saves splitting it)
+    A wall-to-wall coverage keeps the polygons of its union (``parts``); the geometry (a MultiPolygon of up to
+    200 000 AR5 fields) is assembled only when asked for. ``valid_rows`` marks the layer's rows whose geometry was
+    checked valid while computing it (so rule targets need not check them again); None when none were checked.
+    """
+
+    def __init__(self, geometry: BaseGeometry | None, basis: str, parts: np.ndarray | None = None,
+                 valid_rows: np.ndarray | None = None) -> None:
+        if geometry is None and parts is None:
+            raise ValueError("Coverage needs a geometry or its parts")
+        self._geometry = geometry
+        self.basis = basis  # DECLARED / WALL_TO_WALL / UNDECLARED / KNOWN_SITES / REGION / NO_REGION
+        self.parts = parts  # the geometry's polygons, when the union made them (saves splitting it)
+        self.valid_rows = valid_rows
+        self._lock = threading.Lock()
+
+    @property
+    def geometry(self) -> BaseGeometry:
+        """The coverage as one geometry (assembled from ``parts`` on first use)."""
+        if self._geometry is None:
+            with self._lock:
+                if self._geometry is None:
+                    self._geometry = _as_geometry(self.parts)
+        return self._geometry
 
 
 class CoverageBook:
@@ -80,8 +98,8 @@ class CoverageBook:
             return Coverage(declared, DECLARED)
         mode = self.rules.coverage_mode(layer.kind)
         if mode == "wall_to_wall":
-            parts = _union_of_polygons(layer)
-            return Coverage(_as_geometry(parts), WALL_TO_WALL, parts)
+            parts, valid_rows = _union_of_polygons(layer)
+            return Coverage(None, WALL_TO_WALL, parts, valid_rows)
         if mode == "known_sites":
             return Coverage(EVERYWHERE, KNOWN_SITES)
         if mode == "region":
@@ -121,15 +139,26 @@ class CoverageBook:
         return self._region
 
 
-def _union_of_polygons(layer: ConstraintLayer) -> np.ndarray:
-    """The union of every polygon of the layer (all classes), as polygons: what a wall-to-wall map like AR5 covers."""
+def _union_of_polygons(layer: ConstraintLayer) -> tuple[np.ndarray, np.ndarray]:
+    """The union of every polygon of the layer (all classes), as polygons: what a wall-to-wall map like AR5 covers.
+
+    Also returns which rows of the layer were checked and found valid (True), so they are not checked again.
+    """
     geoms = np.asarray(layer.frame.geometry.array, dtype=object)
-    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    geoms = geoms[shapely.get_dimensions(geoms) == 2] if len(geoms) else geoms
-    if len(geoms) == 0:
-        return np.empty(0, dtype=object)
-    fixed, _ = repair(geoms)
-    return _union_parts(fixed)
+    valid_rows = np.zeros(len(geoms), dtype=bool)
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if keep.any():
+        keep &= shapely.get_dimensions(geoms) == 2
+    rows = np.flatnonzero(keep)
+    if len(rows) == 0:
+        return np.empty(0, dtype=object), valid_rows
+    if layer.valid:  # checked when the version was published
+        fixed, bad = geoms[rows], rows[:0]
+    else:
+        fixed, bad = repair(geoms[rows])
+    valid_rows[rows] = True
+    valid_rows[rows[bad]] = False
+    return _union_parts(fixed), valid_rows
 
 
 def _union(geoms: np.ndarray) -> BaseGeometry:

@@ -1,6 +1,6 @@
 """The analysis partitioned by municipality on Dask ``distributed``: a local cluster by default, or a scheduler.
 
-The client plans the partitions (:func:`constraints.partition.plan_partitions`) from the zoning layers, sends each
+The client plans the partitions (:func:`constraints.plan.plan_partitions`) from the zoning layers, sends each
 task a few ids and the layer versions to read, never the layers: every worker opens the store itself (a
 GeoPackage workspace on a path all workers share, or PostGIS) and reads its partition by bounding box. The client
 combines the per-zone results and publishes ONE version of ``objection-risk`` and ``business-areas`` with
@@ -21,15 +21,15 @@ from typing import Any
 
 from constraints.analysis import ZoneAnalysis
 from constraints.partition import (
-    MAX_ZONES,
     PartitionResult,
     PartitionTask,
     StoreSpec,
     analyse_partition,
     combine,
-    plan_partitions,
     reach_m,
+    warm_up,
 )
+from constraints.plan import MAX_ZONES, plan_partitions, read_outlines
 from constraints.publish import Inputs, current_inputs, is_stale, publish_derived
 from constraints.rules import RuleSet
 from layers.errors import LayerNotFound
@@ -71,6 +71,8 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=dict)
     slowest: list[tuple[str, float]] = field(default_factory=list)
     far_distances: int = 0
+    tasks: list[dict[str, Any]] = field(default_factory=list)  # per partition: key and its stats
+    started_at: float = 0.0  # time.time() when the partitions were submitted
     published: list[VersionRecord] = field(default_factory=list)
 
 
@@ -91,8 +93,9 @@ def dask_client(options: ClusterOptions) -> Iterator[Any]:
         return
     import dask
 
-    # one engine thread per worker process: the workers are the parallelism (GEO_SERVICE_THREADS for the engine)
-    with dask.config.set({"distributed.worker.daemon": False,
+    # one engine thread per worker process: the workers are the parallelism (GEO_SERVICE_THREADS for the engine);
+    # no statistical profiler sampling every task's stack each 10 ms (the dashboard's profile is not used here)
+    with dask.config.set({"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False,
                           "distributed.nanny.pre-spawn-environ.GEO_SERVICE_THREADS": str(
                               options.threads_per_worker)}), \
             LocalCluster(n_workers=options.workers, threads_per_worker=options.threads_per_worker,
@@ -116,24 +119,28 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
 
     report = report if report is not None else RunReport()
     started = time.perf_counter()
+    # the workers import the engine while the client plans (held until the end: a released future is cancelled;
+    # another worker may run it when one leaves, so it never waits for a worker that is gone)
+    warming = [client.submit(warm_up, workers=[address], allow_other_workers=True, pure=False, priority=1)
+               for address in _workers(client)]
     inputs = inputs or current_inputs(store)
     if not inputs.zoning:
         raise LayerNotFound("no zoning layer is published; add one with "
                             "`geo-service layers add PLAN --id arealplan --kind zoning`")
-    zoning = [store.read_frame(r.current) for r in inputs.zoning]
+    zoning = [read_outlines(store, r.current) for r in inputs.zoning]
     municipalities = [store.read_frame(r.current) for r in inputs.constraints if r.kind == LayerKind.municipality]
     partitions = plan_partitions(zoning, municipalities, max_zones=max_zones)
     del zoning, municipalities
     report.partitions = len(partitions)
     report.zones = sum(p.n_zones for p in partitions)
-    report.workers = len(client.scheduler_info(n_workers=-1).get("workers", {})) if hasattr(
-        client, "scheduler_info") else 0
+    report.workers = len(_workers(client))
     report.seconds["plan"] = time.perf_counter() - started
     spec = StoreSpec.of(store)
     reach = reach_m(rules)
     zoning_versions = tuple(r.current for r in inputs.zoning)
     constraints = tuple(inputs.constraints)
     rules_future = client.scatter(rules, broadcast=True, hash=False)
+    report.started_at = time.time()
     tasks = [PartitionTask(p, zoning_versions, constraints, reach, keep_findings) for p in partitions]
     futures = [client.submit(analyse_partition, spec, task, rules_future, key=f"partition-{i}-{task.partition.key}",
                              pure=False, priority=-i) for i, task in enumerate(tasks)]
@@ -148,8 +155,10 @@ def analyse_distributed(store: Store, rules: RuleSet, client: Any, *, inputs: In
         future.release()
         results.append(result)
         report.far_distances += int(result.stats.get("far_distances", 0))
+        report.tasks.append({"key": result.key, **result.stats})
         if on_result is not None:
             on_result(result)
+    del warming
     report.seconds["tasks"] = time.perf_counter() - started - report.seconds["plan"]
     report.slowest = sorted(((r.key, r.stats.get("total_s", 0.0)) for r in results), key=lambda kv: -kv[1])[:5]
     combined_at = time.perf_counter()
@@ -191,6 +200,11 @@ def _refresh(store: Store, rules: RuleSet, client: Any, force: bool, report: Run
                                            engine)
         report.seconds["publish"] = time.perf_counter() - started
         return report.published
+
+
+def _workers(client: Any) -> list[str]:
+    """The addresses of the cluster's workers."""
+    return list(client.scheduler_info(n_workers=-1).get("workers", {})) if hasattr(client, "scheduler_info") else []
 
 
 def _first_line(exc: BaseException) -> str:

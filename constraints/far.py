@@ -39,11 +39,16 @@ _lock = threading.Lock()
 
 
 def exact_far_distances(store: Store, findings: pd.DataFrame, zoning: gpd.GeoDataFrame,
-                        records: Sequence[LayerRecord], rules: RuleSet, reach_m: float) -> int:
-    """Replace ``distance_m`` beyond ``reach_m`` (or NaN) by the exact distance over the whole layers.
+                        records: Sequence[LayerRecord], rules: RuleSet, reach_m: float,
+                        box: tuple[float, float, float, float]) -> int:
+    """Replace each ``distance_m`` that the features read within ``box`` cannot vouch for by the exact distance
+    over the whole layers.
 
-    Returns how many findings were looked up. Only the number changes: a zone that far away is neither hit nor
-    near (every rule distance is within the reach), so risks and texts stay as they are.
+    A distance found among the features meeting ``box`` is exact when it is at most the zone's distance to the
+    edge of ``box`` (every feature not read lies wholly outside it, so at least that far away); the others, and
+    NaN (nothing selected within the box), are looked up. Returns how many findings were looked up. Only the
+    number changes: a zone that far away is neither hit nor near (the box holds everything within the reach of
+    every zone), so risks and texts stay as they are.
     """
     if len(findings) == 0:
         return 0
@@ -57,6 +62,9 @@ def exact_far_distances(store: Store, findings: pd.DataFrame, zoning: gpd.GeoDat
     geoms = np.full(len(findings), _EMPTY, dtype=object)
     geoms[known] = zones[pos[known]]
     far &= known & ~shapely.is_empty(geoms)
+    far[far] = ~(dist[far] <= _margin(geoms[far], box))  # NaN stays far
+    if not far.any():
+        return 0
     rule_ids = findings["rule_id"].to_numpy(dtype=object)
     zone_m = findings["zone_m"].to_numpy(dtype="float64")
     looked = 0
@@ -71,6 +79,12 @@ def exact_far_distances(store: Store, findings: pd.DataFrame, zoning: gpd.GeoDat
         looked += len(rows)
     findings["distance_m"] = dist
     return looked
+
+
+def _margin(geoms: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Each geometry's distance to the outside of ``box`` (negative when it sticks out)."""
+    b = shapely.bounds(geoms)
+    return np.minimum.reduce([b[:, 0] - box[0], b[:, 1] - box[1], box[2] - b[:, 2], box[3] - b[:, 3]])
 
 
 def _nearest(store: Store, rule: Rule, rules: RuleSet, layers: list[LayerRecord], geoms: np.ndarray,

@@ -208,20 +208,28 @@ class ConstraintIndex:
                 layers.append(layer)
             else:  # the rule cannot tell its features apart: the layer does not map this rule (NOT_MAPPED)
                 missing.append((layer.id, lacking))
-        geoms_parts, fid_parts, layer_parts, coverages = [], [], [], []
+        geoms_parts, fid_parts, layer_parts, coverages, checked_parts = [], [], [], [], []
         for pos, layer in enumerate(layers):
             geoms, usable = self._usable(layer)
             mask = usable & _select(layer, rule)
             geoms_parts.append(geoms[mask])
             fid_parts.append(np.asarray(layer.frame.index.to_numpy())[mask])
             layer_parts.append(np.full(int(mask.sum()), pos, dtype=np.int32))
-            coverages.append(self.coverage.of(layer))
+            coverage_of_layer = self.coverage.of(layer)
+            coverages.append(coverage_of_layer)
+            valid = coverage_of_layer.valid_rows  # rows the coverage already checked valid (AR5: all of them)
+            checked_parts.append(np.ones(int(mask.sum()), dtype=bool) if layer.valid else valid[mask]
+                                 if valid is not None else np.zeros(int(mask.sum()), dtype=bool))
         geoms = np.concatenate(geoms_parts) if geoms_parts else np.empty(0, dtype=object)
         fids = np.concatenate(fid_parts) if fid_parts else np.empty(0, dtype=np.int64)
         layer_of = np.concatenate(layer_parts) if layer_parts else np.empty(0, dtype=np.int32)
-        coverage = coverages[0].geometry if len(coverages) == 1 else shapely.union_all(
-            [c.geometry for c in coverages]) if coverages else shapely.Polygon()
-        coverage_parts = coverages[0].parts if len(coverages) == 1 else None
+        geom_checked = np.concatenate(checked_parts) if checked_parts else np.empty(0, dtype=bool)
+        if len(coverages) == 1:  # one layer: its coverage as it is (a wall-to-wall union stays in parts)
+            only = coverages[0]
+            coverage = PreparedPerThread(None if only.parts is not None else only.geometry, only.parts)
+        else:
+            coverage = PreparedPerThread(shapely.union_all([c.geometry for c in coverages]) if coverages
+                                         else shapely.Polygon())
         parts, owner = explode(geoms)
         return RuleTarget(
             rule=rule,
@@ -234,11 +242,11 @@ class ConstraintIndex:
             part_polygonal=shapely.get_dimensions(parts) == 2 if len(parts) else np.empty(0, dtype=bool),
             part_areas=shapely.area(parts) if len(parts) else np.empty(0),
             tree=STRtree(parts),
-            coverage=PreparedPerThread(coverage, coverage_parts),
+            coverage=coverage,
             repaired=self._repaired,
             missing_fields=tuple(missing),
-            _part_checked=np.zeros(len(parts), dtype=bool),
-            _geom_checked=np.zeros(len(geoms), dtype=bool),
+            _part_checked=geom_checked[owner],  # parts of a valid feature are valid
+            _geom_checked=geom_checked,
         )
 
     def _municipalities(self) -> Municipalities | None:

@@ -31,6 +31,9 @@ class ConstraintLayer:
         The declared extent (same CRS). ``None`` means the bounding box of the features.
     version
         The catalog version the frame was read from, recorded as provenance.
+    valid
+        Every geometry is known to be valid (checked when the version was normalised and published), so the
+        engine does not check it again; False (the default) means each is checked on first use.
     """
 
     id: str
@@ -39,6 +42,7 @@ class ConstraintLayer:
     coverage: BaseGeometry | None = None
     version: str | int | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    valid: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, LayerKind):

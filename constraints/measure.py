@@ -54,13 +54,15 @@ class RuleMeasure:
 
 
 def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_parts: bool = False,
-            hits_only: bool = False) -> RuleMeasure:
+            hits_only: bool = False, near_within: np.ndarray | None = None) -> RuleMeasure:
     """Measure one rule against ``zones`` (valid polygons in the working CRS).
 
     ``zone_m`` gives the hit distance per zone (municipality overrides make it vary). With ``with_parts`` the
     constrained part of every hit zone is returned as geometry (used for net available area). With
     ``hits_only`` the coverage (left NONE) and the distance of zones without a hit (left NaN) are not
-    computed: for callers that only need the hits and their parts.
+    computed: for callers that only need the hits and their parts. With ``near_within`` (per zone, e.g. the
+    proximity band) a zone without a hit that the coverage holds whole gets its distance only when it is within
+    that bound (exact there; NaN beyond): for callers that publish only what is near, hit or not mapped.
     """
     n = len(zones)
     zone_m = np.ascontiguousarray(np.broadcast_to(np.asarray(zone_m, dtype="float64"), (n,)))
@@ -86,6 +88,12 @@ def measure(zones: np.ndarray, zone_m: np.ndarray, target: RuleTarget, *, with_p
     hit_zone, hit_feature = hit_zone[order], hit_feature[order]
     unknown = np.flatnonzero(np.isnan(distance))
     if len(unknown) and not hits_only:
+        if near_within is not None:
+            bound = np.broadcast_to(np.asarray(near_within, dtype="float64"), (n,))
+            covered = coverage[unknown] == FULL
+            within = unknown[covered]
+            distance[within] = _nearest_within(zones[within], target, bound[within])
+            unknown = unknown[~covered]
         distance[unknown] = _nearest(zones[unknown], target)
     return RuleMeasure(overlap, distance, hit_zone, hit_feature, coverage, parts)
 
@@ -279,17 +287,47 @@ def _nearest(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
     A nearest search from the zone's centroid is cheap and gives one candidate; the exact distance to it bounds
     the answer, so only parts within that bound are measured. (``query_nearest`` on the polygons themselves
     computes many full polygon distances inside the tree and is several times slower.)
+
+    Distances are to the parts as the overlay sees them, made valid: a part that repair leaves empty (a polygon
+    without area) is no feature, so it neither bounds the search nor is measured (its distance would be NaN).
+    The tree was built before the repair; ``make_valid`` never leaves a part's box, so its boxes still hold.
     """
     out = np.full(len(zones), np.nan)
     if len(zones) == 0 or len(target.parts) == 0:
         return out
     (qi, ti) = target.tree.query_nearest(shapely.centroid(zones), all_matches=False)
+    target.ensure_valid_parts(ti)
     bound = pmap(shapely.distance, zones[qi], target.parts[ti])
+    bound[np.isnan(bound)] = np.inf  # the nearest box holds an empty part: search every part
     zi, pi = target.tree.query(expanded_boxes(zones[qi], bound))
+    target.ensure_valid_parts(pi)
+    real = ~shapely.is_empty(target.parts[pi])
+    zi, pi = zi[real], pi[real]
     dist = pmap(shapely.distance, zones[qi][zi], target.parts[pi])
     best = np.full(len(qi), np.inf)
     np.minimum.at(best, zi, dist)
+    best[np.isinf(best)] = np.nan  # every part empty: no feature at all
     out[qi] = best
+    return out
+
+
+def _nearest_within(zones: np.ndarray, target: RuleTarget, bound: np.ndarray) -> np.ndarray:
+    """Distance from each zone to the nearest feature when it is at most ``bound`` (exact), else NaN.
+
+    A part within ``bound`` of a zone lies in the zone's box grown by ``bound``: one box query finds every
+    candidate, and the smallest exact distance among them is the nearest distance (the same value ``_nearest``
+    finds)."""
+    out = np.full(len(zones), np.nan)
+    if len(zones) == 0 or len(target.parts) == 0:
+        return out
+    zi, pi = target.tree.query(expanded_boxes(zones, bound))
+    if len(zi) == 0:
+        return out
+    dist = pmap(shapely.distance, zones[zi], target.parts[pi])
+    best = np.full(len(zones), np.inf)
+    np.minimum.at(best, zi, dist)
+    near = best <= bound
+    out[near] = best[near]
     return out
 
 
@@ -331,9 +369,9 @@ def _coverage(zones: np.ndarray, target: RuleTarget) -> np.ndarray:
     if not target.has_layer:
         out[:] = NO_LAYER
         return out
-    if target.coverage.geometry.is_empty or len(zones) == 0:
+    if target.coverage.is_empty() or len(zones) == 0:
         return out
-    if shapely.get_num_geometries(target.coverage.geometry) > MANY_PARTS:
+    if target.coverage.num_parts() > MANY_PARTS:
         return _coverage_by_parts(zones, target, out)
     cov = target.coverage.get()  # this thread's prepared copy
     full = shapely.covers(cov, zones)

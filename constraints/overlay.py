@@ -46,7 +46,7 @@ RISK_COLUMNS: tuple[str, ...] = (
 
 
 def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, ConstraintLayer], rules: RuleSet, *,
-                  index: ConstraintIndex | None = None) -> pd.DataFrame:
+                  index: ConstraintIndex | None = None, published_only: bool = False) -> pd.DataFrame:
     """Findings for every zoning area and every rule that applies to it.
 
     Parameters
@@ -60,6 +60,10 @@ def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, Constraint
         The effective rule set (:func:`~constraints.rules.load_rules`).
     index
         A prebuilt :class:`~constraints.index.ConstraintIndex` for ``constraints`` and ``rules`` (optional).
+    published_only
+        Measure only what the published findings show: a zone the layer covers whole, with no hit and nothing
+        within the proximity band, is GREEN ``clear`` and not published, so its ``distance_m`` is left NaN
+        instead of searching for the nearest feature however far away it is.
 
     Returns
     -------
@@ -81,7 +85,7 @@ def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, Constraint
     area = shapely.area(zones)
     knr = zone_municipalities(zoning, zones, index)
     in_force = in_force_regulation(zoning, rules)
-    context = ZoneContext(zoning, rules)
+    context = ZoneContext(zoning, rules, published_only=published_only)
     zone_ids = zoning.index.to_numpy()
     groups: dict[str, np.ndarray] = {}
     chosen = [(rule, sel) for rule in rules.active_rules
@@ -106,9 +110,10 @@ def analyse_zones(zoning: gpd.GeoDataFrame, constraints: Mapping[str, Constraint
 class ZoneContext:
     """What the law's exemptions and § 5-5 need to know about the zones, read once per analysis."""
 
-    def __init__(self, zoning: pd.DataFrame, rules: RuleSet) -> None:
+    def __init__(self, zoning: pd.DataFrame, rules: RuleSet, *, published_only: bool = False) -> None:
         self.zoning = zoning
         self.rules = rules
+        self.published_only = published_only  # see analyse_zones
         self.reserve = kp_reserve(zoning, rules)
         self._lines: dict[str, np.ndarray] = {}
         self._settled: dict[int, np.ndarray] = {}
@@ -162,7 +167,7 @@ def _rule_frame(rule: Rule, index: ConstraintIndex, zones: np.ndarray, zone_ids:
                 knr: np.ndarray, in_force: np.ndarray, context: ZoneContext, sel: np.ndarray) -> pd.DataFrame:
     target = index.target(rule.id)
     zone_m, proximity_m, source = rule_distances(rule, knr)
-    m = measure(zones, zone_m, target)
+    m = measure(zones, zone_m, target, near_within=proximity_m if context.published_only else None)
     plan_line = context.plan_line(rule.exempt_plan_building_line)[sel] if rule.exempt_plan_building_line else None
     sr = rule.settled_reserve
     reserve = context.reserve[sel] if sr is not None else None

@@ -1,8 +1,8 @@
-"""The analysis split by municipality: the plan, what one partition reads and computes, and the combined result.
+"""The analysis split by municipality: what one partition reads and computes, and the combined result.
 
 No Dask here (``constraints.distributed`` runs these functions on a cluster). A partition is the zones of one
 municipality (their ``kommunenummer``, else the municipality polygon holding them; large ones are cut in
-stripes). Its task opens the store itself (:class:`StoreSpec`: a workspace path or a database URL) and reads
+stripes: :mod:`constraints.plan`). Its task opens the store itself (:class:`StoreSpec`: a workspace path or a database URL) and reads
 the zones by their bounding box and the constraint features within that box grown by :func:`reach_m`, the
 longest distance any rule looks: nothing farther can hit a zone or come near it. What crosses partitions is
 handled so that the combined result equals one run over everything:
@@ -18,6 +18,7 @@ handled so that the combined result equals one run over everything:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -47,10 +48,6 @@ from layers.store import LayerRecord, Store, VersionRecord
 
 Box = tuple[float, float, float, float]
 NOWHERE: Box = (-1e12, -1e12, -1e12 + 1, -1e12 + 1)  # a box no feature meets: an empty read with the schema
-UNKNOWN_MUNICIPALITY = "unknown"
-MAX_ZONES = 20_000  # a municipality with more zones is cut in stripes of at most this many
-UNKNOWN_CELL_M = 20_000.0  # zones outside every municipality are grouped in squares this wide
-STRAY_M = 150_000.0  # a zone this far from its municipality's median zone is partitioned apart
 
 
 class StoreUnavailable(RuntimeError):
@@ -154,104 +151,11 @@ def reach_m(rules: RuleSet) -> float:
     return out
 
 
-# ------------------------------------------------------------------------------------------------ the plan
-
-
 def normalised_knr(values: pd.Series) -> np.ndarray:
     """kommunenummer as the engine reads it: stripped text, four digits; None where missing."""
-    text = values.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
-    return np.array([k.zfill(4) if k else None for k in text], dtype=object)
-
-
-def plan_partitions(zoning: Sequence[gpd.GeoDataFrame], municipalities: Sequence[gpd.GeoDataFrame],
-                    max_zones: int = MAX_ZONES) -> list[Partition]:
-    """Partitions of the zoning layers (frames as read, in ``inputs.zoning`` order), largest first.
-
-    Zone ids follow :func:`constraints.publish.zoning_frame`: the fid for one layer, else 1..N in layer order.
-    """
-    keys, bounds, layer_of, fids, ids = [], [], [], [], []
-    offset = 0
-    for pos, frame in enumerate(zoning):
-        n = len(frame)
-        fid = frame.index.to_numpy()
-        fids.append(fid)
-        ids.append(fid if len(zoning) == 1 else np.arange(offset + 1, offset + n + 1))
-        offset += n
-        layer_of.append(np.full(n, pos))
-        geoms = np.asarray(frame.geometry.array, dtype=object)
-        knr = normalised_knr(frame["kommunenummer"]) if "kommunenummer" in frame.columns else np.full(n, None)
-        missing = np.array([k is None for k in knr], dtype=bool)
-        if missing.any():
-            knr[missing] = _locate(geoms[missing], municipalities)
-        b = shapely.bounds(geoms)
-        keys.append(np.array([k or _unknown_key(x, y) for k, x, y in
-                              zip(knr, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, strict=True)], dtype=object))
-        bounds.append(b)
-    if not fids:
-        return []
-    all_keys, all_bounds = _split_strays(np.concatenate(keys), np.concatenate(bounds))
-    all_layer, all_fids, all_ids = np.concatenate(layer_of), np.concatenate(fids), np.concatenate(ids)
-    no_geometry = np.isnan(all_bounds).any(axis=1)
-    out: list[Partition] = []
-    n_layers = len(zoning)
-    for key in sorted(set(all_keys[~no_geometry].tolist())):
-        rows = np.flatnonzero((all_keys == key) & ~no_geometry)
-        stripes = max(1, -(-len(rows) // max_zones))
-        if stripes > 1:  # west to east by the zone centres
-            centre = (all_bounds[rows, 0] + all_bounds[rows, 2]) / 2
-            rows = rows[np.argsort(centre, kind="stable")]
-        for s, part in enumerate(np.array_split(rows, stripes)):
-            b = all_bounds[part]
-            box = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
-            out.append(_partition(key if stripes == 1 else f"{key}/{s + 1}", box, part, all_layer, all_fids,
-                                  all_ids, n_layers))
-    if no_geometry.any():
-        out.append(_partition("no-geometry", None, np.flatnonzero(no_geometry), all_layer, all_fids, all_ids,
-                              n_layers))
-    return sorted(out, key=lambda p: -p.n_zones)
-
-
-def _split_strays(keys: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Zones lying farther than :data:`STRAY_M` from their municipality's median zone get partitions of their own
-    (by 20 km square): one zone with a wrong kommunenummer must not stretch a partition's box across the country."""
-    cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
-    frame = pd.DataFrame({"key": keys, "x": cx, "y": cy})
-    median = frame.groupby("key")[["x", "y"]].transform("median")
-    stray = ((np.abs(cx - median["x"].to_numpy()) > STRAY_M) | (np.abs(cy - median["y"].to_numpy()) > STRAY_M))
-    out = keys.copy()
-    out[stray] = [f"{k}{_unknown_key(x, y)[len(UNKNOWN_MUNICIPALITY):]}" for k, x, y in
-                  zip(keys[stray], cx[stray], cy[stray], strict=True)]
-    return out, bounds
-
-
-def _unknown_key(x: float, y: float) -> str:
-    """Zones in no known municipality, grouped by the square of :data:`UNKNOWN_CELL_M` holding their centre."""
-    if np.isnan(x) or np.isnan(y):
-        return UNKNOWN_MUNICIPALITY
-    return f"{UNKNOWN_MUNICIPALITY}@{int(x // UNKNOWN_CELL_M)},{int(y // UNKNOWN_CELL_M)}"
-
-
-def _partition(key: str, box: Box | None, rows: np.ndarray, layer_of: np.ndarray, fids: np.ndarray,
-               ids: np.ndarray, n_layers: int) -> Partition:
-    rows = np.sort(rows)
-    return Partition(key, box, tuple(fids[rows[layer_of[rows] == i]] for i in range(n_layers)),
-                     tuple(ids[rows[layer_of[rows] == i]] for i in range(n_layers)))
-
-
-def _locate(geoms: np.ndarray, municipalities: Sequence[gpd.GeoDataFrame]) -> np.ndarray:
-    """kommunenummer of the municipality holding each zone's representative point (None outside all)."""
-    out = np.full(len(geoms), None, dtype=object)
-    for frame in municipalities:
-        if "kommunenummer" not in frame.columns or len(frame) == 0:
-            continue
-        mgeoms = np.asarray(frame.geometry.array, dtype=object)
-        knr = normalised_knr(frame["kommunenummer"])
-        todo = np.flatnonzero(np.array([k is None for k in out], dtype=bool) & ~shapely.is_missing(geoms)
-                              & ~shapely.is_empty(geoms))
-        qi, mi = shapely.STRtree(mgeoms).query(shapely.point_on_surface(geoms[todo]), predicate="within")
-        first = np.unique(qi, return_index=True)[1]
-        out[todo[qi[first]]] = knr[mi[first]]
-    return out
+    codes, uniques = pd.factorize(values.astype("string").str.strip(), use_na_sentinel=True)
+    normalised = np.array([k.zfill(4) if k else None for k in uniques] + [None], dtype=object)
+    return normalised[codes]  # the sentinel -1 picks the trailing None
 
 
 # ------------------------------------------------------------------------------------------------ one task
@@ -263,7 +167,7 @@ def analyse_partition(spec: StoreSpec, task: PartitionTask, rules: RuleSet) -> P
     The engine is the one :func:`constraints.analysis.run_analysis` runs (``analyse_zones``, ``objection_risk``,
     ``business_areas``); only the reading and the far distances differ.
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     store = spec.open()
     part = task.partition
     zoning, context = _read_zoning(store, task)
@@ -281,15 +185,28 @@ def analyse_partition(spec: StoreSpec, task: PartitionTask, rules: RuleSet) -> P
         business = business[business["zone_id"].isin(zoning.index.to_numpy())].reset_index(drop=True)
     if not task.keep_findings:
         findings = published_findings(findings)  # a GREEN finding's distance is never published
-    far = exact_far_distances(store, findings, zoning, task.constraints, rules, task.reach_m)
+    far_started = time.thread_time()
+    far = exact_far_distances(store, findings, zoning, task.constraints, rules, task.reach_m, box)
+    far_cpu_s = time.thread_time() - far_started
     findings.attrs = {}
     risk.attrs, business.attrs = {}, {}
     if not task.keep_findings:  # what the publish writes, converted here in parallel: the client only writes
         risk, business = publishable_frames(ZoneAnalysis(findings, risk, business, pd.DataFrame(), {}))
         findings = findings.iloc[:0]
     stats = {"zones": float(len(zoning)), "read_s": read_s, "total_s": time.perf_counter() - started,
-             "far_distances": float(far), "context_zones": float(0 if context is None else len(context))}
+             "cpu_s": time.thread_time() - cpu_started,  # this thread's (the engine's, with one thread per task)
+             "far_distances": float(far), "far_cpu_s": far_cpu_s, "context_zones": float(0 if context is None else len(context)),
+             "started_at": time.time() - (time.perf_counter() - started), "ended_at": time.time(),
+             "pid": float(os.getpid())}
     return PartitionResult(part.key, findings, risk, business, repaired, provenance, stats)
+
+
+def warm_up() -> None:
+    """Import what a task needs (the engine, the CQL2 parser the far distances may use): run on every worker
+    while the client plans, so the first partitions do not wait for it."""
+    from layers.cql2 import parse_filter
+
+    parse_filter('"a" IS NOT NULL')
 
 
 def published_findings(findings: pd.DataFrame) -> pd.DataFrame:

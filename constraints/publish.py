@@ -31,7 +31,7 @@ from layers.crs import WORKING_EPSG
 from layers.errors import LayerNotFound
 from layers.kinds import LayerKind
 from layers.locks import held_since, refreshing
-from layers.store import LayerMeta, LayerRecord, Store, VersionRecord
+from layers.store import GEOMETRIES_VALID, LayerMeta, LayerRecord, Store, VersionRecord
 
 OBJECTION_RISK = "objection-risk"
 DERIVED_LOCK = "derived-layers"  # Store.exclusive name held by the one refresh running (layers.locks: since when)
@@ -188,7 +188,8 @@ def now_utc() -> datetime:
 
 def constraint_layers(store: Store, inputs: Inputs) -> dict[str, ConstraintLayer]:
     """Read every constraint layer's current version for the engine."""
-    return {r.id: ConstraintLayer(r.id, r.kind, store.read_frame(r.current), version=r.current.version)
+    return {r.id: ConstraintLayer(r.id, r.kind, store.read_frame(r.current), version=r.current.version,
+                                  valid=r.current.provenance.get(GEOMETRIES_VALID) is True)
             for r in inputs.constraints}
 
 
@@ -212,14 +213,29 @@ def zoning_frame(store: Store, inputs: Inputs) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(joined, geometry="geometry", crs=f"EPSG:{WORKING_EPSG}")
 
 
-def analyse_store(store: Store, rules: RuleSet, inputs: Inputs | None = None) -> ZoneAnalysis:
-    """Run the full analysis on the store's current layers."""
+def analyse_store(store: Store, rules: RuleSet, inputs: Inputs | None = None, *,
+                  for_publishing: bool = False) -> ZoneAnalysis:
+    """Run the full analysis on the store's current layers.
+
+    ``for_publishing``: only what :func:`publish_analysis` publishes is needed (``published_only``), and the
+    frames are converted for storing beside the analysis (``ZoneAnalysis.converted``).
+    """
     inputs = inputs or current_inputs(store)
     if not inputs.zoning:
         raise LayerNotFound("no zoning layer is published; add one with "
                             "`geo-service layers add PLAN --id arealplan --kind zoning`")
     constraints = constraint_layers(store, inputs)
-    return run_analysis(zoning_frame(store, inputs), constraints, rules)
+    if not for_publishing:
+        return run_analysis(zoning_frame(store, inputs), constraints, rules)
+    return run_analysis(zoning_frame(store, inputs), constraints, rules, convert=_convert_for_publishing,
+                        published_only=True)
+
+
+def _convert_for_publishing(name: str, frame: gpd.GeoDataFrame, findings: pd.DataFrame) -> tuple[gpd.GeoDataFrame,
+                                                                                                   str]:
+    """A result frame as :func:`publishable_frames` converts it, with its content fingerprint."""
+    out = _storable(_with_findings(frame, findings) if name == OBJECTION_RISK else frame)
+    return out, content_fingerprint(out)
 
 
 def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> list[VersionRecord]:
@@ -242,7 +258,7 @@ def refresh_derived(store: Store, rules: RuleSet, *, force: bool = False) -> lis
             if outcome.published is not None:
                 return outcome.published
             reason = outcome.full_reason
-        result = analyse_store(store, rules, inputs)
+        result = analyse_store(store, rules, inputs, for_publishing=True)
         result.provenance.update(mode="full", full_reason=reason, recomputed_zones=len(result.objection_risk),
                                  zones=len(result.objection_risk))
         return publish_analysis(store, rules, inputs, result)
@@ -260,22 +276,29 @@ def publish_analysis(store: Store, rules: RuleSet, inputs: Inputs, result: ZoneA
     The caller holds the derived-layers lock (see :func:`refresh_derived`); ``inputs`` are what ``result`` was
     computed from (their versions become the provenance that decides staleness).
     """
+    if result.converted is not None:  # converted (and fingerprinted) beside the analysis: see analyse_store
+        (risk, risk_content), (business, business_content) = result.converted
+        return publish_derived(store, rules, inputs, risk, business, result.provenance,
+                               contents=(risk_content, business_content))
     risk, business = publishable_frames(result)
     return publish_derived(store, rules, inputs, risk, business, result.provenance)
 
 
 def publish_derived(store: Store, rules: RuleSet, inputs: Inputs, risk: gpd.GeoDataFrame,
-                    business: gpd.GeoDataFrame, engine: dict[str, Any]) -> list[VersionRecord]:
+                    business: gpd.GeoDataFrame, engine: dict[str, Any],
+                    contents: tuple[str, str] | None = None) -> list[VersionRecord]:
     """Publish storable ``objection-risk`` and ``business-areas`` frames computed from ``inputs`` and ``rules``
-    (``engine``: how, e.g. ``mode`` full/incremental and ``recomputed_zones``). The caller holds the lock."""
+    (``engine``: how, e.g. ``mode`` full/incremental and ``recomputed_zones``; ``contents``: their content
+    fingerprints when already computed). The caller holds the lock."""
     provenance: dict[str, Any] = {
         "derived": True,
         "inputs": inputs.versions(),
         "rules_hash": rules.hash(),
         "engine": engine,
     }
-    risk_provenance = {**provenance, CONTENT_KEY: content_fingerprint(risk)}
-    business_provenance = {**provenance, CONTENT_KEY: content_fingerprint(business)}
+    risk_content, business_content = contents or (content_fingerprint(risk), content_fingerprint(business))
+    risk_provenance = {**provenance, CONTENT_KEY: risk_content}
+    business_provenance = {**provenance, CONTENT_KEY: business_content}
     names = ", ".join(f"{k} v{v}" for k, v in inputs.versions().items())
     published = [
         store.publish(OBJECTION_RISK, risk, LayerMeta(
@@ -301,7 +324,8 @@ def content_fingerprint(frame: gpd.GeoDataFrame) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps([str(c) for c in frame.columns]).encode())
     values = frame.drop(columns=frame.geometry.name)
-    digest.update(pd.util.hash_pandas_object(values, index=True).to_numpy().tobytes())
+    # categorize=False: the same hashes without factorizing first (the findings text is ~40 MB of distinct values)
+    digest.update(pd.util.hash_pandas_object(values, index=True, categorize=False).to_numpy().tobytes())
     for wkb in shapely.to_wkb(frame.geometry.array):
         digest.update(b"\0" if wkb is None else wkb)
     return digest.hexdigest()
@@ -325,7 +349,7 @@ def _with_findings(risk: gpd.GeoDataFrame, findings: pd.DataFrame) -> gpd.GeoDat
     zone_ids = relevant["zone_id"].to_numpy()
     order = np.argsort(zone_ids, kind="stable")  # a zone's findings keep their order (rule order)
     keys, starts = np.unique(zone_ids[order], return_index=True)
-    ends = np.r_[starts[1:], len(order)]
+    ends = np.r_[starts[1:], len(order)] if len(starts) else starts  # no zone with a finding kept: none
     text = {key: _dumps_findings([records[i] for i in order[a:b]])
             for key, a, b in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True)}
     out["findings"] = [text.get(z, "[]") for z in out["zone_id"].tolist()]

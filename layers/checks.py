@@ -15,6 +15,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from layers.errors import LayerError
@@ -205,7 +206,7 @@ def _check_scope(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, con
                  inside: np.ndarray, result: CheckResult) -> None:
     codes = _municipality_of(frame, context.region)
     if codes is not None:
-        result.municipalities = dict(sorted(Counter(c for c in codes if c is not None).items()))
+        result.municipalities = _counts(codes[pd.notna(codes)])
     if context.municipalities is None or not needs.municipality_scoped:
         return
     allowed = set(context.municipalities)
@@ -215,11 +216,18 @@ def _check_scope(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, con
             f"cannot tell which municipality each feature lies in (no municipality layer is published and the "
             f"layer has no kommunenummer); your key/sign-in may publish {kind.value} for {mine} only")
         return
-    foreign = Counter("outside the region" if c is None else c for c in codes if c not in allowed)
+    others = codes[~pd.Series(codes, dtype=object).isin(allowed).to_numpy()]
+    foreign = _counts(np.where(pd.isna(others), "outside the region", others))
     if foreign:
-        where = ", ".join(f"{c} ({n})" for c, n in sorted(foreign.items()))
+        where = ", ".join(f"{c} ({n})" for c, n in foreign.items())
         result.problems.append(f"{sum(foreign.values())} features lie outside your municipalities ({mine}): "
                                f"{where}; only an editor of those municipalities (or an admin) may publish them")
+
+
+def _counts(codes: np.ndarray) -> dict[str, int]:
+    """``{code: features}`` in code order (one pass in C, not a Python loop over every feature)."""
+    counts = pd.Series(codes, dtype=object).value_counts(sort=False)
+    return {str(code): int(n) for code, n in sorted(counts.items())}
 
 
 def scope_problems(frame: gpd.GeoDataFrame, kind: LayerKind, context: CheckContext) -> list[str]:
@@ -229,21 +237,20 @@ def scope_problems(frame: gpd.GeoDataFrame, kind: LayerKind, context: CheckConte
     return result.problems
 
 
-def _municipality_of(frame: gpd.GeoDataFrame, region: Region) -> list[str | None] | None:
-    """Each feature's municipality: where its representative point lies (polygons), else its kommunenummer."""
+def _municipality_of(frame: gpd.GeoDataFrame, region: Region) -> np.ndarray | None:
+    """Each feature's municipality (kommunenummer, None where unknown): where its representative point lies
+    (the first municipality polygon it meets), else its kommunenummer field."""
     if region.has_municipalities:
         points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
-        polygons = np.array(region.polygons, dtype=object)
-        tree = shapely.STRtree(polygons)
+        tree = shapely.STRtree(np.array(region.polygons, dtype=object))
         point_idx, poly_idx = tree.query(points, predicate="intersects")
-        out: list[str | None] = [None] * len(frame)
-        for p, m in zip(point_idx.tolist(), poly_idx.tolist(), strict=True):
-            if out[p] is None:
-                out[p] = region.codes[m]
-        return out
+        polygon_of = np.full(len(frame), len(region.codes))  # one past the end: the trailing None below
+        hit, first = np.unique(point_idx, return_index=True)  # a point's first match, in the tree's order
+        polygon_of[hit] = poly_idx[first]
+        return np.array([*region.codes, None], dtype=object)[polygon_of]
     if "kommunenummer" in frame.columns and frame["kommunenummer"].notna().any():
         codes = frame["kommunenummer"].astype("string")
-        return [None if missing else str(code) for code, missing in zip(codes, codes.isna(), strict=True)]
+        return np.where(codes.isna().to_numpy(), None, codes.to_numpy(dtype=object, na_value=None))
     return None
 
 

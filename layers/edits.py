@@ -23,7 +23,7 @@ from layers.crs import WORKING_EPSG
 from layers.errors import FeatureNotFound, LayerError
 from layers.gpkg_store import FID_COLUMN
 from layers.kinds import FIELDS_BY_KIND
-from layers.store import LayerMeta, Store, VersionRecord
+from layers.store import GEOMETRIES_VALID, LayerMeta, Store, VersionRecord
 
 EditOp = Literal["create", "replace", "update", "delete"]
 
@@ -67,6 +67,7 @@ def apply_edit(store: Store, layer_id: str, edit: FeatureEdit, context: CheckCon
         _check(changed, layer.kind, context, edit)
         provenance = {**public_provenance(current.provenance),
                       "edit": {"op": edit.op, "feature": fid, "base_version": current.version}}
+        provenance.pop(GEOMETRIES_VALID, None)  # the edited geometry was not checked valid
         meta = LayerMeta(layer.kind, layer.title, layer.description, layer.attribution, provenance)
         return store.publish(layer_id, frame, meta), fid
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 import shapely
 
 from layers.crs import WORKING_EPSG, OutputCrs, to_output, transformer
-from layers.store import FeaturePage
+from layers.store import FeaturePage, GeoJSONPage, GeoJSONWriter, LayerRecord, Store
+
+if TYPE_CHECKING:
+    from layers.cql2 import Cql2Filter, SortKey
 
 _PRECISION = {True: 7, False: 3}  # decimals: degrees (~1 cm) and metres (1 mm)
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
@@ -33,6 +36,23 @@ def _default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError
+
+
+def items_page(store: Store, layer: LayerRecord, bbox: tuple[float, float, float, float] | None,
+               filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+               sortby: tuple[SortKey, ...] = (), target: OutputCrs) -> GeoJSONPage:
+    """A page of ``layer``'s features as GeoJSON (``Store.query`` arguments), geometry in ``target``.
+
+    A store that writes GeoJSON itself (``GeoJSONWriter``: PostGIS) does; otherwise the page is read with
+    ``Store.query`` and encoded here. Both give the same features with the same JSON values.
+    """
+    if isinstance(store, GeoJSONWriter):
+        written = store.geojson_page(layer, bbox, filters, limit, offset, cql=cql, sortby=sortby, target=target)
+        if written is not None:
+            return written
+        layer = store.get_layer(layer.id)  # the record handed in may be a cached one
+    page = store.query(layer.current, bbox, filters, limit, offset, cql=cql, sortby=sortby)
+    return GeoJSONPage(layer, b",".join(encode_features(page, target)), len(page.ids), page.number_matched)
 
 
 def encode_features(page: FeaturePage, target: OutputCrs) -> list[bytes]:
@@ -97,10 +117,10 @@ def _output_coordinates(coords: np.ndarray, target: OutputCrs, decimals: int) ->
     return np.ascontiguousarray(np.round(coords, decimals))
 
 
-def feature_collection(features: list[bytes], members: dict[str, Any]) -> bytes:
-    """A FeatureCollection around pre-encoded features, with extra top-level ``members``."""
+def feature_collection(features: bytes, members: dict[str, Any]) -> bytes:
+    """A FeatureCollection around comma-joined encoded features, with extra top-level ``members``."""
     head = orjson.dumps({"type": "FeatureCollection", **members}, default=_default)
-    return head[:-1] + b',"features":[' + b",".join(features) + b"]}"
+    return b"".join((head[:-1], b',"features":[', features, b"]}"))
 
 
 def feature(feature_bytes: bytes, members: dict[str, Any]) -> bytes:

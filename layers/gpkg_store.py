@@ -22,11 +22,11 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -36,13 +36,14 @@ import shapely
 
 from layers.access import public_provenance, version_meta, with_layer_meta
 from layers.access_gpkg import ACCESS_SCHEMA, GeoPackageAccess, upgrade_catalog
-from layers.cql2 import Cql2Filter, SortKey
-from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by, register_sqlite_functions
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.progress import NoProgress, Progress
 from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord, feature_page
+
+if TYPE_CHECKING:  # the CQL2 modules (pygeofilter) load with the first feature query, not for `analyse`
+    from layers.cql2 import Cql2Filter, SortKey
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -177,8 +178,9 @@ class GeoPackageStore(GeoPackageAccess):
 
     # -- publish -------------------------------------------------------------------------------
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None) -> VersionRecord:
-        """Write ``frame`` (working CRS) as a new version and make it current, atomically."""
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+        """Write ``frame`` (working CRS) as a new version and make it current, atomically (``before_commit``
+        runs once the version file is written, before it is renamed into place and entered in the catalog)."""
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
@@ -190,6 +192,8 @@ class GeoPackageStore(GeoPackageAccess):
         marker = _hold_marker(folder, f".{layer_id}-{token}{_MARKER}")
         try:
             _write_gpkg(frame, tmp, layer_id, progress)
+            if before_commit is not None:
+                before_commit()
             os.replace(tmp, final)
             bounds = tuple(float(v) for v in frame.total_bounds)
             fields = _field_types(frame)
@@ -265,6 +269,8 @@ class GeoPackageStore(GeoPackageAccess):
             # page cache) and keep a larger private page cache for the R-tree and hot rows
             db.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             db.execute("PRAGMA cache_size = -32768")  # KiB
+            from layers.cql2_sql import register_sqlite_functions
+
             register_sqlite_functions(db)  # CQL2: exact spatial predicates and CASEI
             cache[location] = db
         return db
@@ -279,6 +285,8 @@ class GeoPackageStore(GeoPackageAccess):
         table = _quote(record.layer_id)
         where, params = _filter_sql(record, filters)
         if cql is not None or sortby:
+            from layers.cql2_sql import SQLITE, bbox_condition, compile_filter, order_by
+
             for condition in ([compile_filter(record, cql, SQLITE)] if cql is not None else []) + (
                     [bbox_condition(record, bbox, SQLITE)] if bbox is not None else []):
                 where += f" AND {condition.sql}"
@@ -357,6 +365,27 @@ class GeoPackageStore(GeoPackageAccess):
                 column = tuple(None if v is None else bool(v) for v in column)
             columns[name] = list(column)
         return FeatureColumns(np.array(fids, dtype=np.int64), gpkg_blobs_to_geometries(list(blobs)), columns)
+
+    def envelopes(self, record: VersionRecord, properties: list[str]) -> tuple[np.ndarray, np.ndarray,
+                                                                             dict[str, list[Any]]]:
+        """Every feature's fid, envelope and ``properties``, in fid order, from the R-tree: no geometry is read.
+
+        Envelopes are ``(n, 4)`` rows ``minx, miny, maxx, maxy`` as the R-tree keeps them (32-bit floats rounded
+        outward, so never smaller than the geometry's); NaN for a feature without geometry.
+        """
+        unknown = [p for p in properties if p not in record.fields]
+        if unknown:
+            raise InvalidQuery("properties", f"{record.layer_id!r} has no properties {', '.join(map(repr, unknown))}")
+        db = self._features_db(record.location)
+        cols = "".join(f", t.{_quote(n)}" for n in properties)
+        rtree = _quote(f"rtree_{record.layer_id}_{GEOMETRY_COLUMN}")
+        rows = db.execute(f"SELECT t.fid, r.minx, r.miny, r.maxx, r.maxy{cols} FROM {_quote(record.layer_id)} t "
+                          f"LEFT JOIN {rtree} r ON r.id = t.fid ORDER BY t.fid").fetchall()
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty((0, 4)), {p: [] for p in properties}
+        fids, *rest = zip(*rows, strict=True)
+        bounds = np.array(rest[:4], dtype="float64").T  # None (no R-tree entry) becomes NaN
+        return np.array(fids, dtype=np.int64), bounds, {p: list(v) for p, v in zip(properties, rest[4:], strict=True)}
 
     def read_frame(self, record: VersionRecord,
                    bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:

@@ -5,15 +5,24 @@ from __future__ import annotations
 import errno
 import sqlite3
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import geopandas as gpd
 
 from layers.checks import CheckContext, CheckResult, check_layer, require_ok
 from layers.errors import StoreFull
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
-from layers.normalise import NormaliseReport, normalise
+from layers.normalise import (
+    NormaliseReport,
+    all_valid,
+    normalise,
+    normalise_assuming_valid,
+    validity_provenance,
+)
 from layers.progress import NoProgress, Progress
 from layers.readers import (
     check_declared_crs,
@@ -84,7 +93,8 @@ def ingest(
     """Read ``path`` and publish it as a new version of ``layer_id``.
 
     Nothing is published unless every step succeeds; the previous version keeps serving. With ``checks``,
-    the kind checks (``layers.checks``) run first and refuse a layer the analysis cannot use.
+    the kind checks (``layers.checks``) refuse a layer the analysis cannot use. They run, like the validity
+    check, while the store writes the new version (``Store.publish``'s ``before_commit`` waits for them).
     """
     started = time.perf_counter()
     progress = progress or NoProgress()
@@ -99,30 +109,81 @@ def ingest(
     raw = read_layer(source, chosen, encoding=encoding, expected=expected)
     progress.advance(len(raw))
     progress.stage("validating", None)
-    frame, report = normalise(raw, kind, str(source.path), crs_override=crs)
-    result = None
-    if checks is not None:
-        result = check_layer(frame, kind, report.field_map, checks)
-        require_ok(result, Path(path).name)
-    provenance = {
-        "source": str(Path(path).resolve()),
-        "source_layer": chosen,
-        "driver": source.driver,
-        "report": asdict(report),
-    }
-    meta = LayerMeta(kind=kind, title=title or layer_id,
-                     description=description or f"{kind.value} layer loaded from {Path(path).name}",
-                     attribution=attribution, provenance=provenance)
-    try:
-        record: VersionRecord = store.publish(layer_id, frame, meta, progress=progress)
-    except Exception as exc:
-        if is_out_of_space(exc):
-            raise StoreFull(f"no space left to write layer {layer_id!r}, or the disk refused the write "
-                            f"({_reason(exc)}); nothing was published and the previous version keeps serving. "
-                            "Free disk space (or raise the quota or file size limit) and add the file again") from None
-        raise
+    shown = str(source.path)
+
+    def meta_of(report: NormaliseReport) -> LayerMeta:
+        provenance = {"source": str(Path(path).resolve()), "source_layer": chosen, "driver": source.driver,
+                      "report": asdict(report), **validity_provenance(report)}
+        return LayerMeta(kind=kind, title=title or layer_id,
+                         description=description or f"{kind.value} layer loaded from {Path(path).name}",
+                         attribution=attribution, provenance=provenance)
+
+    with ThreadPoolExecutor(2, thread_name_prefix="ingest") as helpers:
+        write = _Write(store, layer_id, kind, Path(path).name, checks, progress, helpers)
+        # the common case first: a valid layer in the working CRS is written while its validity and the kind
+        # checks are computed; it is committed only when both pass (else rolled back and done the long way)
+        try:
+            quick = normalise_assuming_valid(raw, kind, shown, crs_override=crs)
+        except Exception:  # noqa: BLE001 - the full normalise below raises what it would have raised
+            quick = None
+        if quick is not None:
+            frame, report = quick
+            try:
+                record, result = write.publish(frame, report, meta_of(report),
+                                               helpers.submit(all_valid, frame.geometry.values))
+            except _NotAllValid:
+                pass
+            else:
+                return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report,
+                                    record.bbox, time.perf_counter() - started, result)
+        frame, report = normalise(raw, kind, shown, crs_override=crs)
+        record, result = write.publish(frame, report, meta_of(report), None)
     return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report, record.bbox,
                         time.perf_counter() - started, result)
+
+
+class _NotAllValid(Exception):
+    """A layer written on the assumption that it is valid is not (nothing was committed)."""
+
+
+@dataclass
+class _Write:
+    """Publishing one ingest's frame with the kind checks (and maybe the validity check) running alongside."""
+
+    store: Store
+    layer_id: str
+    kind: LayerKind
+    source_name: str
+    checks: CheckContext | None
+    progress: Progress
+    helpers: ThreadPoolExecutor
+
+    def publish(self, frame: gpd.GeoDataFrame, report: NormaliseReport, meta: LayerMeta,
+                validity: Future[bool] | None) -> tuple[VersionRecord, CheckResult | None]:
+        checking = None
+        if self.checks is not None:  # a shallow copy: the checks thread has its own frame object
+            checking = self.helpers.submit(check_layer, frame.copy(deep=False), self.kind, report.field_map,
+                                           self.checks)
+
+        def ready() -> None:
+            if validity is not None and not validity.result():
+                raise _NotAllValid
+            if checking is not None:
+                require_ok(checking.result(), self.source_name)
+
+        try:
+            record = self.store.publish(self.layer_id, frame, meta, progress=self.progress, before_commit=ready)
+        except _NotAllValid:
+            raise
+        except Exception as exc:
+            ready()  # an invalid or refused layer explains a failed write better than the write's own error
+            if is_out_of_space(exc):
+                raise StoreFull(f"no space left to write layer {self.layer_id!r}, or the disk refused the write "
+                                f"({_reason(exc)}); nothing was published and the previous version keeps "
+                                "serving. Free disk space (or raise the quota or file size limit) and add the "
+                                "file again") from None
+            raise
+        return record, checking.result() if checking is not None else None
 
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}

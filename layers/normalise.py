@@ -11,6 +11,7 @@ import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +23,7 @@ from pyproj.exceptions import CRSError
 from layers.crs import WORKING_EPSG
 from layers.errors import CorruptSource, MissingCRS, NoFeatures, SourceTooLarge
 from layers.kinds import FIELDS_BY_KIND, CanonicalField, LayerKind, fold
+from layers.store import GEOMETRIES_VALID
 
 _FAMILY = {
     "Point": "point", "MultiPoint": "point",
@@ -46,6 +48,9 @@ class NormaliseReport:
     dropped_empty: int = 0
     repaired: int = 0
     dropped_collapsed: int = 0
+    # every published geometry was checked valid here (False when unknown, e.g. reprojected after the check):
+    # the analysis trusts it instead of checking 200 000 AR5 polygons again (see ``geometries_valid``)
+    geometries_valid: bool = False
     geometry_types: dict[str, int] = field(default_factory=dict)
     field_map: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -69,6 +74,35 @@ def normalise(
     crs_override: str | int | None = None,
 ) -> tuple[gpd.GeoDataFrame, NormaliseReport]:
     """Return the layer in the working CRS, repaired, 2D, with canonical fields added."""
+    result = _normalise(frame, kind, source_name, crs_override, assume_valid=False)
+    assert result is not None
+    return result
+
+
+def normalise_assuming_valid(
+    frame: gpd.GeoDataFrame,
+    kind: LayerKind,
+    source_name: str,
+    crs_override: str | int | None = None,
+) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
+    """``normalise`` without the validity check (the slowest step), for a caller that checks it alongside
+    other work with ``all_valid`` on the returned geometries and calls ``normalise`` when they are not.
+
+    When they are all valid, the result is exactly ``normalise``'s. None when that cannot be known from the
+    returned geometries: the layer needs reprojecting (repairs come before it) or holds geometry collections.
+    Errors (no CRS, no features, too large …) are the ones ``normalise`` raises. The report's
+    ``geometries_valid`` holds only once the caller's ``all_valid`` check has passed (ingest commits only then).
+    """
+    return _normalise(frame, kind, source_name, crs_override, assume_valid=True)
+
+
+def all_valid(geoms: np.ndarray) -> bool:
+    """Whether every geometry is valid (``shapely.is_valid``, on every core for large layers)."""
+    return bool(_is_valid(np.asarray(geoms, dtype=object)).all())
+
+
+def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_override: str | int | None, *,
+               assume_valid: bool) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
     report = NormaliseReport(features_in=len(frame))
     report.warnings.extend(frame.attrs.get("reader_warnings", []))  # e.g. the SOSI reader's repairs and skips
     _check_size(frame, source_name)
@@ -82,20 +116,26 @@ def normalise(
                          "check the export or choose another --layer")
     if shapely.has_z(geoms).any():  # force_2d copies every geometry: only when there is a Z to drop
         geoms = shapely.force_2d(geoms)
-    valid = _is_valid(geoms)
+    if assume_valid and (frame.crs.to_epsg() != WORKING_EPSG or (shapely.get_type_id(geoms) == 7).any()):
+        return None  # the output geometries would not be the ones to check (reprojected, parts extracted)
+    valid = np.ones(len(geoms), dtype=bool) if assume_valid else _is_valid(geoms)
     # GEOS calls a geometry with a NaN or infinite coordinate invalid: only the invalid ones need the scan
     _check_finite(geoms, source_name, "has NaN or infinite coordinates", "fix or remove those features",
                   candidates=~valid)
+    changed = ~valid | (shapely.get_type_id(geoms) == 7)  # repaired, or parts taken out of a collection
     geoms, keep = _repair(geoms, valid, report)
     frame = frame.loc[keep]
     geoms = geoms[keep]
+    changed = changed[keep]
     if len(frame) == 0:
         raise NoFeatures(f"{source_name}: every geometry collapsed when repaired; the layer has no usable area")
     epsg = frame.crs.to_epsg()
     out = gpd.GeoDataFrame(_plain_attributes(frame, report), geometry=gpd.GeoSeries(geoms, index=frame.index,
                                                                              crs=frame.crs))
     if epsg != WORKING_EPSG:
-        out = out.to_crs(epsg=WORKING_EPSG)
+        out = out.to_crs(epsg=WORKING_EPSG)  # coordinates change: validity is not known any more
+    else:  # the unchanged ones were checked above; the repaired ones are checked now
+        report.geometries_valid = bool(shapely.is_valid(geoms[changed]).all())
         _check_finite(out.geometry.values, source_name, f"cannot be placed in EPSG:{WORKING_EPSG} from "
                       f"{report.crs_in}", "check the CRS (--crs) and the coordinates")
     _check_on_earth(out.geometry.values, source_name, report.crs_in)
@@ -217,6 +257,16 @@ def _repair(geoms: np.ndarray, valid: np.ndarray, report: NormaliseReport) -> tu
     if len([f for f in families if f != "collection"]) > 1:
         report.warnings.append("mixed geometry types: " + ", ".join(f"{n} {f}" for f, n in families.items()))
     return geoms, keep
+
+
+def validity_provenance(report: NormaliseReport | dict[str, Any] | None) -> dict[str, bool]:
+    """The provenance entry saying a version's geometries were checked valid when it was normalised (or nothing).
+
+    Whoever publishes a frame that did not come straight out of :func:`normalise` (an edit of one feature) must
+    not copy it: the analysis skips its own validity check for versions carrying it.
+    """
+    known = report.get(GEOMETRIES_VALID) if isinstance(report, dict) else getattr(report, GEOMETRIES_VALID, False)
+    return {GEOMETRIES_VALID: True} if known is True else {}
 
 
 def _families(type_ids: np.ndarray) -> Counter[str]:

@@ -17,13 +17,15 @@ Reads push the bbox to the GiST index (``geom && envelope AND ST_Intersects``) a
 (``ST_AsBinary``, binary protocol) decoded with ``shapely.from_wkb``. ``mvt_tile`` builds a vector tile
 in the database (``ST_AsMVTGeom`` + ``ST_AsMVT``) with the same generalisation as ``maps.tiles``.
 
-Layer records are read from the database on every call. The map of current versions
-(``current_versions``, asked on every tile request) is kept in memory by ``layers.pg_versions.VersionWatch``:
-PostgreSQL notifies every process at the commit of a catalog change (LISTEN/NOTIFY), and a map is never used
-more than ``MAX_AGE_SECONDS`` (1 s) after the query that read it began, so a publish by any process is seen
-by all within that bound (by the publishing process at once); without a live listener every call reads the
-database. The other in-process cache (column types of a version's table) is keyed by the table, whose
-contents never change.
+Layer records are read from the database on every call, except by ``geojson_page`` (the ``items`` path),
+which keeps each layer's record in memory and checks it in the same statement that reads the page (the
+layer's ``current_version`` and ``updated``): a stale record is re-read and the page read again, so a
+request costs one round trip. The map of current versions (``current_versions``, asked on every tile
+request) is kept in memory by ``layers.pg_versions.VersionWatch``: PostgreSQL notifies every process at the
+commit of a catalog change (LISTEN/NOTIFY), and a map is never used more than ``MAX_AGE_SECONDS`` (1 s) after
+the query that read it began, so a publish by any process is seen by all within that bound (by the
+publishing process at once); without a live listener every call reads the database. The column types of a
+version's table are cached by table (never changed).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import json
 import math
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,15 +45,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from psycopg import AsyncConnection, Connection, sql
+from psycopg import AsyncConnection, Connection, errors, sql
 from psycopg_pool import ConnectionPool
 
-from layers import pg_copy
+from layers import pg_copy, pg_geojson
 from layers.access import public_provenance, version_meta, with_layer_meta
 from layers.access_pg import PostGISAccess
 from layers.cql2 import Cql2Filter, SortKey
 from layers.cql2_sql import POSTGIS, compile_filter, order_by
-from layers.crs import WORKING_EPSG
+from layers.crs import WORKING_EPSG, OutputCrs
 from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
 from layers.gpkg_store import FID_COLUMN, _coerce_filter, _field_types, _geometry_type
 from layers.ids import check_layer_id
@@ -59,7 +61,15 @@ from layers.kinds import LayerKind
 from layers.migrations import CATALOG_SCHEMA, migrate
 from layers.pg_versions import VERSIONS_SQL, VersionWatch
 from layers.progress import NoProgress, Progress
-from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord, feature_page
+from layers.store import (
+    FeatureColumns,
+    FeaturePage,
+    GeoJSONPage,
+    LayerMeta,
+    LayerRecord,
+    VersionRecord,
+    feature_page,
+)
 
 LAYERS_SCHEMA = "geo_layers"
 GEOMETRY_COLUMN = "geom"
@@ -75,6 +85,8 @@ _LAYER_SELECT = (
     f"v.feature_count, v.geometry_type, v.bbox, v.fields, v.provenance, v.location "
     f"FROM {CATALOG_SCHEMA}.layers l JOIN {CATALOG_SCHEMA}.versions v "
     f"ON v.layer_id = l.id AND v.version = l.current_version")
+_LAYER_TOKEN_SELECT = _LAYER_SELECT.replace("SELECT ", "SELECT l.updated, ", 1)
+_PAGE_ATTEMPTS = 5  # reads of a page whose cached layer record turned out stale (a publish in between)
 _VERSION_SELECT = (
     f"SELECT v.layer_id, v.version, v.created, v.feature_count, v.geometry_type, v.bbox, v.fields, "
     f"v.provenance, v.location FROM {CATALOG_SCHEMA}.versions v")
@@ -98,6 +110,8 @@ class PostGISStore(PostGISAccess):
             kwargs={"autocommit": True, "options": "-c TimeZone=UTC", "application_name": "geo-service"})
         self._aware: dict[str, frozenset[str]] = {}  # table -> its timestamptz columns (tables never change)
         self._aware_lock = threading.Lock()
+        self._layers: dict[str, tuple[LayerRecord, datetime]] = {}  # id -> record, its catalog ``updated``
+        self._statements: dict[tuple, tuple[sql.Composable | None, list[str]]] = {}  # geojson_page's SQL
         self._gate: _VersionGate | None = None
         self._versions = VersionWatch(url)
         self.removed_leftovers: list[str] = []
@@ -222,8 +236,9 @@ class PostGISStore(PostGISAccess):
 
     # -- publish -------------------------------------------------------------------------------
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None) -> VersionRecord:
-        """Write ``frame`` (working CRS) as a new version and make it current, in one transaction."""
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+        """Write ``frame`` (working CRS) as a new version and make it current, in one transaction
+        (``before_commit`` runs in it, after the table and its indexes are built, before the catalog rows)."""
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
@@ -255,6 +270,8 @@ class PostGISStore(PostGISAccess):
             # a tenth of the time on a large layer
             conn.execute("SET LOCAL default_statistics_target = 30")
             conn.execute(sql.SQL("ANALYZE {}").format(ident))
+            if before_commit is not None:
+                before_commit()
             location = f"{LAYERS_SCHEMA}.{table}"
             conn.execute(
                 f"INSERT INTO {CATALOG_SCHEMA}.versions (layer_id, version, feature_count, geometry_type, bbox, "
@@ -310,6 +327,81 @@ class PostGISStore(PostGISAccess):
                 (matched,) = conn.execute(sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(table, where),
                                           params).fetchone()
         return _page(record, rows, int(matched))
+
+    def peek_layer(self, layer_id: str) -> LayerRecord | None:
+        """The layer as this process last read it, or None (no I/O): maybe stale, which ``geojson_page``
+        detects. For request paths that go on to ``geojson_page``; everything else uses ``get_layer``."""
+        hit = self._layers.get(layer_id)
+        return hit[0] if hit is not None else None
+
+    def _read_layer(self, conn: Connection, layer_id: str) -> tuple[LayerRecord, datetime]:
+        row = conn.execute(_LAYER_TOKEN_SELECT + " WHERE l.id = %s AND l.removed IS NULL", (layer_id,)).fetchone()
+        if row is None:
+            self._layers.pop(layer_id, None)
+            raise _not_found(layer_id)
+        found = self._layers[layer_id] = (_layer(row[1:]), row[0])
+        if len(self._layers) > 1024:  # ids of removed layers linger otherwise
+            self._layers.clear()
+        return found
+
+    def geojson_page(self, layer: LayerRecord, bbox: tuple[float, float, float, float] | None,
+                     filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None = None,
+                     sortby: tuple[SortKey, ...] = (), target: OutputCrs) -> GeoJSONPage | None:
+        """``query`` + ``layers.geojson.encode_features`` in one statement: the page's GeoJSON is built by
+        PostgreSQL (``layers.pg_geojson``) and checked against the catalog in the same snapshot.
+
+        ``layer`` only names the layer: the record used is the cached one, re-read when the statement finds
+        the catalog changed (then the page is read again). None for field types ``pg_geojson`` does not write.
+        """
+        with self._connection() as conn:
+            cached = self._layers.get(layer.id) or self._read_layer(conn, layer.id)
+            for _ in range(_PAGE_ATTEMPTS):
+                record, token = cached
+                try:
+                    answer = self._geojson_rows(conn, record, bbox, filters, limit, offset, cql, sortby, target)
+                except errors.UndefinedTable:  # the version's table was purged meanwhile
+                    answer = None
+                if answer is not None and answer[0] == (record.current.version, token):
+                    if answer[1] is None:
+                        return None
+                    returned, matched, features = answer[1]
+                    return GeoJSONPage(record, features or b"", returned, matched)
+                cached = self._read_layer(conn, layer.id)  # LayerNotFound if it is gone
+        return None  # the layer changed under every attempt: the caller reads it the plain way
+
+    def _geojson_rows(self, conn: Connection, layer: LayerRecord, bbox: tuple[float, float, float, float] | None,
+                      filters: dict[str, Any], limit: int, offset: int, cql: Cql2Filter | None,
+                      sortby: tuple[SortKey, ...], target: OutputCrs
+                      ) -> tuple[tuple[int | None, datetime | None], tuple[int, int, bytes | None] | None]:
+        """((current version, updated) of the layer, (returned, matched, features) or None if not writable)."""
+        record = layer.current
+        aware = self._aware_columns(conn, record)
+        where, params = _where(record, bbox, filters, aware)
+        compiled = compile_filter(record, cql, POSTGIS) if cql is not None else None
+        if compiled is not None:
+            condition = sql.SQL(compiled.sql)
+            where = condition if where is None else sql.SQL("{} AND {}").format(where, condition)
+            params += compiled.params
+        # kept for pages without filters: then the statement depends only on the table, bbox or not, the CRS and
+        # the sort keys (filters change it with their values: a value of the wrong kind becomes ``false``)
+        key = None if compiled is not None or filters else (record.location, bbox is None, target, sortby)
+        statement = self._statements.get(key) if key is not None else None
+        if statement is None:
+            statement = _geojson_statement(record, where, sortby, target, aware)
+            if key is not None:
+                if len(self._statements) > 256:
+                    self._statements.clear()
+                self._statements[key] = statement
+        query, names = statement
+        if query is None:  # a field type written in Python only: just the catalog check
+            row = conn.execute(_CATALOG_CHECK, (layer.id,)).fetchone()
+            return (row[0], row[1]), None
+        if where is None:  # no bbox, no filter: the count is in the catalog
+            params = [limit, offset, record.feature_count]
+        else:
+            params = [*params, limit, offset]
+        row = conn.cursor(binary=True).execute(query, [*params, *names, layer.id]).fetchone()
+        return (row[0], row[1]), (int(row[2]), int(row[3]), row[4])
 
     def get_feature(self, record: VersionRecord, feature_id: int) -> FeaturePage:
         with self._connection() as conn:
@@ -501,7 +593,7 @@ def _table(record: VersionRecord) -> sql.Identifier:
 
 def _select_columns(record: VersionRecord, names: list[str]) -> sql.Composable:
     cols = [sql.SQL("t.fid"), sql.SQL("ST_AsBinary(t.{})").format(sql.Identifier(GEOMETRY_COLUMN))]
-    cols += [sql.SQL("t.{}").format(sql.Identifier(column_name(n))) for n in names]
+    cols += [pg_geojson.column(column_name(n)) for n in names]  # a % in a name is doubled for psycopg
     return sql.SQL(", ").join(cols)
 
 
@@ -510,10 +602,7 @@ def _attribute_sql(name: str, kind: str, aware: bool) -> sql.Composable:
     col = sql.SQL("t.{}").format(sql.Identifier(column_name(name)))
     if kind != "datetime":
         return sql.SQL("{} AS {}").format(col, sql.Identifier(name))
-    text = sql.SQL("to_char({c}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_part('microseconds', {c})::bigint "
-                   "%% 1000000 <> 0 THEN to_char({c}, '.MS') ELSE '' END{z}").format(
-        c=col, z=sql.SQL(" || 'Z'") if aware else sql.SQL(""))
-    return sql.SQL("{} AS {}").format(text, sql.Identifier(name))
+    return sql.SQL("{} AS {}").format(pg_geojson.iso_text_sql(col, aware), sql.Identifier(name))
 
 
 def _check_properties(record: VersionRecord, properties: Sequence[str]) -> None:
@@ -527,6 +616,40 @@ def _bbox_clause() -> sql.Composable:
     geom = sql.Identifier(GEOMETRY_COLUMN)
     envelope = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, {})").format(sql.Literal(WORKING_EPSG))
     return sql.SQL("t.{g} && {e} AND ST_Intersects(t.{g}, {e})").format(g=geom, e=envelope)
+
+
+_CHECK = "FROM (SELECT) one LEFT JOIN {catalog}.layers l ON l.id = %s AND l.removed IS NULL"
+_CATALOG_CHECK = sql.SQL("SELECT l.current_version, l.updated " + _CHECK).format(catalog=sql.Identifier(CATALOG_SCHEMA))
+
+
+def _geojson_statement(record: VersionRecord, where: sql.Composable | None, sortby: tuple[SortKey, ...],
+                       target: OutputCrs, aware: frozenset[str]) -> tuple[sql.Composable | None, list[str]]:
+    """The statement of ``PostGISStore.geojson_page`` and its field-name parameters (None: not writable).
+
+    Parameters in order: the WHERE clause's, limit, offset (then the feature count when there is no WHERE),
+    the field names, the layer id. One row: current version and ``updated`` of the layer, features returned,
+    features matched, the features' JSON (UTF-8 bytea; NULL when none).
+    """
+    feature = pg_geojson.feature_sql(record.fields, {n: column_name(n) for n in record.fields}, aware,
+                                     GEOMETRY_COLUMN, target)
+    if feature is None:
+        return None, []
+    text, names = feature
+    keys = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(column_name(k.name))) for k in sortby)
+    if where is None:
+        head = "WITH p AS MATERIALIZED (SELECT t.fid FROM {table} t ORDER BY {order} LIMIT %s OFFSET %s)"
+        matched = "%s::bigint"
+    else:
+        head = ("WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}), "
+                "p AS MATERIALIZED (SELECT t.fid FROM m t ORDER BY {order} LIMIT %s OFFSET %s)")
+        matched = "(SELECT count(*) FROM m)"
+    query = sql.SQL(
+        head + " SELECT l.current_version, l.updated, (SELECT count(*) FROM p), " + matched + ", "
+        "(SELECT convert_to(string_agg({text}, ',' ORDER BY {order}), 'UTF8') FROM p JOIN {table} t "
+        "ON t.fid = p.fid) " + _CHECK).format(
+        table=_table(record), where=where or sql.SQL("true"), keys=keys, order=sql.SQL(order_by(record, sortby, POSTGIS)),
+        text=text, catalog=sql.Identifier(CATALOG_SCHEMA))
+    return query, names
 
 
 def _where(record: VersionRecord, bbox: tuple[float, float, float, float] | None, filters: dict[str, Any],
@@ -543,7 +666,7 @@ def _where(record: VersionRecord, bbox: tuple[float, float, float, float] | None
         if value is _NO_MATCH:
             clauses.append(sql.SQL("false"))
             continue
-        clauses.append(sql.SQL("t.{} = %s").format(sql.Identifier(column_name(name))))
+        clauses.append(pg_geojson.column(column_name(name)) + sql.SQL(" = %s"))
         params.append(value)
     if bbox is not None:
         clauses.append(_bbox_clause())

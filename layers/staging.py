@@ -376,6 +376,7 @@ def publish_staged(store: Any, staging: Staging, upload_id: str) -> Any:
     back to review and the layer keeps serving its previous version.
     """
     from layers.edits import layer_lock
+    from layers.normalise import validity_provenance
     from layers.store import LayerMeta
 
     upload, folder = staging.claim(upload_id)
@@ -384,7 +385,8 @@ def publish_staged(store: Any, staging: Staging, upload_id: str) -> Any:
         frame = pyogrio.read_dataframe(folder / "staged.gpkg")
         request = upload.request
         provenance = {"source": upload.source_name, "sha256": upload.sha256, "upload": upload.id,
-                      "uploaded_by": upload.owner, "report": upload.report}
+                      "uploaded_by": upload.owner, "report": upload.report,
+                      **validity_provenance((upload.report or {}).get("normalised"))}
         meta = LayerMeta(request.kind, request.title or request.layer_id,
                          request.description or f"{request.kind.value} layer loaded from {upload.source_name}",
                          request.attribution, provenance)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import geopandas as gpd
 import numpy as np
@@ -20,7 +20,12 @@ from layers.kinds import LayerKind
 
 if TYPE_CHECKING:
     from layers.cql2 import Cql2Filter, SortKey
+    from layers.crs import OutputCrs
 from layers.progress import Progress
+
+# provenance key: True when every geometry of the version was checked valid when it was normalised (ingest,
+# source sync, upload); the analysis then skips its own check (``layers.normalise.validity_provenance``)
+GEOMETRIES_VALID = "geometries_valid"
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,10 @@ class Store(Protocol):
     def versions(self, layer_id: str) -> list[VersionRecord]: ...
 
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None) -> VersionRecord: ...
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+        """Write ``frame`` as a new version and make it current, atomically. ``before_commit`` is called once the
+        version is written, before anyone can see it: if it raises, nothing is published (and it re-raises)."""
+        ...
 
     def rollback(self, layer_id: str, version: int) -> LayerRecord: ...
 
@@ -167,6 +175,31 @@ class Store(Protocol):
     def append_audit(self, entry: AuditEntry) -> None: ...
 
     def audit_entries(self, limit: int = 100, target: str | None = None) -> list[AuditEntry]: ...
+
+
+@dataclass(frozen=True)
+class GeoJSONPage:
+    """A page of GeoJSON Features, already encoded: ``features`` is their comma-joined JSON (no brackets)."""
+
+    layer: LayerRecord  # the layer as it was when the page was read (its version answered)
+    features: bytes
+    number_returned: int
+    number_matched: int
+
+
+@runtime_checkable
+class GeoJSONWriter(Protocol):
+    """A store that writes GeoJSON pages itself (PostGIS: the JSON is built in SQL).
+
+    Same contract as ``Store.query`` followed by ``layers.geojson.encode_features``: the same features in the
+    same order with the same JSON values. ``layer`` may be a cached record: the store answers from the layer's
+    version current when the page is read and returns that layer record. None when it cannot write this page
+    (the caller encodes it in Python).
+    """
+
+    def geojson_page(self, layer: LayerRecord, bbox: tuple[float, float, float, float] | None,
+                     filters: dict[str, Any], limit: int, offset: int, *, cql: Cql2Filter | None,
+                     sortby: tuple[SortKey, ...], target: OutputCrs) -> GeoJSONPage | None: ...
 
 
 class TileEncoder(Protocol):

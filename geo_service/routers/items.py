@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from geo_service.dependencies import LayerDep, SettingsDep, StoreDep
+from geo_service.dependencies import LayerDep, PageLayerDep, SettingsDep, StoreDep
 from geo_service.filters import PARAMETERS as FILTER_PARAMETERS
 from geo_service.filters import items_selection
 from geo_service.links import GEOJSON, JSON, base_url, link, with_query
 from geo_service.params import MAX_OFFSET, feature_id, parse_bbox, property_filters, repeated_reserved
 from layers.crs import CRS84, bbox_to_working, parse_crs_uri
-from layers.geojson import encode_features, feature, feature_collection
+from layers.geojson import encode_features, feature, feature_collection, items_page
 
 router = APIRouter(tags=["Features"])
 
@@ -24,7 +24,7 @@ RESERVED = {"bbox", "bbox-crs", "crs", "limit", "offset", "f", "datetime", "prop
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 def items(
     request: Request,
-    layer: LayerDep,
+    layer: PageLayerDep,
     store: StoreDep,
     settings: SettingsDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
@@ -48,18 +48,19 @@ def items(
     size = min(limit or settings.default_limit, settings.max_limit)
     filters = property_filters(pairs, RESERVED)
     selection = items_selection(request.query_params)  # filter, filter-lang, filter-crs, sortby
-    page = store.query(layer.current, working_box, filters, size, offset, cql=selection.cql,
-                       sortby=selection.sortby)
+    page = items_page(store, layer, working_box, filters, size, offset, cql=selection.cql, sortby=selection.sortby,
+                      target=target)
+    layer = page.layer  # the version that answered (the record handed in may be a cached one)
     links = [link(with_query(request), "self", GEOJSON, "this page"),
              link(f"{base_url(request)}/collections/{layer.id}", "collection", JSON, layer.title)]
-    if offset + len(page.ids) < page.number_matched:
+    if offset + page.number_returned < page.number_matched:
         links.append(link(with_query(request, offset=offset + size, limit=size), "next", GEOJSON, "next page"))
     if offset > 0:
         links.append(link(with_query(request, offset=max(0, offset - size) or None, limit=size), "prev",
                           GEOJSON, "previous page"))
-    body = feature_collection(encode_features(page, target), {
+    body = feature_collection(page.features, {
         "numberMatched": page.number_matched,
-        "numberReturned": len(page.ids),
+        "numberReturned": page.number_returned,
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "links": links,
     })

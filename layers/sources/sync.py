@@ -21,7 +21,7 @@ import pyogrio.errors
 import shapely
 
 from layers.errors import LayerError, LayerNotFound
-from layers.normalise import normalise
+from layers.normalise import normalise, validity_provenance
 from layers.sources.fetch import Download, NotModified, Retry, SyncFailed, clear_staging, download, utc_now
 from layers.sources.model import SourceSpec
 from layers.store import LayerMeta, Store
@@ -89,6 +89,7 @@ def sync_source(store: Store, spec: SourceSpec, staging_root: Path, client: Any,
         "source_layer": spec.collection or spec.typename,
         "driver": spec.protocol,
         "report": asdict(report),
+        **validity_provenance(report),
         PROVENANCE_KEY: {
             "id": spec.id, "protocol": spec.protocol, "url": spec.url, "layer": spec.collection or spec.typename,
             "synced_at": utc_now(), "feature_count": len(normalised), "pages": len(result.pages),

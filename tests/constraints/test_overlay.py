@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,14 @@ import pytest
 import shapely
 from shapely import LineString, Point, box
 
+from constraints.analysis import ZoneAnalysis
+from constraints.business import business_areas
 from constraints.errors import CRSMismatchError, MissingCRSError, NonMetricCRSError
 from constraints.findings import FINDING_COLUMNS
 from constraints.index import ConstraintIndex
 from constraints.overlay import RISK_COLUMNS, analyse_zones, objection_risk
+from constraints.partition import published_findings
+from constraints.publish import publishable_frames
 from constraints.rules import RuleSet, load_rules
 
 from .conftest import frame, layer, zoning
@@ -310,3 +315,35 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_farmland_that_repair_leaves_empty_is_no_nearest_feature(rules: RuleSet, empty_layers) -> None:
+    # SYNTHETIC: fid 5 is a polygon without area (its vertices on one line): made valid it keeps no polygon, so
+    # it is no farmland. The second zone meets it (so it is repaired first); neither zone may take a distance
+    # from it (NaN or infinity before): both measure to the real field 5 north of them.
+    flat = shapely.Polygon([(110, 50), (120, 50), (130, 50)])
+    ar5 = frame([flat, box(0, 200, 100, 300)], fids=[5, 6], arealtype=[21, 21])
+    zones = zoning([ZONE, box(105, 40, 140, 60)], arealformal=[1300, 1300], fids=[1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        findings = analyse_zones(zones, empty_layers(farmland=layer("ar5", "farmland", ar5)), rules)
+    assert finding(findings, 1, "farmland-jordvern")["distance_m"] == pytest.approx(100.0)
+    assert finding(findings, 2, "farmland-jordvern")["distance_m"] == pytest.approx(math.hypot(5, 140))
+    assert finding(findings, 2, "farmland-jordvern")["hit_ids"] == []
+
+
+def test_a_partition_where_every_finding_is_green_converts_for_publishing(rules: RuleSet, empty_layers) -> None:
+    # SYNTHETIC: a partition of two zones far from every constraint (all layers empty, mapped everywhere):
+    # after the GREEN findings are dropped nothing is left, and each zone publishes an empty findings list
+    # (this raised "zip() argument 3 is longer" and stopped the national run at 30 %)
+    layers = empty_layers()
+    zones = zoning([ZONE, box(200, 0, 300, 100)], arealformal=[1300, 1130], fids=[4, 9])
+    index = ConstraintIndex(layers, rules)
+    findings = analyse_zones(zones, layers, rules, index=index)
+    assert set(findings["risk"]) == {"GREEN"}
+    risk = objection_risk(zones, findings, rules)
+    business = business_areas(zones, findings, rules, index)
+    risk_out, _ = publishable_frames(ZoneAnalysis(published_findings(findings), risk, business, pd.DataFrame(), {}))
+    assert risk_out["zone_id"].tolist() == [4, 9]
+    assert risk_out["findings"].tolist() == ["[]", "[]"]
+    assert risk_out["objection_risk"].tolist() == ["GREEN", "GREEN"]

@@ -74,6 +74,9 @@ def test_http_answers_match_the_geopackage(client: TestClient, pg_client: TestCl
         (f"/collections/jorder/items?bbox={X0 + 150},{Y0 + 150},{X0 + 420},{Y0 + 330}"
          "&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/25832&crs=http://www.opengis.net/def/crs/EPSG/0/25832"),
         "/collections/jorder/items?arealtype=22&limit=5&offset=3", "/collections/jorder/items/42",
+        f"/collections/jorder/items?bbox={lon0},{lat0},{lon1},{lat1}&crs=http://www.opengis.net/def/crs/EPSG/0/4326",
+        "/collections/jorder/items?sortby=-arealtype&limit=4&offset=2", "/collections/jorder/items?offset=5000",
+        "/collections/jorder/items?filter=arealtype%3D22&limit=3",
         "/collections/kulturminner/items?vernetype=VED", "/collections/jorder/tiles/WebMercatorQuad/tilejson.json",
         # errors: the same status and body
         "/collections/nope/items", "/collections/jorder/items/999", "/collections/jorder/items?arealtype=x",

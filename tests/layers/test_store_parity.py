@@ -228,6 +228,27 @@ def test_publish_is_invisible_until_committed_and_atomic(store: Store) -> None:
     assert store.publish("jorder", _grid(2), LayerMeta(LayerKind.farmland)).version == 3  # no version lost
 
 
+def test_before_commit_sees_nothing_yet_and_can_refuse_the_version(store: Store) -> None:
+    """``publish(before_commit=...)`` runs once the version is written, before anyone sees it; if it raises,
+    nothing is published (the ingest's validity and kind checks use it)."""
+    store.publish("jorder", _grid(3), LayerMeta(LayerKind.farmland))
+    before = (store.list_layers(), store.versions("jorder"))
+    seen: list[int] = []
+
+    def refuse() -> None:
+        seen.append(store.current_versions()["jorder"])
+        raise ValueError("refused (simulated check)")
+
+    with pytest.raises(ValueError, match="simulated check"):
+        store.publish("jorder", _grid(5), LayerMeta(LayerKind.farmland, "never"), before_commit=refuse)
+    with pytest.raises(ValueError, match="simulated check"):
+        store.publish("ny", _grid(5), LayerMeta(LayerKind.farmland), before_commit=refuse)
+    assert seen == [1, 1]
+    assert (store.list_layers(), store.versions("jorder")) == before
+    record = store.publish("jorder", _grid(4), LayerMeta(LayerKind.farmland), before_commit=lambda: seen.append(0))
+    assert (record.version, record.feature_count, seen[-1]) == (2, 4, 0)
+
+
 def test_bad_input_leaves_catalog_untouched(store: Store, tmp_path: Path) -> None:
     store.publish("plan", _grid(2), LayerMeta(LayerKind.zoning))
     before = (store.list_layers(), store.versions("plan"))
