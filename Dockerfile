@@ -11,7 +11,8 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    GEO_SERVICE_WORKSPACE=/data/workspace
+    GEO_SERVICE_WORKSPACE=/data/workspace \
+    GEO_SERVICE_TILE_RENDER_PROCESSES=2
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -34,5 +35,6 @@ VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/conformance', timeout=4)"
+# Cold tiles render in 2 processes per worker (README "Tiles, round 3"); 0 renders in the worker's threads.
 # Configuration by environment: GEO_SERVICE_WORKSPACE, GEO_SERVICE_SEED_DEMO, GEO_SERVICE_DATABASE_URL, ...
 CMD ["geo-service", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
