@@ -65,3 +65,7 @@ class InvalidQuery(LayerError):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(message)
         self.parameter = parameter
+
+    def __reduce__(self) -> tuple[type[InvalidQuery], tuple[str, str]]:
+        """Picklable, so it crosses from a render process to the service process as itself."""
+        return type(self), (self.parameter, str(self))

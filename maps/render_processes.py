@@ -11,16 +11,20 @@ catalog, the cache, single flight and the coverage grids stay in the service pro
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from layers.gpkg_store import GeoPackageStore
 from layers.store import VersionRecord
 from maps.tiles import prepare_render_thread, render_layer
 
+log = logging.getLogger("geo_service.tiles")
 _STORE: GeoPackageStore | None = None  # in a render process: the workspace it reads
 
 
@@ -43,15 +47,30 @@ class ProcessRenderer:
     """``render_layer`` for the GeoPackage workspace ``workspace`` on ``processes`` render processes."""
 
     def __init__(self, workspace: Path, processes: int) -> None:
+        self._workspace, self._processes = workspace, processes
+        self._lock = threading.Lock()
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["maps.render_processes"])
-        self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_open,
-                                         initargs=(str(workspace),))
-        for i in range(processes):  # start them now, not on the first cold tiles
-            self._pool.submit(_started, i)
+        pool = ProcessPoolExecutor(self._processes, mp_context=context, initializer=_open,
+                                   initargs=(str(self._workspace),))
+        for i in range(self._processes):  # start them now, not on the first cold tiles
+            pool.submit(_started, i)
+        return pool
 
     def __call__(self, record: VersionRecord, z: int, x: int, y: int, names: Sequence[str], name: str) -> bytes:
-        return self._pool.submit(_render, record, z, x, y, list(names), name).result()
+        pool = self._pool
+        try:
+            return pool.submit(_render, record, z, x, y, list(names), name).result()
+        except BrokenProcessPool:  # a render process died (killed, out of memory): new ones for every later tile
+            log.error("a tile render process died; starting new render processes")
+            with self._lock:
+                if self._pool is pool:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._start()
+            return self._pool.submit(_render, record, z, x, y, list(names), name).result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -4,14 +4,19 @@ process, byte for byte, and the app uses them when ``tile_render_processes`` ask
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import geopandas as gpd
 import mapbox_vector_tile
 import numpy as np
+import pytest
 import shapely
 from pyproj import Transformer
 
+from layers.errors import InvalidQuery
 from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
 from layers.store import LayerMeta
@@ -50,6 +55,15 @@ def test_render_processes_make_the_same_tiles(tmp_path: Path) -> None:
             assert {f["properties"]["arealtype"] for f in features} <= {21, 23}
         pids = set(renderer._pool._processes)
         assert len(pids) == 2  # started up front, one per slot
+        os.kill(next(iter(pids)), signal.SIGKILL)  # a render process dies (OOM killer, crash)
+        time.sleep(0.5)
+        z, x, y = tiles[-1]
+        assert renderer(layer.current, z, x, y, ["arealtype"], "jorder") == here.layer_tile(layer, z, x, y)[1].data
+        serving = set(renderer._pool._processes)
+        with pytest.raises(InvalidQuery, match="nope"):  # an error in a render process arrives as itself
+            renderer(layer.current, z, x, y, ["nope"], "jorder")
+        assert set(renderer._pool._processes) == serving  # the same processes serve on: nothing broke
+        assert not set(renderer._pool._processes) & pids  # new render processes serve every later tile
     finally:
         renderer.close()
 
