@@ -132,7 +132,7 @@ class PreparedPerThread:
             with _PARTS_LOCK:
                 found = self._geometry
                 if found is None:
-                    found = self._geometry = _polygons_as_geometry(self._known_parts)
+                    found = self._geometry = polygons_as_geometry(self._known_parts)
         return found
 
     def is_empty(self) -> bool:
@@ -168,7 +168,7 @@ class PreparedPerThread:
         return mine
 
 
-def _polygons_as_geometry(polygons: np.ndarray) -> BaseGeometry:
+def polygons_as_geometry(polygons: np.ndarray) -> BaseGeometry:
     """Polygons that meet at points at most as one geometry (empty, the polygon, or a MultiPolygon)."""
     if len(polygons) == 0:
         return shapely.Polygon()

@@ -23,6 +23,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from constraints._parallel import polygons_as_geometry
 from constraints.geometry import repair
 from constraints.inputs import ConstraintLayer
 from constraints.rules import RuleSet
@@ -59,7 +60,7 @@ class Coverage:
         if self._geometry is None:
             with self._lock:
                 if self._geometry is None:
-                    self._geometry = _as_geometry(self.parts)
+                    self._geometry = polygons_as_geometry(self.parts)
         return self._geometry
 
 
@@ -163,16 +164,7 @@ def _union_of_polygons(layer: ConstraintLayer) -> tuple[np.ndarray, np.ndarray]:
 
 def _union(geoms: np.ndarray) -> BaseGeometry:
     """Union of polygons as one geometry (see :func:`_union_parts`)."""
-    return _as_geometry(_union_parts(geoms))
-
-
-def _as_geometry(polygons: np.ndarray) -> BaseGeometry:
-    """Polygons that meet at points at most as one geometry (empty, the polygon, or a MultiPolygon)."""
-    if len(polygons) == 0:
-        return shapely.Polygon()
-    if len(polygons) == 1:
-        return polygons[0]
-    return shapely.multipolygons(polygons)
+    return polygons_as_geometry(_union_parts(geoms))
 
 
 def _union_parts(geoms: np.ndarray) -> np.ndarray:
