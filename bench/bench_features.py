@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from bench_postgis import HOST, LAYER, feature_boxes, make_farmland, server
+from bench_postgis import WRK_LUA as CYCLE_LUA
 from bench_tiles import cpu_seconds
 from wrk_report import parse_wrk
 
@@ -58,14 +59,7 @@ from layers.kinds import LayerKind
 from layers.postgis_store import PostGISStore
 from tests.postgis_cluster import Cluster
 
-WRK_LUA = textwrap.dedent("""
-    local paths = {}
-    for line in io.lines(os.getenv("PATH_LIST")) do paths[#paths + 1] = line end
-    local count = 0
-    function setup(thread) thread:set("offset", count * 7919); count = count + 1 end
-    local i = 0
-    function init(args) i = offset or 0 end
-    function request() i = i % #paths + 1; return wrk.format("GET", paths[i]) end
+WRK_LUA = CYCLE_LUA + textwrap.dedent("""
     function done(summary, latency, requests)
       io.write(string.format("P95_US %d\\n", latency:percentile(95)))
     end

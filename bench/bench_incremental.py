@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -112,6 +113,17 @@ def _close_findings(u: np.ndarray, v: np.ndarray) -> bool:
     return True
 
 
+def compare(store: Any, rules: Any, change: str, run: int, rows: list[tuple]) -> dict[str, Any]:
+    """Time the refresh after ``change`` (incremental) against a forced full one; add a row; the engine record."""
+    t_incr = timed(lambda: refresh_derived(store, rules))
+    engine = store.get_layer(OBJECTION_RISK).current.provenance["engine"]
+    incremental = snapshot(store)
+    t_full = timed(lambda: refresh_derived(store, rules, force=True))
+    rows.append((change, run, t_incr, t_full, engine["mode"], engine["recomputed_zones"], engine.get("zones"),
+                 identical(incremental, snapshot(store))))
+    return engine
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
@@ -129,24 +141,12 @@ def main() -> None:
     rows = []
     for run in range(args.runs):
         edit_farmland(store, rng)
-        t_incr = timed(lambda: refresh_derived(store, rules))
-        engine = store.get_layer(OBJECTION_RISK).current.provenance["engine"]
-        incremental = snapshot(store)
-        t_full = timed(lambda: refresh_derived(store, rules, force=True))
-        same = identical(incremental, snapshot(store))
-        rows.append(("10 farmland parcels", run, t_incr, t_full, engine["mode"], engine["recomputed_zones"],
-                     engine.get("zones"), same))
+        engine = compare(store, rules, "10 farmland parcels", run, rows)
         print(f"run {run}: layers read whole for the recomputed zones: {engine.get('index_whole_layers')}")
 
         aware = store.read_frame(store.get_layer("kommuner").current).iloc[:1][["geometry"]]
         store.publish(f"aktsomhet-{run}", aware, LayerMeta(LayerKind.landslide_awareness, "Aktsomhet (syntetisk)"))
-        t_incr = timed(lambda: refresh_derived(store, rules))
-        engine = store.get_layer(OBJECTION_RISK).current.provenance["engine"]
-        unread = snapshot(store)
-        t_full = timed(lambda: refresh_derived(store, rules, force=True))
-        same = identical(unread, snapshot(store))
-        rows.append(("layer no rule reads", run, t_incr, t_full, engine["mode"], engine["recomputed_zones"],
-                     engine.get("zones"), same))
+        compare(store, rules, "layer no rule reads", run, rows)
         print(f"run {run} done", flush=True)
     print(f"load after: {os.getloadavg()}")
     print(f"{'change':22} {'run':>3} {'incremental s':>13} {'full s':>8} {'ratio':>6} {'mode':>12} "

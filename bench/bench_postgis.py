@@ -162,14 +162,9 @@ def measure_ingest(url: str, pg: PostGISStore, gpkg: GeoPackageStore, source: Pa
 # -- servers and load ---------------------------------------------------------------------------------
 def wait_idle(roots: list[int], limit: float = 180.0) -> None:
     """Wait until ``roots`` (and their children) use under 5 % of a core over half a second, at most ``limit`` s."""
-    from bench_tiles import cpu_seconds
+    from bench_tiles import wait_idle as tiles_wait_idle  # bench_tiles imports this module
 
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit:
-        c0 = cpu_seconds(roots)
-        time.sleep(0.5)
-        if cpu_seconds(roots) - c0 < 0.025:
-            return
+    tiles_wait_idle(roots, limit)
 
 
 @contextlib.contextmanager
