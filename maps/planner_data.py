@@ -175,9 +175,37 @@ class _BufferUnion:
         return self._unions[width]
 
 
-_ZONES_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[Any, ...], list[ConstraintZones]]] = (
-    weakref.WeakKeyDictionary())
-_ZONES_LOCK = threading.Lock()
+class _PerStore:
+    """The last ``keep`` values per store (held weakly), by key; each built once at a time (single flight)."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._values: weakref.WeakKeyDictionary[Any, OrderedDict[Any, Any]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._building: dict[tuple[int, Any], threading.Lock] = {}
+
+    def get(self, store: Store, key: Any, build: Callable[[], Any]) -> Any:
+        """The value for ``key``: kept, or built by ``build`` (others asking meanwhile wait for it)."""
+        with self._lock:
+            cache = self._values.setdefault(store, OrderedDict())
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            build_lock = self._building.setdefault((id(store), key), threading.Lock())
+        with build_lock:
+            with self._lock:
+                if key in cache:
+                    return cache[key]
+            value = build()
+            with self._lock:
+                cache[key] = value
+                while len(cache) > self._keep:
+                    cache.popitem(last=False)
+                self._building.pop((id(store), key), None)
+            return value
+
+
+_ZONES = _PerStore(keep=4)
 
 
 def constraint_zones(store: Store, rules: RuleSet) -> list[ConstraintZones]:
@@ -188,16 +216,7 @@ def constraint_zones(store: Store, rules: RuleSet) -> list[ConstraintZones]:
     """
     inputs = current_inputs(store)
     key = (tuple(sorted(inputs.versions().items())), rules.hash())
-    with _ZONES_LOCK:
-        cache = _ZONES_CACHE.setdefault(store, OrderedDict())
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-    zones = _constraint_zones(store, rules, inputs)
-    with _ZONES_LOCK:
-        cache[key] = zones
-        while len(cache) > 4:
-            cache.popitem(last=False)
+    zones: list[ConstraintZones] = _ZONES.get(store, key, lambda: _constraint_zones(store, rules, inputs))
     return zones
 
 
@@ -363,31 +382,14 @@ def data_token(store: Store, rules: RuleSet) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-_DATA: weakref.WeakKeyDictionary[Any, OrderedDict[str, PlannerData]] = weakref.WeakKeyDictionary()
-_DATA_LOCK = threading.Lock()
-_BUILDING: dict[tuple[int, str], threading.Lock] = {}
+_DATA = _PerStore(keep=3)
 
 
 def planner_data(store: Store, rules: RuleSet) -> PlannerData:
     """The planner's data for the store's current versions and ``rules`` (built once; the last few kept)."""
     token = data_token(store, rules)
-    with _DATA_LOCK:
-        cache = _DATA.setdefault(store, OrderedDict())
-        if token in cache:
-            cache.move_to_end(token)
-            return cache[token]
-        build_lock = _BUILDING.setdefault((id(store), token), threading.Lock())
-    with build_lock:
-        with _DATA_LOCK:
-            if token in cache:
-                return cache[token]
-        data = _build(store, rules, token)
-        with _DATA_LOCK:
-            cache[token] = data
-            while len(cache) > 3:
-                cache.popitem(last=False)
-            _BUILDING.pop((id(store), token), None)
-        return data
+    data: PlannerData = _DATA.get(store, token, lambda: _build(store, rules, token))
+    return data
 
 
 def _build(store: Store, rules: RuleSet, token: str) -> PlannerData:
