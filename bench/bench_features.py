@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -48,7 +47,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from bench_postgis import HOST, LAYER, feature_boxes, make_farmland, server
+from bench_postgis import HOST, LAYER, feature_boxes, make_farmland, server, wrk_report
 from bench_postgis import WRK_LUA as CYCLE_LUA
 from bench_tiles import cpu_seconds
 from wrk_report import parse_wrk
@@ -91,13 +90,7 @@ def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int
     milliseconds per request of the server (``cpu``) and of the database (``db_cpu``)."""
     roots = [server_pid(port)]
     before = cpu_seconds(roots), cpu_seconds([database]) if database else 0.0
-    listing = work / f"paths-{port}.txt"
-    listing.write_text("\n".join(paths) + "\n")
-    script = work / "cycle95.lua"
-    script.write_text(WRK_LUA)
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
-                          f"http://{HOST}:{port}"], env={**os.environ, "PATH_LIST": str(listing)},
-                         capture_output=True, text=True, check=True).stdout
+    out = wrk_report(port, paths, work, connections, duration, WRK_LUA)
     result = parse_wrk(out)
     p95 = [line.split()[1] for line in out.splitlines() if line.startswith("P95_US")]
     result["p95"] = float(p95[0]) / 1e3 if p95 else float("nan")

@@ -212,16 +212,21 @@ WRK_LUA = textwrap.dedent("""
 """)
 
 
-def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int) -> dict[str, float]:
-    """``wrk -t2`` cycling over ``paths``: req/s, p50 and p99 (ms), non-2xx count (``errors``)."""
+def wrk_report(port: int, paths: list[str], work: Path, connections: int, duration: int,
+               lua: str = WRK_LUA) -> str:
+    """wrk's report of ``wrk -t2 --latency`` cycling over ``paths`` with the script ``lua``."""
     listing = work / f"paths-{port}.txt"
     listing.write_text("\n".join(paths) + "\n")
-    script = work / "cycle.lua"
-    script.write_text(WRK_LUA)
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
-                          f"http://{HOST}:{port}"], env={**os.environ, "PATH_LIST": str(listing)},
-                         capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
+    script = work / f"cycle-{port}.lua"
+    script.write_text(lua)
+    return subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
+                           f"http://{HOST}:{port}"], env={**os.environ, "PATH_LIST": str(listing)},
+                          capture_output=True, text=True, check=True).stdout
+
+
+def wrk(port: int, paths: list[str], work: Path, connections: int, duration: int) -> dict[str, float]:
+    """``wrk -t2`` cycling over ``paths``: req/s, p50 and p99 (ms), non-2xx count (``errors``)."""
+    return parse_wrk(wrk_report(port, paths, work, connections, duration))
 
 
 def sequential(port: int, paths: list[str]) -> tuple[list[float], list[int], list[bytes]]:
