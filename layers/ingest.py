@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -118,7 +120,7 @@ def ingest(
                          description=description or f"{kind.value} layer loaded from {Path(path).name}",
                          attribution=attribution, provenance=provenance)
 
-    with ThreadPoolExecutor(2, thread_name_prefix="ingest") as helpers:
+    with ThreadPoolExecutor(2, thread_name_prefix="ingest", initializer=_yield_to_the_write) as helpers:
         write = _Write(store, layer_id, kind, Path(path).name, checks, progress, helpers)
         # the common case first: a valid layer in the working CRS is written while its validity and the kind
         # checks are computed; it is committed only when both pass (else rolled back and done the long way)
@@ -140,6 +142,15 @@ def ingest(
         record, result = write.publish(frame, report, meta_of(report), None)
     return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report, record.bbox,
                         time.perf_counter() - started, result)
+
+
+def _yield_to_the_write() -> None:
+    """Lower this helper thread's CPU priority: the write (and the database behind it) is the critical path;
+    the checks fill the cores it leaves idle (Linux schedules threads one by one; elsewhere a no-op)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
 
 
 class _NotAllValid(Exception):

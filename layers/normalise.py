@@ -116,13 +116,15 @@ def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_o
                          "check the export or choose another --layer")
     if shapely.has_z(geoms).any():  # force_2d copies every geometry: only when there is a Z to drop
         geoms = shapely.force_2d(geoms)
-    if assume_valid and (frame.crs.to_epsg() != WORKING_EPSG or (shapely.get_type_id(geoms) == 7).any()):
+    collection = shapely.get_type_id(geoms) == 7
+    if assume_valid and (frame.crs.to_epsg() != WORKING_EPSG or collection.any()):
         return None  # the output geometries would not be the ones to check (reprojected, parts extracted)
     valid = np.ones(len(geoms), dtype=bool) if assume_valid else _is_valid(geoms)
     # GEOS calls a geometry with a NaN or infinite coordinate invalid: only the invalid ones need the scan
+    # (assuming validity, ``all_valid`` finds them: then this runs again without the assumption)
     _check_finite(geoms, source_name, "has NaN or infinite coordinates", "fix or remove those features",
                   candidates=~valid)
-    changed = ~valid | (shapely.get_type_id(geoms) == 7)  # repaired, or parts taken out of a collection
+    changed = ~valid | collection  # repaired, or parts taken out of a collection
     geoms, keep = _repair(geoms, valid, report)
     frame = frame.loc[keep]
     geoms = geoms[keep]
@@ -134,10 +136,10 @@ def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_o
                                                                              crs=frame.crs))
     if epsg != WORKING_EPSG:
         out = out.to_crs(epsg=WORKING_EPSG)  # coordinates change: validity is not known any more
-    else:  # the unchanged ones were checked above; the repaired ones are checked now
+    else:  # the unchanged ones were checked above (valid: finite); the repaired ones are checked now
         report.geometries_valid = bool(shapely.is_valid(geoms[changed]).all())
         _check_finite(out.geometry.values, source_name, f"cannot be placed in EPSG:{WORKING_EPSG} from "
-                      f"{report.crs_in}", "check the CRS (--crs) and the coordinates")
+                      f"{report.crs_in}", "check the CRS (--crs) and the coordinates", candidates=changed)
     _check_on_earth(out.geometry.values, source_name, report.crs_in)
     out = out.reset_index(drop=True)
     out = _canonical_fields(out, kind, report)

@@ -62,9 +62,11 @@ def prepare(column: pd.Series, kind: str, name: str) -> CopyField:
         micros = times.to_numpy(dtype="datetime64[us]").astype(np.int64) - _EPOCH_2000_US
         micros[null] = 0
         return CopyField(name, "timestamptz" if aware else "timestamp", micros, null)
-    values = column.to_numpy(dtype=object)
-    text = [None if n else (v if isinstance(v, str) else str(v)) for v, n in zip(values, null, strict=True)]
-    return CopyField(name, "text", np.array(text, dtype=object), null)
+    values = column.to_numpy(dtype=object, copy=True)
+    values[null] = None
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):  # e.g. numbers in an object column
+        values = np.array([v if v is None or isinstance(v, str) else str(v) for v in values], dtype=object)
+    return CopyField(name, "text", values, null)
 
 
 def sql_type(field: CopyField) -> str:
