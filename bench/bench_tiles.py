@@ -26,7 +26,9 @@ Servers, each with ``--workers`` uvicorn workers (uvloop + httptools):
 Measures, per tile set and server:
 
 * cold, sequential: every tile once, one client: p50/p95 latency (each server started fresh);
-* cold, concurrent: every tile once, ``--connections`` clients (restarted fresh): tiles/s and p50/p95;
+* cold, concurrent: every tile once, ``--connections`` clients, ``--cold-repeats`` times, each on a freshly
+  started server: the median run's tiles/s, p50/p95 and CPU (every run's tiles/s is printed too: on this
+  2-core VM one run of ~1 s varies by ±30 %);
 * warm: ``wrk -t2 -c<connections> -d<duration>`` cycling over the list after a warm-up run: req/s and p50/p99;
 * tile sizes per zoom (geo-service and TiPG) and the number of features each server put in the tiles.
 
@@ -439,6 +441,7 @@ class Row:
     warm_cpu: float = float("nan")
     features: int = 0
     sizes: dict[int, list[int]] = field(default_factory=dict)
+    cold_runs: list[float] = field(default_factory=list)  # tiles/s of each cold concurrent run
 
 
 def count_features(bodies: list[bytes]) -> int:
@@ -457,15 +460,22 @@ def measure(row: Row, make: object, paths: list[str],
     row.seq_p50, row.seq_p95 = pct([r[1] for r in seq], 50), pct([r[1] for r in seq], 95)
     paths_file = work / f"paths-{row.server}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
-    with make() as url:  # type: ignore[operator]
+    runs: list[tuple[float, float, float, float]] = []  # tiles/s, CPU ms per tile, p50, p95
+    for attempt in range(args.cold_repeats):  # each on a fresh server; the last one goes on to the warm runs
+        stack = contextlib.ExitStack()
+        url = stack.enter_context(make())  # type: ignore[operator]
         cpu0 = cpu_seconds(CPU_ROOTS[url])
         cold, elapsed = fetch_all(url, paths, args.connections)
-        row.cold_cpu = (cpu_seconds(CPU_ROOTS[url]) - cpu0) * 1e3 / len(paths)
         bad = [r[0] for r in cold if r[0] not in (200, 204)]
         if bad:
             print(f"  !! {row.server}: {len(bad)} responses not 200/204 (e.g. {bad[0]})")
-        row.cold_tps = len(paths) / elapsed
-        row.cold_p50, row.cold_p95 = pct([r[1] for r in cold], 50), pct([r[1] for r in cold], 95)
+        runs.append((len(paths) / elapsed, (cpu_seconds(CPU_ROOTS[url]) - cpu0) * 1e3 / len(paths),
+                     pct([r[1] for r in cold], 50), pct([r[1] for r in cold], 95)))
+        if attempt + 1 < args.cold_repeats:
+            stack.close()
+    row.cold_runs = [r[0] for r in runs]
+    row.cold_tps, row.cold_cpu, row.cold_p50, row.cold_p95 = sorted(runs)[len(runs) // 2]  # the median run
+    with stack:
         for _ in range(8):  # warm every worker: passes until no response says it was rendered (geo-service)
             fetch_all(url, paths, args.connections)
             if not MISSES[0]:
@@ -491,6 +501,8 @@ def main() -> None:
     parser.add_argument("--tipg-python", default="/tmp/tipg-venv/bin/python")
     parser.add_argument("--skip-tipg", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated tile-set names to run (e.g. region/farmland)")
+    parser.add_argument("--cold-repeats", type=int, default=3,
+                        help="cold concurrent runs per server, each on a fresh server (the median run is reported)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--render-processes", type=int, default=os.cpu_count() or 1,
                         help="geo-service render processes per worker (0: render in the worker's threads)")
@@ -624,6 +636,10 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
               f"{f(r.cold_tps, 0):>9} {f(r.cold_p50, 2):>9} {f(r.cold_p95, 2):>9} {f(r.cold_cpu, 2):>9} "
               f"{f(r.warm_rps, 0):>9} {f(r.warm_p50, 2):>9} {f(r.warm_p99, 2):>9} {f(r.warm_cpu, 3):>9} "
               f"{r.features if r.features else '-':>9}")
+    print("\ncold concurrent runs, tiles/s (fresh server each; the table shows the median run)")
+    for r in rows:
+        if r.cold_runs:
+            print(f"  {r.tileset:<26} {r.server:<15} {', '.join(f'{v:.0f}' for v in r.cold_runs)}")
     print("\nratios (geo-service / TiPG; geo-service / ceiling)")
     by = defaultdict(dict)
     for r in rows:

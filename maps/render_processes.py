@@ -1,76 +1,145 @@
 """Cold tiles of the GeoPackage store rendered in worker processes, so one service process uses every core.
 
 Rendering a small tile is mostly Python and numpy calls on small arrays, which hold the GIL: however many
-render threads a service process has, it renders on about one core at a time, and on a busy machine it gets
-the CPU share of one runnable thread. With ``tile_render_processes`` > 0 (``GEO_SERVICE_TILE_RENDER_PROCESSES``)
-each service process hands its renders to that many processes (``ProcessRenderer``), started at start-up
-from a fork server that has the tile modules loaded. A render process opens the workspace's version files
-read-only (``GeoPackageStore.reader``: no catalog writes, no clean-up) and returns the tile's bytes; the
-catalog, the cache, single flight and the coverage grids stay in the service process.
+render threads a service process has, it renders on about one core at a time, and one service process often
+gets all of a client's keep-alive connections (the first worker to wake accepts the whole burst). With
+``tile_render_processes`` > 0 (``GEO_SERVICE_TILE_RENDER_PROCESSES``) each service process hands its renders
+to that many processes (``ProcessRenderer``), started at start-up from a fork server that has the tile
+modules loaded. A render process opens the workspace's version files read-only (``GeoPackageStore.reader``:
+no catalog writes, no clean-up) and returns the tile's bytes; the catalog, the cache, single flight and the
+coverage grids stay in the service process.
+
+Each render process has a pipe of its own: a render thread takes an idle process, sends the tile's address
+(the version record only the first time that process sees the version) and waits for the bytes. No queue
+feeder, result thread or futures per tile (``ProcessPoolExecutor``'s cost: ~1 ms of CPU per cold tile here).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import threading
-import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from layers.gpkg_store import GeoPackageStore
 from layers.store import VersionRecord
 from maps.tiles import prepare_render_thread, render_layer
 
 log = logging.getLogger("geo_service.tiles")
-_STORE: GeoPackageStore | None = None  # in a render process: the workspace it reads
+_RECORDS_KEPT = 256  # version records a render process keeps (a new one is sent again after a clear)
 
 
-def _open(workspace: str) -> None:
-    global _STORE
-    _STORE = GeoPackageStore.reader(Path(workspace))
+def _serve(conn: Connection, workspace: str) -> None:
+    """A render process: answer tile requests on ``conn`` until the service process closes its end."""
+    store = GeoPackageStore.reader(Path(workspace))
     prepare_render_thread()
+    records: dict[tuple[str, int], VersionRecord] = {}
+    while True:
+        try:
+            key, record, z, x, y, names, name = conn.recv()
+        except (EOFError, OSError):  # the service process is gone (or closed us): so are we
+            return
+        if record is not None:
+            if len(records) >= _RECORDS_KEPT:
+                records.clear()
+            records[key] = record
+        try:
+            reply: tuple[bool, Any] = (True, render_layer(store, records[key], z, x, y, names, name=name))
+        except Exception as exc:  # noqa: BLE001 - it goes back to the caller, who raises it
+            reply = (False, exc)
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception:  # noqa: BLE001 - an exception that does not pickle (nothing was sent): its text
+            conn.send((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
 
 
-def _started(_: int) -> None:
-    time.sleep(0.05)  # holds its process so that each start-up task starts a process of its own
+@dataclass
+class _RenderProcess:
+    process: BaseProcess
+    conn: Connection
+    known: set[tuple[str, int]] = field(default_factory=set)  # versions this process has been sent
 
+    def render(self, record: VersionRecord, z: int, x: int, y: int, names: list[str], name: str) -> bytes:
+        key = (record.layer_id, record.version)
+        if len(self.known) >= _RECORDS_KEPT:  # the process clears its records at the same count
+            self.known.clear()
+        self.conn.send((key, None if key in self.known else record, z, x, y, names, name))
+        self.known.add(key)
+        ok, value = self.conn.recv()
+        if not ok:
+            raise value
+        return value
 
-def _render(record: VersionRecord, z: int, x: int, y: int, names: list[str], name: str) -> bytes:
-    assert _STORE is not None
-    return render_layer(_STORE, record, z, x, y, names, name=name)
+    def stop(self) -> None:
+        self.conn.close()  # the process sees EOF and returns
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=2)
 
 
 class ProcessRenderer:
     """``render_layer`` for the GeoPackage workspace ``workspace`` on ``processes`` render processes."""
 
     def __init__(self, workspace: Path, processes: int) -> None:
-        self._workspace, self._processes = workspace, processes
+        self._workspace = str(workspace)
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["maps.render_processes"])
+        self._idle: queue.SimpleQueue[_RenderProcess] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._pool = self._start()
+        self._closed = False
+        self._all = [self._spawn() for _ in range(processes)]  # started now, not on the first cold tiles
+        for worker in self._all:
+            self._idle.put(worker)
 
-    def _start(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["maps.render_processes"])
-        pool = ProcessPoolExecutor(self._processes, mp_context=context, initializer=_open,
-                                   initargs=(str(self._workspace),))
-        for i in range(self._processes):  # start them now, not on the first cold tiles
-            pool.submit(_started, i)
-        return pool
+    @property
+    def pids(self) -> set[int]:
+        """The process ids of the render processes now serving."""
+        with self._lock:
+            return {w.process.pid for w in self._all if w.process.pid is not None}
+
+    def _spawn(self) -> _RenderProcess:
+        ours, theirs = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=_serve, args=(theirs, self._workspace), name="tile-render",
+                                        daemon=True)  # ended with the service process, never waited for
+        process.start()
+        theirs.close()
+        return _RenderProcess(process, ours)
 
     def __call__(self, record: VersionRecord, z: int, x: int, y: int, names: Sequence[str], name: str) -> bytes:
-        pool = self._pool
+        worker = self._idle.get()  # waits (without the GIL) while every render process is busy
         try:
-            return pool.submit(_render, record, z, x, y, list(names), name).result()
-        except BrokenProcessPool:  # a render process died (killed, out of memory): new ones for every later tile
-            log.error("a tile render process died; starting new render processes")
-            with self._lock:
-                if self._pool is pool:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = self._start()
-            return self._pool.submit(_render, record, z, x, y, list(names), name).result()
+            try:
+                return worker.render(record, z, x, y, list(names), name)
+            except (EOFError, OSError):  # it died (killed, out of memory): a new one, and this tile once more
+                log.error("a tile render process died; starting a new one")
+                worker = self._replace(worker)
+                return worker.render(record, z, x, y, list(names), name)
+        finally:
+            self._idle.put(worker)
+
+    def _replace(self, dead: _RenderProcess) -> _RenderProcess:
+        dead.stop()
+        if self._closed:
+            raise RuntimeError("the tile render processes are shut down")
+        fresh = self._spawn()
+        with self._lock:
+            self._all = [fresh if w is dead else w for w in self._all]
+        return fresh
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            workers = list(self._all)
+        for worker in workers:
+            worker.stop()
