@@ -67,16 +67,16 @@ class _RenderProcess:
     conn: Connection
     known: set[tuple[str, int]] = field(default_factory=set)  # versions this process has been sent
 
-    def render(self, record: VersionRecord, z: int, x: int, y: int, names: list[str], name: str) -> bytes:
+    def render(self, record: VersionRecord, z: int, x: int, y: int, names: list[str], name: str
+               ) -> tuple[bool, Any]:
+        """(True, the tile's bytes) or (False, the exception the render raised); EOFError or OSError when the
+        process is gone."""
         key = (record.layer_id, record.version)
         if len(self.known) >= _RECORDS_KEPT:  # the process clears its records at the same count
             self.known.clear()
         self.conn.send((key, None if key in self.known else record, z, x, y, names, name))
         self.known.add(key)
-        ok, value = self.conn.recv()
-        if not ok:
-            raise value
-        return value
+        return self.conn.recv()
 
     def stop(self) -> None:
         self.conn.close()  # the process sees EOF and returns
@@ -118,13 +118,16 @@ class ProcessRenderer:
         worker = self._idle.get()  # waits (without the GIL) while every render process is busy
         try:
             try:
-                return worker.render(record, z, x, y, list(names), name)
+                ok, value = worker.render(record, z, x, y, list(names), name)
             except (EOFError, OSError):  # it died (killed, out of memory): a new one, and this tile once more
                 log.error("a tile render process died; starting a new one")
                 worker = self._replace(worker)
-                return worker.render(record, z, x, y, list(names), name)
+                ok, value = worker.render(record, z, x, y, list(names), name)
         finally:
             self._idle.put(worker)
+        if not ok:  # the render's own error (a bad field, a missing file …), raised here as it was there
+            raise value
+        return value
 
     def _replace(self, dead: _RenderProcess) -> _RenderProcess:
         dead.stop()

@@ -4,6 +4,7 @@ process, byte for byte, and the app uses them when ``tile_render_processes`` ask
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -67,6 +68,10 @@ def test_render_processes_make_the_same_tiles(tmp_path: Path) -> None:
         with pytest.raises(InvalidQuery, match="nope"):  # an error in a render process arrives as itself
             renderer(layer.current, z, x, y, ["nope"], "jorder")
         assert renderer.pids == serving  # the same processes serve on: nothing broke
+        gone = dataclasses.replace(layer.current, version=99, location=str(tmp_path / "gone.gpkg"))
+        with pytest.raises(Exception, match="unable to open"):  # a failing render is not a dead process
+            renderer(gone, z, x, y, ["arealtype"], "jorder")
+        assert renderer.pids == serving
         assert renderer(layer.current, z, x, y, ["arealtype"], "jorder") == expected
     finally:
         renderer.close()
