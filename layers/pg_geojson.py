@@ -61,7 +61,12 @@ def value_sql(column: sql.Composable, kind: str, aware: bool) -> sql.Composable:
 def column(name: str) -> sql.Composable:
     """``t."name"``, safe in a statement run with parameters: psycopg reads a ``%`` in a quoted name as a
     placeholder, so it is doubled (``%%``, which psycopg sends as ``%``)."""
-    return sql.SQL('t."{}"'.format(name.replace('"', '""').replace("%", "%%")))
+    return sql.SQL("t.") + identifier(name)
+
+
+def identifier(name: str) -> sql.Composable:
+    """``"name"`` (a column alias, say), with a ``%`` doubled as in ``column``."""
+    return sql.SQL('"{}"'.format(name.replace('"', '""').replace("%", "%%")))
 
 
 def feature_sql(fields: dict[str, str], columns: dict[str, str], aware: frozenset[str], geometry: str,

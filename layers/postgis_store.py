@@ -311,7 +311,7 @@ class PostGISStore(PostGISAccess):
                     sql.SQL("SELECT {} FROM {} t ORDER BY {} LIMIT %s OFFSET %s").format(select, table, order),
                     (limit, offset)).fetchall()
                 return _page(record, rows, record.feature_count)
-            keys = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(column_name(k.name))) for k in sortby)
+            keys = sql.SQL("").join(sql.SQL(", ") + pg_geojson.column(column_name(k.name)) for k in sortby)
             rows = conn.cursor(binary=True).execute(sql.SQL(
                 "WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}) "
                 "SELECT {select}, (SELECT count(*) FROM m) FROM "
@@ -599,10 +599,10 @@ def _select_columns(record: VersionRecord, names: list[str]) -> sql.Composable:
 
 def _attribute_sql(name: str, kind: str, aware: bool) -> sql.Composable:
     """A tile attribute as the Python tile path has it: datetimes as the GeoPackage's ISO text."""
-    col = sql.SQL("t.{}").format(sql.Identifier(column_name(name)))
+    col = pg_geojson.column(column_name(name))  # a % in a name is doubled for psycopg (the alias's too)
     if kind != "datetime":
-        return sql.SQL("{} AS {}").format(col, sql.Identifier(name))
-    return sql.SQL("{} AS {}").format(pg_geojson.iso_text_sql(col, aware), sql.Identifier(name))
+        return sql.SQL("{} AS {}").format(col, pg_geojson.identifier(name))
+    return sql.SQL("{} AS {}").format(pg_geojson.iso_text_sql(col, aware), pg_geojson.identifier(name))
 
 
 def _check_properties(record: VersionRecord, properties: Sequence[str]) -> None:
@@ -635,7 +635,7 @@ def _geojson_statement(record: VersionRecord, where: sql.Composable | None, sort
     if feature is None:
         return None, []
     text, names = feature
-    keys = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(column_name(k.name))) for k in sortby)
+    keys = sql.SQL("").join(sql.SQL(", ") + pg_geojson.column(column_name(k.name)) for k in sortby)
     if where is None:
         head = "WITH p AS MATERIALIZED (SELECT t.fid FROM {table} t ORDER BY {order} LIMIT %s OFFSET %s)"
         matched = "%s::bigint"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import mapbox_vector_tile
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,6 +31,7 @@ from layers.geojson import items_page
 from layers.ingest import ingest
 from layers.kinds import LayerKind
 from layers.store import GeoJSONPage, GeoJSONWriter, LayerMeta, Store
+from maps.tiles import TMS, render_layer
 
 if TYPE_CHECKING:
     from layers.postgis_store import PostGISStore
@@ -118,6 +120,19 @@ def test_sql_pages_equal_python_pages_in_every_crs(both_stores: tuple[Store, Sto
         assert store.get_feature(record, 5).properties[0]["pct%"] == "%%"
         assert store.read_frame(record)["pct%"].tolist()[:3] == ["a%b", "%s", "100 %"]
     assert _values(_pages(pg, "typer", None, CRS84, filters={"pct%": "100 %"}))[:2] == (1, 1)
+    page = _values(_pages(pg, "typer", None, CRS84, filters={"b": "true"}, sortby=parse_sortby("-pct%")))
+    assert [f["id"] for f in page[2]] == [1, 3, 5]
+    pct = parse_filter("\"pct%\" = '%s' OR \"pct%\" LIKE 'a%'", "cql2-text", None)
+    for store in both_stores:  # ... in a CQL2 filter and in a vector tile's attributes too
+        record = store.get_layer("typer").current
+        assert store.query(record, None, {}, 10, 0, cql=pct).ids.tolist() == [1, 2]
+        assert store.query(record, None, {}, 3, 0, sortby=parse_sortby("-pct%,nr")).ids.tolist() == [6, 1, 3]
+        assert store.query(record, None, {"b": "true"}, 3, 0, sortby=parse_sortby("-pct%")).ids.tolist() == [1, 3, 5]
+        lon, lat = Transformer.from_crs(25832, 4326, always_xy=True).transform(X0 + 100.0, Y0 + 30.0)
+        tile = TMS.tile(lon, lat, 13)
+        features = mapbox_vector_tile.decode(render_layer(store, record, 13, tile.x, tile.y, ["pct%"],
+                                                          name="typer"))["typer"]["features"]
+        assert sorted(f["properties"].get("pct%", "") for f in features) == ["", "%%", "%s", "100 %", "a%b", "x"]
 
     typer = _values(_pages(pg, "typer", None, CRS84))[2]
     assert [f["id"] for f in typer] == [1, 2, 3, 4, 5, 6]
