@@ -7,10 +7,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constraints import errors as ce
 from geo_service.auth import errors as ae
+from geo_service.auth.deps import SAFE_METHODS
+from geo_service.auth.refusals import audit_refused_write
 from geo_service.limits import SiteCheckBusy
 from layers import edits, staging, upload_safety
 from layers import errors as le
@@ -116,8 +119,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _body(500, "ServerError", "internal error; the operator finds the details in the service log "
                                          "/ intern feil")
 
-    async def auth_error(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, ae.NotSignedIn | ae.InvalidCredentials):
+    async def auth_error(request: Request, exc: Exception) -> JSONResponse:
+        unauthenticated = isinstance(exc, ae.NotSignedIn | ae.InvalidCredentials)
+        if request.method not in SAFE_METHODS:  # a refused write attempt is audited (reads are not)
+            await run_in_threadpool(audit_refused_write, request, 401 if unauthenticated else 403, str(exc))
+        if unauthenticated:
             error = "" if isinstance(exc, ae.NotSignedIn) else ', error="invalid_token"'
             response = _body(401, "Unauthorized", str(exc))
             response.headers["WWW-Authenticate"] = f'Bearer realm="geo-service"{error}'

@@ -37,6 +37,9 @@ class ReaderGate:
         if problem is None:
             await self.app(scope, receive, send)
             return
+        from geo_service.auth.refusals import audit_refused_write
+
+        await run_in_threadpool(audit_refused_write, request, 401, problem)  # a write refused here is audited
         body = json.dumps({"code": "Unauthorized", "description": problem}).encode()
         await send({"type": "http.response.start", "status": 401, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

@@ -42,5 +42,6 @@ def test_remove_restore_rollback(workspace: Path, app_client: TestClient) -> Non
     assert collection["title"] == "Jorder (syntetisk)" and collection["attribution"] == "synthetic"
     assert collection["featureCount"] == 100
     actions = [(e["action"], e["result"]) for e in app_client.get("/admin/audit", headers=admin).json()["entries"]]
-    assert actions == [("rollback", "ok"), ("restore", "ok"), ("remove", "ok")]
+    assert actions == [("rollback", "ok"), ("restore", "ok"), ("remove", "ok"),
+                       ("http-write", "refused"), ("http-write", "refused")]  # the 401 and the 403 above
     assert app_client.post("/admin/layers/nope/restore", headers=admin).status_code == 404
