@@ -9,7 +9,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from geo_service.auth.deps import SAFE_METHODS
 from geo_service.auth.errors import AuthError
+from geo_service.auth.refusals import audit_refused_write
 
 OPEN_PATHS = ("/admin", "/static/")  # the admin pages and routes check sign-in themselves (the page redirects)
 
@@ -37,9 +39,8 @@ class ReaderGate:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        from geo_service.auth.refusals import audit_refused_write
-
-        await run_in_threadpool(audit_refused_write, request, 401, problem)  # a write refused here is audited
+        if request.method not in SAFE_METHODS:  # a write refused here is audited (a read is not)
+            await run_in_threadpool(audit_refused_write, request, 401, problem)
         body = json.dumps({"code": "Unauthorized", "description": problem}).encode()
         await send({"type": "http.response.start", "status": 401, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

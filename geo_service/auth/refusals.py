@@ -18,5 +18,5 @@ def audit_refused_write(request: Request, status: int, error: str) -> None:
         return
     principal = getattr(request.state, "principal", None)
     actor = principal.actor if principal is not None and principal.signed_in else "anonymous"
-    REFUSALS.record(store, actor, request.method, request.url.path, status, error,
+    REFUSALS.record(store, actor, request.method, request.url.path[:300], status, error,
                     request.client.host if request.client else "")
