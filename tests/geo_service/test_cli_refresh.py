@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from constraints import publish
 from constraints.publish import DERIVED_LOCK, OBJECTION_RISK, refresh_derived
 from constraints.rules import load_rules
-from geo_service.cli_refresh import LOG_NAME, QUEUE_LOCK, wait_turn
+from geo_service.cli_refresh import LOG_NAME, wait_turn
 from geo_service.factory import create_app
 from geo_service.settings import Settings
 from layers.gpkg_store import GeoPackageStore
@@ -112,14 +112,18 @@ def test_queued_refreshes_never_pile_up(workspace: Path) -> None:
     store = GeoPackageStore(workspace)
     waited: list[bool] = []
     with _running_refresh(store):
+        queued = threading.Event()  # the first newcomer holds the queue and now waits for the running refresh
+        exclusive = store.exclusive
+
+        def noting(name: str):
+            if name == DERIVED_LOCK and threading.current_thread() is first:
+                queued.set()
+            return exclusive(name)
+
+        store.exclusive = noting  # type: ignore[method-assign]
         first = threading.Thread(target=lambda: waited.append(wait_turn(store)), daemon=True)
         first.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # until the first newcomer holds the queue
-            with try_exclusive(store, QUEUE_LOCK) as free:
-                if not free:
-                    break
-            time.sleep(0.05)
+        assert queued.wait(10)  # (polling the queue lock instead could take it just when the newcomer tries)
         assert [wait_turn(store), wait_turn(store)] == [False, False]
         assert first.is_alive()  # still waiting for the running refresh
     first.join(10)
