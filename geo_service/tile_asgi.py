@@ -18,6 +18,7 @@ Empty tiles are ``204 No Content`` (with an ETag) everywhere.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -32,6 +33,7 @@ from layers.errors import LayerError
 from layers.store import Store
 from maps.lowzoom import LowZoomGrids
 from maps.tile_cache import TileCache, TileEntry, TileKey
+from maps.tile_retention import prune_versions
 from maps.tiles import MVT, TMS_ID, TileService, parse_collections, parse_properties, prepare_render_thread
 
 Scope = MutableMapping[str, Any]
@@ -44,6 +46,7 @@ DEFAULT_CACHE_CONTROL = "public, no-cache"
 RENDER_THREADS = 4  # per process
 _MVT = MVT.encode()
 _SEGMENT = f"tiles/{TMS_ID}"
+log = logging.getLogger("geo_service.tiles")
 
 
 def open_tiles(settings: Settings, store: Store) -> TileService:
@@ -59,6 +62,7 @@ def open_tiles(settings: Settings, store: Store) -> TileService:
             grids.prepare([layer.current for layer in store.list_layers()])
         except LayerError:
             pass
+    _prune_in_background(store, {settings.tile_cache_dir, folder} - {None})
     renderer = None
     workspace = getattr(store, "workspace", None)
     if settings.tile_render_processes and workspace is not None and getattr(store, "mvt_tile", None) is None:
@@ -66,6 +70,25 @@ def open_tiles(settings: Settings, store: Store) -> TileService:
 
         renderer = ProcessRenderer(Path(workspace), settings.tile_render_processes)
     return TileService(store, TileCache(settings.tile_cache_bytes, settings.tile_cache_dir), grids, renderer)
+
+
+def _prune_in_background(store: Store, folders: set[Path | None]) -> threading.Thread | None:
+    """Remove old layer versions' tiles and grids from ``folders`` (``maps.tile_retention``), off the start-up."""
+    existing = sorted(f for f in folders if f is not None and f.is_dir())
+    if not existing:
+        return None
+
+    def run() -> None:
+        try:
+            current = store.current_versions()
+            for folder in existing:
+                prune_versions(folder, current)
+        except Exception:  # disk housekeeping never stops the service
+            log.warning("could not remove old layer versions from the tile folders", exc_info=True)
+
+    thread = threading.Thread(target=run, name="tile-retention", daemon=True)
+    thread.start()
+    return thread
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
