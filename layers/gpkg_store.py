@@ -40,7 +40,15 @@ from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionN
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.progress import NoProgress, Progress
-from layers.store import FeatureColumns, FeaturePage, LayerMeta, LayerRecord, VersionRecord, feature_page
+from layers.store import (
+    FeatureColumns,
+    FeaturePage,
+    LayerMeta,
+    LayerRecord,
+    VersionRecord,
+    check_properties,
+    feature_page,
+)
 
 if TYPE_CHECKING:  # the CQL2 modules (pygeofilter) load with the first feature query, not for `analyse`
     from layers.cql2 import Cql2Filter, SortKey
@@ -334,10 +342,7 @@ class GeoPackageStore(GeoPackageAccess):
         With ``limit``, only the ``limit`` features with the largest envelopes are read: the R-tree alone
         picks them, so a low-zoom tile over 100 000 small features never fetches the rows it would drop.
         """
-        unknown = [p for p in properties if p not in record.fields]
-        if unknown:
-            raise InvalidQuery("properties", f"{record.layer_id!r} has no propert{'y' if len(unknown) == 1 else 'ies'} "
-                               f"{', '.join(map(repr, unknown))}; properties: {', '.join(record.fields)}")
+        check_properties(record, properties)
         db = self._features_db(record.location)
         cols = "".join(f", t.{_quote(n)}" for n in properties)
         minx, miny, maxx, maxy = bbox
@@ -373,9 +378,7 @@ class GeoPackageStore(GeoPackageAccess):
         Envelopes are ``(n, 4)`` rows ``minx, miny, maxx, maxy`` as the R-tree keeps them (32-bit floats rounded
         outward, so never smaller than the geometry's); NaN for a feature without geometry.
         """
-        unknown = [p for p in properties if p not in record.fields]
-        if unknown:
-            raise InvalidQuery("properties", f"{record.layer_id!r} has no properties {', '.join(map(repr, unknown))}")
+        check_properties(record, properties)
         db = self._features_db(record.location)
         cols = "".join(f", t.{_quote(n)}" for n in properties)
         rtree = _quote(f"rtree_{record.layer_id}_{GEOMETRY_COLUMN}")

@@ -68,6 +68,7 @@ from layers.store import (
     LayerMeta,
     LayerRecord,
     VersionRecord,
+    check_properties,
     feature_page,
 )
 
@@ -418,7 +419,7 @@ class PostGISStore(PostGISAccess):
 
         With ``limit``, only the ``limit`` features with the largest envelopes are read (as the GeoPackage does).
         """
-        _check_properties(record, properties)
+        check_properties(record, properties)
         geom = sql.Identifier(GEOMETRY_COLUMN)
         envelope = sql.SQL("t.{} && ST_MakeEnvelope(%s, %s, %s, %s, {})").format(geom, sql.Literal(WORKING_EPSG))
         params: tuple[Any, ...] = tuple(bbox)
@@ -470,7 +471,7 @@ class PostGISStore(PostGISAccess):
         Features are in fid order, so every replica makes the same bytes (and ETag). ``b""``: no feature.
         """
         props = list(properties)
-        _check_properties(record, props)
+        check_properties(record, props)
         scale = extent / (_WEB_MERCATOR_SIZE / (1 << z))  # tile units per metre of EPSG:3857
         geom = sql.Identifier(GEOMETRY_COLUMN)
         with self._connection() as conn:
@@ -603,13 +604,6 @@ def _attribute_sql(name: str, kind: str, aware: bool) -> sql.Composable:
     if kind != "datetime":
         return sql.SQL("{} AS {}").format(col, pg_geojson.identifier(name))
     return sql.SQL("{} AS {}").format(pg_geojson.iso_text_sql(col, aware), pg_geojson.identifier(name))
-
-
-def _check_properties(record: VersionRecord, properties: Sequence[str]) -> None:
-    unknown = [p for p in properties if p not in record.fields]
-    if unknown:
-        raise InvalidQuery("properties", f"{record.layer_id!r} has no propert{'y' if len(unknown) == 1 else 'ies'} "
-                           f"{', '.join(map(repr, unknown))}; properties: {', '.join(record.fields)}")
 
 
 def _bbox_clause() -> sql.Composable:

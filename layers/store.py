@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 
 from layers.access import ApiKeyRecord, AuditEntry, RemovedLayer
+from layers.errors import InvalidQuery
 from layers.kinds import LayerKind
 
 if TYPE_CHECKING:
@@ -41,6 +42,14 @@ class VersionRecord:
     fields: dict[str, str]  # attribute name -> type ("int", "float", "str", "bool", "date", "datetime")
     provenance: dict[str, Any] = field(default_factory=dict)  # source, report, inputs of derived layers
     location: str = ""  # where the store keeps it (file or table)
+
+
+def check_properties(record: VersionRecord, properties: Sequence[str]) -> None:
+    """Refuse names that are not fields of ``record``: ``InvalidQuery('properties')`` naming them and the fields."""
+    unknown = [p for p in properties if p not in record.fields]
+    if unknown:
+        raise InvalidQuery("properties", f"{record.layer_id!r} has no propert{'y' if len(unknown) == 1 else 'ies'} "
+                           f"{', '.join(map(repr, unknown))}; properties: {', '.join(record.fields)}")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ import shapely
 from layers.crs import WORKING_EPSG, bounds_to_crs84, transformer
 from layers.errors import InvalidQuery
 from layers.store import LayerRecord, Store, VersionRecord
+from layers.store import check_properties as _known_properties
 from maps.coverage import encode_cells, measure
 from maps.mvt import EXTENT, encode_layer
 from maps.tile_cache import TileCache, TileEntry, TileKey
@@ -98,10 +99,7 @@ def check_properties(record: VersionRecord, properties: tuple[str, ...] | None) 
     """The attribute names a tile of ``record`` carries; unknown names raise ``InvalidQuery('properties')``."""
     if properties is None:
         return list(record.fields)
-    unknown = [p for p in properties if p not in record.fields]
-    if unknown:
-        raise InvalidQuery("properties", f"{record.layer_id!r} has no propert{'y' if len(unknown) == 1 else 'ies'} "
-                           f"{', '.join(map(repr, unknown))}; properties: {', '.join(record.fields)}")
+    _known_properties(record, properties)
     return list(properties)
 
 
