@@ -35,6 +35,7 @@ from layers.crs import bounds_to_crs84
 from layers.store import Store, VersionRecord
 from maps.coverage import CoverageCells, encode_cells, measure
 from maps.mvt import EXTENT
+from maps.tile_cache import version_folder
 from maps.tiles import (
     BUFFER,
     COVERAGE_MAX_ZOOM,
@@ -212,8 +213,8 @@ class LowZoomGrids:
     def path(self, record: VersionRecord) -> Path | None:
         if self.folder is None:
             return None
-        token = Path(record.location).stem.rsplit("-", 1)[-1] if record.location else "0"
-        return self.folder / record.layer_id / f"{record.version}-{token}" / f"coverage-grid-{GRID_FORMAT}.npz"
+        return (self.folder / record.layer_id / version_folder(record.version, record.location)
+                / f"coverage-grid-{GRID_FORMAT}.npz")
 
     def _load_or_build(self, record: VersionRecord) -> CoverageGrid:
         path = self.path(record)

@@ -134,10 +134,9 @@ class TileCache:
         """Where a single-layer tile lives on disk, or None without a disk tier."""
         if self.disk_dir is None:
             return None
-        token = Path(location).stem.rsplit("-", 1)[-1] if location else "0"
         props = "all" if properties is None else \
             "p-" + hashlib.blake2b(",".join(properties).encode(), digest_size=8).hexdigest()
-        return self.disk_dir / layer_id / f"{version}-{token}" / props / str(z) / str(x) / f"{y}.mvt"
+        return self.disk_dir / layer_id / version_folder(version, location) / props / str(z) / str(x) / f"{y}.mvt"
 
     @staticmethod
     def read_disk(path: Path | None) -> bytes | None:
@@ -161,3 +160,10 @@ class TileCache:
             os.replace(tmp, path)
         except OSError:
             tmp.unlink(missing_ok=True)
+
+
+def version_folder(version: int, location: str) -> str:
+    """The folder of one layer version under ``<folder>/<layer id>/`` (cached tiles, coverage grid):
+    ``<version>-<token of the version file>``, so a republished or rolled-back version never meets old files."""
+    token = Path(location).stem.rsplit("-", 1)[-1] if location else "0"
+    return f"{version}-{token}"

@@ -39,6 +39,6 @@ def prune_versions(folder: Path | None, current: Mapping[str, int]) -> list[Path
 
 
 def _version_of(path: Path) -> int | None:
-    """The version of a ``<version>-<token>`` folder, else None."""
+    """The version of a ``<version>-<token>`` folder (``maps.tile_cache.version_folder``), else None."""
     head, sep, _ = path.name.partition("-")
     return int(head) if sep and head.isdigit() and path.is_dir() else None
