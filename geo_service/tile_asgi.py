@@ -62,7 +62,7 @@ def open_tiles(settings: Settings, store: Store) -> TileService:
             grids.prepare([layer.current for layer in store.list_layers()])
         except LayerError:
             pass
-    _prune_in_background(store, {settings.tile_cache_dir, folder} - {None})
+    _prune_in_background(store, [settings.tile_cache_dir, folder])
     renderer = None
     workspace = getattr(store, "workspace", None)
     if settings.tile_render_processes and workspace is not None and getattr(store, "mvt_tile", None) is None:
@@ -72,9 +72,9 @@ def open_tiles(settings: Settings, store: Store) -> TileService:
     return TileService(store, TileCache(settings.tile_cache_bytes, settings.tile_cache_dir), grids, renderer)
 
 
-def _prune_in_background(store: Store, folders: set[Path | None]) -> threading.Thread | None:
+def _prune_in_background(store: Store, folders: list[Path | None]) -> threading.Thread | None:
     """Remove old layer versions' tiles and grids from ``folders`` (``maps.tile_retention``), off the start-up."""
-    existing = sorted(f for f in folders if f is not None and f.is_dir())
+    existing = sorted({f for f in folders if f is not None and f.is_dir()})
     if not existing:
         return None
 
