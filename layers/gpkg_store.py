@@ -186,9 +186,11 @@ class GeoPackageStore(GeoPackageAccess):
 
     # -- publish -------------------------------------------------------------------------------
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None,
+                wkb: np.ndarray | None = None) -> VersionRecord:
         """Write ``frame`` (working CRS) as a new version and make it current, atomically (``before_commit``
-        runs once the version file is written, before it is renamed into place and entered in the catalog)."""
+        runs once the version file is written, before it is renamed into place and entered in the catalog).
+        ``wkb`` is not used: GDAL writes the version file from the geometries."""
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))

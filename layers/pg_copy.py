@@ -87,9 +87,10 @@ def _split(fields: list[CopyField]) -> tuple[list[CopyField], list[CopyField]]:
 
 
 def encode_rows(fids: np.ndarray, geoms: np.ndarray, multi: bool, fields: list[CopyField], start: int,
-                stop: int) -> bytes:
+                stop: int, *, wkb: np.ndarray | None = None) -> bytes:
     """Rows ``start:stop`` as binary COPY data (without header or trailer) for the columns
-    ``copy_columns(fields, …)``; ``multi``: single parts are wrapped as one-part multis."""
+    ``copy_columns(fields, …)``; ``multi``: single parts are wrapped as one-part multis. ``wkb``: the
+    geometries' 2D WKB (row for row with ``geoms``), written as they are instead of encoding ``geoms``."""
     n = stop - start
     if n <= 0:
         return b""
@@ -97,10 +98,16 @@ def encode_rows(fids: np.ndarray, geoms: np.ndarray, multi: bool, fields: list[C
 
     chunk = geoms[start:stop]
     missing = shapely.is_missing(chunk)
-    wkb = np.full(n, b"", dtype=object)
-    if not missing.all():
-        wkb[~missing] = shapely.to_wkb(chunk[~missing])
-    lengths = np.fromiter(map(len, wkb), dtype=np.int64, count=n)
+    if wkb is not None:
+        encoded = np.asarray(wkb[start:stop], dtype=object)
+        if missing.any():
+            encoded = encoded.copy()
+            encoded[missing] = b""
+    else:
+        encoded = np.full(n, b"", dtype=object)
+        if not missing.all():
+            encoded[~missing] = shapely.to_wkb(chunk[~missing])
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
     prefix = np.full(n, b"", dtype=object)
     if multi:
         types = shapely.get_type_id(chunk)
@@ -124,7 +131,7 @@ def encode_rows(fids: np.ndarray, geoms: np.ndarray, multi: bool, fields: list[C
         head[f"l{i}"] = np.dtype(_FIXED[f.kind][0]).itemsize
         head[f"v{i}"] = f.values[start:stop]
     head["geom_len"] = lengths
-    segments: list[Any] = [_as_bytes(head), prefix.tolist(), wkb.tolist()]
+    segments: list[Any] = [_as_bytes(head), prefix.tolist(), encoded.tolist()]
     for f in rest:
         segments.extend(_field_segments(f, start, stop))
 

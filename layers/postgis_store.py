@@ -237,9 +237,11 @@ class PostGISStore(PostGISAccess):
 
     # -- publish -------------------------------------------------------------------------------
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None,
+                wkb: np.ndarray | None = None) -> VersionRecord:
         """Write ``frame`` (working CRS) as a new version and make it current, in one transaction
-        (``before_commit`` runs in it, after the table and its indexes are built, before the catalog rows)."""
+        (``before_commit`` runs in it, after the table and its indexes are built, before the catalog rows).
+        ``wkb`` (2D, row for row) goes into the COPY as it is, instead of WKB encoded from the geometries."""
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
@@ -247,7 +249,9 @@ class PostGISStore(PostGISAccess):
         geometry_type = _geometry_type(frame)
         geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
         if shapely.has_z(geoms).any():
-            geoms = shapely.force_2d(geoms)
+            geoms, wkb = shapely.force_2d(geoms), None
+        if wkb is not None and len(wkb) != len(geoms):
+            raise ValueError(f"publish of {layer_id!r}: {len(wkb)} WKB values for {len(frame)} features")
         bounds = [float(v) for v in frame.total_bounds] if len(frame) else [math.nan] * 4
         columns = [pg_copy.prepare(frame[name], kind, column_name(name)) for name, kind in fields.items()]
         self.drop_orphan_tables()
@@ -263,7 +267,7 @@ class PostGISStore(PostGISAccess):
                 sql.SQL("").join(sql.SQL(", {} {}").format(sql.Identifier(c.name), sql.SQL(pg_copy.sql_type(c)))
                                  for c in columns)))
             _copy_rows(conn, ident, geoms, geometry_type.startswith("Multi"), columns, progress,
-                       frame[FID_COLUMN].to_numpy() if FID_COLUMN in frame.columns else None)
+                       frame[FID_COLUMN].to_numpy() if FID_COLUMN in frame.columns else None, wkb)
             conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (fid)").format(ident))
             conn.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(
                 ident, sql.Identifier(GEOMETRY_COLUMN)))
@@ -737,21 +741,27 @@ def _series(values: list[Any], kind: str) -> pd.Series:
 
 
 def _copy_rows(conn: Connection, table: sql.Identifier, geoms: np.ndarray, multi: bool,
-               columns: list[pg_copy.CopyField], progress: Progress, given_fids: np.ndarray | None = None) -> None:
-    """Binary COPY of fid (1..n in frame order, or ``given_fids``), geometry and fields, reporting every chunk."""
+               columns: list[pg_copy.CopyField], progress: Progress, given_fids: np.ndarray | None = None,
+               wkb: np.ndarray | None = None) -> None:
+    """Binary COPY of fid (1..n in frame order, or ``given_fids``), geometry (as ``wkb`` when given) and fields,
+    reporting every chunk."""
     n = len(geoms)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table, sql.SQL(", ").join(map(sql.Identifier, pg_copy.copy_columns(columns, GEOMETRY_COLUMN))))
     fids = np.arange(1, n + 1, dtype=np.int64) if given_fids is None else given_fids.astype(np.int64)
     chunks = [(start, min(n, start + _COPY_CHUNK)) for start in range(0, n, _COPY_CHUNK)]
+
+    def encode(start: int, stop: int) -> bytes:
+        return pg_copy.encode_rows(fids, geoms, multi, columns, start, stop, wkb=wkb)
+
     # the next chunk is encoded (WKB, numpy: mostly without the GIL) while this one is sent
     with ThreadPoolExecutor(1) as encoder, conn.cursor().copy(statement) as copy:
         copy.write(pg_copy.HEADER)
-        pending = encoder.submit(pg_copy.encode_rows, fids, geoms, multi, columns, *chunks[0]) if chunks else None
+        pending = encoder.submit(encode, *chunks[0]) if chunks else None
         for i, (start, stop) in enumerate(chunks):
             data = pending.result()  # type: ignore[union-attr]
             if i + 1 < len(chunks):
-                pending = encoder.submit(pg_copy.encode_rows, fids, geoms, multi, columns, *chunks[i + 1])
+                pending = encoder.submit(encode, *chunks[i + 1])
             copy.write(data)
             progress.advance(stop - start)
         copy.write(pg_copy.TRAILER)

@@ -12,7 +12,7 @@ import codecs
 import struct
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 import fiona
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import pyogrio.errors
 import shapely.errors
@@ -34,6 +35,7 @@ from layers.errors import (
     SourceTooLarge,
     UnknownFormat,
 )
+from layers.pyogrio_read import read_with_wkb
 from layers.sniff import check_geojson_crs, check_xml
 
 _DRIVER_BY_SUFFIX = {
@@ -249,13 +251,22 @@ def read_layer(source: Source, layer: str, encoding: str | None = None,
     ``expected`` is the layer's feature count from ``count_features``: GDAL's GML reader stops
     silently at malformed or cut-off XML, so a GML read that yields fewer features is an error.
     """
+    return read_layer_wkb(source, layer, encoding, expected)[0]
+
+
+def read_layer_wkb(source: Source, layer: str, encoding: str | None = None, expected: int | None = None,
+                   decoded: Callable[[np.ndarray], object] | None = None,
+                   ) -> tuple[gpd.GeoDataFrame, np.ndarray | None]:
+    """``read_layer``, and the WKB GDAL gave for each geometry (None for SOSI, which is parsed here);
+    ``decoded`` sees the geometries a block at a time as they are built (``pyogrio_read.read_with_wkb``)."""
     if source.driver == "SOSI":
-        return sosi.read(source.gdal_path, layer, encoding=encoding, shown=source.path)[0]
+        return sosi.read(source.gdal_path, layer, encoding=encoding, shown=source.path)[0], None
     gdal_path, gdal_layer = _layer_address(source, layer)
     try:
         with warnings.catch_warnings():  # shapely warns on NaN coordinates; normalise names them
             warnings.simplefilter("ignore", RuntimeWarning)
-            frame = pyogrio.read_dataframe(gdal_path, layer=gdal_layer, encoding=encoding, **source.open_options)
+            frame, wkb = read_with_wkb(gdal_path, layer=gdal_layer, encoding=encoding, decoded=decoded,
+                                       **source.open_options)
     except shapely.errors.GEOSException as exc:
         raise CorruptSource(f"{source.path}: layer {layer!r} holds a geometry that cannot be built "
                             f"({_first_line(exc)}); a polygon ring needs at least 4 points and must end where it "
@@ -275,7 +286,7 @@ def read_layer(source: Source, layer: str, encoding: str | None = None,
     if source.driver == "GML" and expected is not None and len(frame) < expected:
         raise CorruptSource(f"{source.path}: layer {layer!r} gave {len(frame)} of its {expected} features (the XML "
                             "is cut off or malformed); download or export it again")
-    return frame
+    return frame, wkb
 
 
 def check_declared_crs(source: Source) -> None:

@@ -127,9 +127,12 @@ class Store(Protocol):
     def versions(self, layer_id: str) -> list[VersionRecord]: ...
 
     def publish(self, layer_id: str, frame: gpd.GeoDataFrame, meta: LayerMeta,
-                progress: Progress | None = None, before_commit: Callable[[], None] | None = None) -> VersionRecord:
+                progress: Progress | None = None, before_commit: Callable[[], None] | None = None,
+                wkb: np.ndarray | None = None) -> VersionRecord:
         """Write ``frame`` as a new version and make it current, atomically. ``before_commit`` is called once the
-        version is written, before anyone can see it: if it raises, nothing is published (and it re-raises)."""
+        version is written, before anyone can see it: if it raises, nothing is published (and it re-raises).
+        ``wkb``: the frame's geometries as 2D WKB, row for row, when the caller has them (an ingest, from the
+        source read); a store may write those bytes instead of encoding the geometries again."""
         ...
 
     def rollback(self, layer_id: str, version: int) -> LayerRecord: ...

@@ -10,6 +10,7 @@ SYNTHETIC data: the 3 000 irregular parcels of ``test_ingest_parity`` (EPSG:2583
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from layers.checks import CheckContext, KindCheckFailed, region_from_store
 from layers.ingest import ingest
 from layers.kinds import LayerKind
 from layers.normalise import all_valid, normalise, normalise_assuming_valid
-from layers.store import LayerMeta, Store
+from layers.store import LayerMeta, Store, VersionRecord
 from tests.layers.test_ingest_parity import municipalities, source_frame
 
 
@@ -42,23 +43,36 @@ def parts_wkb(geoms: np.ndarray) -> list[bytes]:
 
 
 @pytest.mark.parametrize("kind", ["gpkg", "postgis"])
-@pytest.mark.parametrize("valid", [True, False], ids=["valid", "one bow tie"])
-def test_published_layer_is_what_normalise_gives(kind: str, valid: bool, make_store: Callable[[str], Store],
+@pytest.mark.parametrize("drop", [[5, 9], [5], [9]], ids=["valid", "valid and one empty", "one bow tie"])
+def test_published_layer_is_what_normalise_gives(kind: str, drop: list[int], make_store: Callable[[str], Store],
                                                  tmp_path: Path) -> None:
-    frame = source_frame()
-    if valid:
-        frame = frame.drop(index=[5, 9])  # the bow tie and the empty one
+    valid = 5 in drop  # row 5 is the bow tie, row 9 the empty one
     source = tmp_path / "ar5.gpkg"
-    pyogrio.write_dataframe(frame, source, layer="ar5")
+    pyogrio.write_dataframe(source_frame().drop(index=drop), source, layer="ar5")
     store = make_store(kind)
     store.publish("kommuner", municipalities(), LayerMeta(LayerKind.municipality, "Kommuner (syntetisk)"))
     checks = CheckContext(region_from_store(store, (0.0, 0.0, 1.0, 1.0)), None, False)
+    handed: list[list[bytes] | None] = []  # the WKB ingest hands the store with each write
+    publish = store.publish
+
+    def spy(*args: Any, wkb: np.ndarray | None = None, **kwargs: Any) -> VersionRecord:
+        handed.append(None if wkb is None else list(wkb))
+        return publish(*args, wkb=wkb, **kwargs)
+
+    store.publish = spy  # type: ignore[method-assign]
 
     report = ingest(store, source, "ar5", LayerKind.farmland, checks=checks)
 
     want, want_report = normalise(pyogrio.read_dataframe(source), LayerKind.farmland, str(source))
     assert asdict(report.normalised) == asdict(want_report)
     assert report.normalised.repaired == (0 if valid else 1)
+    assert report.normalised.dropped_empty == (0 if 9 in drop else 1)
+    # valid: one write, with the WKB as read (the empty row left out); a bow tie: the quick write is rolled
+    # back, and the repaired layer is written from its geometries
+    assert handed == ([shapely.to_wkb(want.geometry.values).tolist()] if valid
+                      else [shapely.to_wkb(normalise_assuming_valid(pyogrio.read_dataframe(source),
+                                                                    LayerKind.farmland, "x")[0].geometry.values
+                                           ).tolist(), None])
     published = store.read_frame(store.get_layer("ar5").current)
     assert len(published) == len(want)
     assert parts_wkb(published.geometry.values) == parts_wkb(want.geometry.values)  # the same coordinates
