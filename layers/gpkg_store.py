@@ -41,6 +41,7 @@ from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.progress import NoProgress, Progress
 from layers.store import (
+    TYPE_NAMES,
     FeatureColumns,
     FeaturePage,
     LayerMeta,
@@ -480,7 +481,8 @@ def _write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str, progress: Progr
 
 
 def _geometry_type(frame: gpd.GeoDataFrame) -> str:
-    types = set(frame.geom_type.unique())
+    ids = np.unique(shapely.get_type_id(np.asarray(frame.geometry.values, dtype=object)))
+    types = {TYPE_NAMES.get(int(i)) for i in ids}  # a missing geometry (-1) is None
     if len(types) == 1:
         return types.pop()
     for family in ("Point", "LineString", "Polygon"):
@@ -491,7 +493,9 @@ def _geometry_type(frame: gpd.GeoDataFrame) -> str:
 
 def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, dtype in frame.drop(columns=[frame.geometry.name, FID_COLUMN], errors="ignore").dtypes.items():
+    for name, dtype in frame.dtypes.items():
+        if name in (frame.geometry.name, FID_COLUMN):
+            continue
         if pd.api.types.is_bool_dtype(dtype):
             out[str(name)] = "bool"
         elif pd.api.types.is_integer_dtype(dtype):

@@ -23,7 +23,7 @@ from pyproj.exceptions import CRSError
 from layers.crs import WORKING_EPSG
 from layers.errors import CorruptSource, MissingCRS, NoFeatures, SourceTooLarge
 from layers.kinds import FIELDS_BY_KIND, CanonicalField, LayerKind, fold
-from layers.store import GEOMETRIES_VALID
+from layers.store import GEOMETRIES_VALID, TYPE_NAMES
 
 _FAMILY = {
     "Point": "point", "MultiPoint": "point",
@@ -145,12 +145,8 @@ def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_o
     out = _canonical_fields(out, kind, report)
     report.features_out = len(out)
     ids, counts = np.unique(shapely.get_type_id(out.geometry.values), return_counts=True)
-    report.geometry_types = {_TYPE_NAMES[int(k)]: int(n) for k, n in zip(ids, counts, strict=True)}
+    report.geometry_types = {TYPE_NAMES[int(k)]: int(n) for k, n in zip(ids, counts, strict=True)}
     return out, report
-
-
-_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
-               5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
 
 
 def _check_size(frame: gpd.GeoDataFrame, source_name: str) -> None:
@@ -276,7 +272,7 @@ def _families(type_ids: np.ndarray) -> Counter[str]:
     ids, first, counts = np.unique(type_ids, return_index=True, return_counts=True)
     families: Counter[str] = Counter()
     for k in np.argsort(first, kind="stable").tolist():
-        families[_FAMILY.get(_TYPE_NAMES[int(ids[k])], "collection")] += int(counts[k])
+        families[_FAMILY.get(TYPE_NAMES[int(ids[k])], "collection")] += int(counts[k])
     return families
 
 

@@ -64,7 +64,8 @@ def prepare(column: pd.Series, kind: str, name: str) -> CopyField:
         return CopyField(name, "timestamptz" if aware else "timestamp", micros, null)
     values = column.to_numpy(dtype=object, copy=True)
     values[null] = None
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):  # e.g. numbers in an object column
+    if not isinstance(column.dtype, pd.StringDtype) and pd.api.types.infer_dtype(values, skipna=True) not in (
+            "string", "empty"):  # e.g. numbers in an object column
         values = np.array([v if v is None or isinstance(v, str) else str(v) for v in values], dtype=object)
     return CopyField(name, "text", values, null)
 

@@ -86,11 +86,9 @@ def unchanged_rows(read: np.ndarray, published: np.ndarray) -> np.ndarray | None
     if shapely.has_z(published).any() or (hasattr(shapely, "has_m") and shapely.has_m(published).any()):
         return None  # GDAL's WKB keeps Z and M; stores write 2D
     if len(published) == len(read):
-        rows = np.arange(len(read))
-    else:  # normalise drops missing and empty geometries, nothing else, before anything may change
-        rows = np.flatnonzero(~(shapely.is_missing(read) | shapely.is_empty(read)))
-        if len(rows) != len(published):
-            return None
-    if not all(map(operator.is_, read[rows], published)):
+        return np.arange(len(read)) if all(map(operator.is_, read, published)) else None
+    # normalise drops missing and empty geometries, nothing else, before anything may change
+    rows = np.flatnonzero(~(shapely.is_missing(read) | shapely.is_empty(read)))
+    if len(rows) != len(published) or not all(map(operator.is_, read[rows], published)):
         return None
     return rows

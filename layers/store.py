@@ -27,6 +27,8 @@ from layers.progress import Progress
 # provenance key: True when every geometry of the version was checked valid when it was normalised (ingest,
 # source sync, upload); the analysis then skips its own check (``layers.normalise.validity_provenance``)
 GEOMETRIES_VALID = "geometries_valid"
+TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+              6: "MultiPolygon", 7: "GeometryCollection"}  # shapely type ids (-1, a missing geometry, is not one)
 
 
 @dataclass(frozen=True)
