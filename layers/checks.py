@@ -107,15 +107,61 @@ class CheckResult:
         return not self.problems
 
 
+@dataclass(frozen=True)
+class GeometryFacts:
+    """What the region and scope checks need of each feature's geometry alone, row for row: whether it meets
+    the region, and (when the region has municipality polygons) the kommunenummer of the polygon its
+    representative point lies in (None outside them)."""
+
+    inside: np.ndarray  # bool
+    codes: np.ndarray | None  # object
+
+    def take(self, rows: np.ndarray) -> GeometryFacts:
+        return GeometryFacts(self.inside[rows], None if self.codes is None else self.codes[rows])
+
+    @staticmethod
+    def joined(parts: list[GeometryFacts]) -> GeometryFacts:
+        codes = [p.codes for p in parts]
+        return GeometryFacts(np.concatenate([p.inside for p in parts]),
+                             None if any(c is None for c in codes) else np.concatenate(codes))  # type: ignore[arg-type]
+
+
+class RegionLookup:
+    """The region's shape (prepared) and its municipality polygons' tree, built once, for ``facts`` of any
+    number of geometry blocks. For one thread: GEOS prepared geometries are not to be shared."""
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+        self.shape = region.shape()
+        shapely.prepare(self.shape)
+        self.tree = shapely.STRtree(np.array(region.polygons, dtype=object)) if region.has_municipalities else None
+        self.code_of = np.array([*region.codes, None], dtype=object)  # one past the end: no polygon
+
+    def facts(self, geoms: np.ndarray) -> GeometryFacts:
+        geoms = np.asarray(geoms, dtype=object)
+        inside = shapely.intersects(self.shape, geoms)
+        if self.tree is None:
+            return GeometryFacts(inside, None)
+        points = shapely.point_on_surface(geoms)
+        point_idx, poly_idx = self.tree.query(points, predicate="intersects")
+        polygon_of = np.full(len(geoms), len(self.region.codes))
+        hit, first = np.unique(point_idx, return_index=True)  # a point's first match, in the tree's order
+        polygon_of[hit] = poly_idx[first]
+        return GeometryFacts(inside, self.code_of[polygon_of])
+
+
 def check_layer(frame: gpd.GeoDataFrame, kind: LayerKind, field_map: dict[str, str],
-                context: CheckContext) -> CheckResult:
-    """Check a normalised frame (working CRS, canonical columns added) against what ``kind`` needs."""
+                context: CheckContext, facts: GeometryFacts | None = None) -> CheckResult:
+    """Check a normalised frame (working CRS, canonical columns added) against what ``kind`` needs.
+    ``facts``: its geometries' ``RegionLookup.facts`` when the caller found them already (e.g. while reading)."""
     needs = needs_of(kind)
     result = CheckResult(kind.value)
+    if facts is None:
+        facts = RegionLookup(context.region).facts(np.asarray(frame.geometry.values, dtype=object))
     _check_geometry(frame, kind, needs, context, result)
     _check_fields(frame, kind, needs, field_map, result)
-    inside = _check_region(frame, kind, needs, context, result)
-    _check_scope(frame, kind, needs, context, inside, result)
+    _check_region(frame, kind, needs, context, facts, result)
+    _check_scope(frame, kind, needs, context, facts, result)
     return result
 
 
@@ -182,12 +228,8 @@ def _check_fields(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, fi
 
 
 def _check_region(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, context: CheckContext,
-                  result: CheckResult) -> np.ndarray:
-    geoms = np.asarray(frame.geometry.values, dtype=object)
-    region = context.region.shape()
-    shapely.prepare(region)  # our own geometry, used by this thread only
-    inside = shapely.intersects(region, geoms)
-    outside = int((~inside).sum())
+                  facts: GeometryFacts, result: CheckResult) -> None:
+    outside = int((~facts.inside).sum())
     result.features_outside_region = outside
     result.share_outside_region = round(outside / len(frame), 4) if len(frame) else 0.0
     if outside:
@@ -199,12 +241,11 @@ def _check_region(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, co
                                              "should reach beyond)")
         else:
             result.warnings.append(message)
-    return inside
 
 
 def _check_scope(frame: gpd.GeoDataFrame, kind: LayerKind, needs: KindNeeds, context: CheckContext,
-                 inside: np.ndarray, result: CheckResult) -> None:
-    codes = _municipality_of(frame, context.region)
+                 facts: GeometryFacts, result: CheckResult) -> None:
+    codes = facts.codes if facts.codes is not None else _municipality_field(frame)
     if codes is not None:
         result.municipalities = _counts(codes[pd.notna(codes)])
     if context.municipalities is None or not needs.municipality_scoped:
@@ -233,21 +274,14 @@ def _counts(codes: np.ndarray) -> dict[str, int]:
 def scope_problems(frame: gpd.GeoDataFrame, kind: LayerKind, context: CheckContext) -> list[str]:
     """Only the municipality-scope check (e.g. for features an editor deletes)."""
     result = CheckResult(kind.value)
-    _check_scope(frame, kind, needs_of(kind), context, np.ones(len(frame), dtype=bool), result)
+    facts = RegionLookup(context.region).facts(np.asarray(frame.geometry.values, dtype=object))
+    _check_scope(frame, kind, needs_of(kind), context, facts, result)
     return result.problems
 
 
-def _municipality_of(frame: gpd.GeoDataFrame, region: Region) -> np.ndarray | None:
-    """Each feature's municipality (kommunenummer, None where unknown): where its representative point lies
-    (the first municipality polygon it meets), else its kommunenummer field."""
-    if region.has_municipalities:
-        points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
-        tree = shapely.STRtree(np.array(region.polygons, dtype=object))
-        point_idx, poly_idx = tree.query(points, predicate="intersects")
-        polygon_of = np.full(len(frame), len(region.codes))  # one past the end: the trailing None below
-        hit, first = np.unique(point_idx, return_index=True)  # a point's first match, in the tree's order
-        polygon_of[hit] = poly_idx[first]
-        return np.array([*region.codes, None], dtype=object)[polygon_of]
+def _municipality_field(frame: gpd.GeoDataFrame) -> np.ndarray | None:
+    """Each feature's kommunenummer field (None where empty), when the region has no municipality polygons
+    to place it by (``GeometryFacts.codes``); None without such a field."""
     if "kommunenummer" in frame.columns and frame["kommunenummer"].notna().any():
         codes = frame["kommunenummer"].astype("string")
         return np.where(codes.isna().to_numpy(), None, codes.to_numpy(dtype=object, na_value=None))

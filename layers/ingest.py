@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from layers.checks import CheckContext, CheckResult, check_layer, require_ok
+from layers.checks import CheckContext, CheckResult, GeometryFacts, RegionLookup, check_layer, require_ok
 from layers.errors import StoreFull
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
@@ -120,11 +120,12 @@ def ingest(
                          description=description or f"{kind.value} layer loaded from {Path(path).name}",
                          attribution=attribution, provenance=provenance)
 
-    with ThreadPoolExecutor(2, thread_name_prefix="ingest", initializer=_yield_to_the_write) as helpers:
+    with (ThreadPoolExecutor(2, thread_name_prefix="ingest", initializer=_yield_to_the_write) as helpers,
+          ThreadPoolExecutor(1, thread_name_prefix="ingest-facts", initializer=_yield_to_the_write) as facts):
         progress.stage("reading", expected)
-        # the geometries' validity is checked a block at a time as they are decoded, on the other core
-        validity = _BlockValidity(helpers)
-        raw, raw_wkb = read_layer_wkb(source, chosen, encoding=encoding, expected=expected, decoded=validity.add)
+        # the geometries are checked a block at a time as they are decoded, on the other core
+        blocks = _BlockChecks(helpers, facts, checks)
+        raw, raw_wkb = read_layer_wkb(source, chosen, encoding=encoding, expected=expected, decoded=blocks.add)
         progress.advance(len(raw))
         progress.stage("validating", None)
         write = _Write(store, layer_id, kind, Path(path).name, checks, progress, helpers)
@@ -138,21 +139,22 @@ def ingest(
             frame, report = quick
             published = np.asarray(frame.geometry.values, dtype=object)
             rows = unchanged_rows(np.asarray(raw.geometry.values, dtype=object), published)
-            # geometries left as read: their validity is the blocks', and they go to the store as the WKB they
+            # geometries left as read: their checks are the blocks', and they go to the store as the WKB they
             # were read from (no second encoding)
-            valid = validity.of(rows) if rows is not None else None
+            valid = blocks.validity(rows) if rows is not None else None
             if valid is None:
                 valid = helpers.submit(all_valid, published).result
             try:
                 record, result = write.publish(frame, report, meta_of(report), valid,
-                                               raw_wkb[rows] if rows is not None and raw_wkb is not None else None)
+                                               raw_wkb[rows] if rows is not None and raw_wkb is not None else None,
+                                               blocks.facts(rows) if rows is not None else None)
             except _NotAllValid:
                 pass
             else:
                 return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report,
                                     record.bbox, time.perf_counter() - started, result)
         frame, report = normalise(raw, kind, shown, crs_override=crs)
-        record, result = write.publish(frame, report, meta_of(report), None, None)
+        record, result = write.publish(frame, report, meta_of(report), None, None, None)
     return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report, record.bbox,
                         time.perf_counter() - started, result)
 
@@ -166,25 +168,42 @@ def _yield_to_the_write() -> None:
         pass
 
 
-class _BlockValidity:
-    """``shapely.is_valid`` of the geometries a block at a time, on the helper threads, as the reader decodes
-    them (GEOS releases the GIL; decoding holds it): for 200 000 polygons the ~0.5 s check ends about when
-    the read does."""
+class _BlockChecks:
+    """The geometry checks a block at a time as the reader decodes the blocks (decoding holds the GIL; GEOS
+    releases it): ``shapely.is_valid`` on the helper threads and, with kind checks, the region facts
+    (``RegionLookup.facts``) on a thread of their own. For 200 000 polygons both end about when the read does,
+    and only the cheap field checks are left for the time of the write."""
 
-    def __init__(self, helpers: ThreadPoolExecutor) -> None:
-        self._helpers = helpers
-        self._blocks: list[Future[np.ndarray]] = []
+    def __init__(self, helpers: ThreadPoolExecutor, facts: ThreadPoolExecutor, checks: CheckContext | None) -> None:
+        self._helpers, self._facts, self._checks = helpers, facts, checks
+        self._valid: list[Future[np.ndarray]] = []
+        self._found: list[Future[GeometryFacts]] = []
+        self._lookup: RegionLookup | None = None
 
     def add(self, geoms: np.ndarray) -> None:
-        self._blocks.append(self._helpers.submit(shapely.is_valid, geoms))
+        self._valid.append(self._helpers.submit(shapely.is_valid, geoms))
+        if self._checks is not None:
+            self._found.append(self._facts.submit(self._facts_of, geoms))
 
-    def of(self, rows: np.ndarray) -> Callable[[], bool] | None:
+    def _facts_of(self, geoms: np.ndarray) -> GeometryFacts:
+        if self._lookup is None:  # built by the one facts thread, which alone uses it
+            self._lookup = RegionLookup(self._checks.region)  # type: ignore[union-attr]
+        return self._lookup.facts(geoms)
+
+    def validity(self, rows: np.ndarray) -> Callable[[], bool] | None:
         """Waits for whether the geometries in ``rows`` (of all those read) are all valid; None when the
         reader gave no blocks (SOSI is parsed here)."""
-        if not self._blocks:
+        if not self._valid:
             return None
-        blocks = self._blocks
+        blocks = self._valid
         return lambda: bool(np.concatenate([b.result() for b in blocks])[rows].all())
+
+    def facts(self, rows: np.ndarray) -> Callable[[], GeometryFacts] | None:
+        """Waits for the region facts of the geometries in ``rows``; None without blocks or kind checks."""
+        if not self._found:
+            return None
+        blocks = self._found
+        return lambda: GeometryFacts.joined([b.result() for b in blocks]).take(rows)
 
 
 class _NotAllValid(Exception):
@@ -205,11 +224,11 @@ class _Write:
 
     def publish(self, frame: gpd.GeoDataFrame, report: NormaliseReport, meta: LayerMeta,
                 validity: Callable[[], bool] | None, wkb: np.ndarray | None,
-                ) -> tuple[VersionRecord, CheckResult | None]:
+                facts: Callable[[], GeometryFacts] | None) -> tuple[VersionRecord, CheckResult | None]:
         checking = None
         if self.checks is not None:  # a shallow copy: the checks thread has its own frame object
-            checking = self.helpers.submit(check_layer, frame.copy(deep=False), self.kind, report.field_map,
-                                           self.checks)
+            checking = self.helpers.submit(_check, frame.copy(deep=False), self.kind, report.field_map, self.checks,
+                                           facts)
 
         def ready() -> None:
             if validity is not None and not validity():
@@ -231,6 +250,11 @@ class _Write:
                                 "file again") from None
             raise
         return record, checking.result() if checking is not None else None
+
+
+def _check(frame: gpd.GeoDataFrame, kind: LayerKind, field_map: dict[str, str], checks: CheckContext,
+           facts: Callable[[], GeometryFacts] | None) -> CheckResult:
+    return check_layer(frame, kind, field_map, checks, facts() if facts is not None else None)
 
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}

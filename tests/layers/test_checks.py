@@ -4,10 +4,19 @@ the region, and an editor's municipality scope. Synthetic geometries near Kongsb
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pytest
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import LineString, Point, Polygon, box
 
-from layers.checks import CheckContext, KindCheckFailed, Region, check_layer, require_ok
+from layers.checks import (
+    CheckContext,
+    GeometryFacts,
+    KindCheckFailed,
+    Region,
+    RegionLookup,
+    check_layer,
+    require_ok,
+)
 from layers.kinds import LayerKind
 from layers.normalise import normalise
 
@@ -104,3 +113,23 @@ def test_without_municipality_polygons_the_kommunenummer_decides_or_the_editor_i
     anonymous_plan = zoning([(531_000, 6_611_000)])
     refused = run(anonymous_plan, LayerKind.zoning, CheckContext(BBOX_ONLY, municipalities=("3303",)))
     assert "cannot tell which municipality" in refused.problems[0]
+
+
+def test_facts_found_a_block_at_a_time_give_the_same_result_as_the_whole_frame() -> None:
+    """What ingest does while reading: ``RegionLookup.facts`` of blocks, joined and cut to the published rows
+    (a missing and an empty geometry dropped), give ``check_layer`` the answer it finds on its own."""
+    cells = [(531_000 + 1_500 * i, 6_611_000 + 700 * (i % 5)) for i in range(14)]  # 3303, 3334, the border, outside
+    read = [box(x, y, x + 200, y + 200) for x, y in cells] + [None, Polygon()]
+    read[3] = box(539_900, 6_612_000, 540_300, 6_612_200)  # across the border: its point decides
+    read[13] = box(560_000, 6_612_000, 560_200, 6_612_200)  # outside both
+    geoms = np.array(read, dtype=object)
+    rows = np.array([i for i, g in enumerate(read) if g is not None and not g.is_empty])
+    frame = gpd.GeoDataFrame({"arealformal": [1300] * len(rows)}, geometry=list(geoms[rows]), crs=25832)
+    context = CheckContext(REGION, ("3303",))
+    lookup = RegionLookup(REGION)
+    facts = GeometryFacts.joined([lookup.facts(geoms[:5]), lookup.facts(geoms[5:11]), lookup.facts(geoms[11:])])
+    whole = check_layer(frame, LayerKind.zoning, {"arealformal": "arealformal"}, context)
+    blocks = check_layer(frame, LayerKind.zoning, {"arealformal": "arealformal"}, context, facts.take(rows))
+    assert blocks == whole
+    assert whole.features_outside_region == 1 and sum(whole.municipalities.values()) == 13
+    assert whole.problems and "outside your municipalities (3303)" in whole.problems[-1]
