@@ -250,6 +250,8 @@ class PostGISStore(PostGISAccess):
         geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
         if shapely.has_z(geoms).any():
             geoms, wkb = shapely.force_2d(geoms), None
+        if wkb is not None and hasattr(shapely, "has_m") and shapely.has_m(geoms).any():
+            wkb = None  # measured geometries are encoded from the geometries, as before the source's WKB was kept
         if wkb is not None and len(wkb) != len(geoms):
             raise ValueError(f"publish of {layer_id!r}: {len(wkb)} WKB values for {len(frame)} features")
         bounds = [float(v) for v in frame.total_bounds] if len(frame) else [math.nan] * 4

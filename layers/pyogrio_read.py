@@ -78,13 +78,11 @@ def _datetimes(text: pd.Series) -> pd.Series:
 
 def unchanged_rows(read: np.ndarray, published: np.ndarray) -> np.ndarray | None:
     """The rows of ``read`` that ``published`` holds, when those are the geometries left as they were read
-    (the same objects, in order, missing and empty ones dropped), all 2D; otherwise None. The source's WKB
-    (``read_with_wkb``) of those rows is then the published geometries' WKB, and what was found of the read
-    ones holds for them."""
+    (the same objects, in order, missing and empty ones dropped); otherwise None. The source's WKB
+    (``read_with_wkb``) of those rows is then the published geometries' WKB (with their Z or M, if any: a
+    store writing 2D does not take it then), and what was found of the read ones holds for them."""
     if len(published) > len(read):
         return None
-    if shapely.has_z(published).any() or (hasattr(shapely, "has_m") and shapely.has_m(published).any()):
-        return None  # GDAL's WKB keeps Z and M; stores write 2D
     if len(published) == len(read):
         return np.arange(len(read)) if all(map(operator.is_, read, published)) else None
     # normalise drops missing and empty geometries, nothing else, before anything may change

@@ -133,8 +133,9 @@ class Store(Protocol):
                 wkb: np.ndarray | None = None) -> VersionRecord:
         """Write ``frame`` as a new version and make it current, atomically. ``before_commit`` is called once the
         version is written, before anyone can see it: if it raises, nothing is published (and it re-raises).
-        ``wkb``: the frame's geometries as 2D WKB, row for row, when the caller has them (an ingest, from the
-        source read); a store may write those bytes instead of encoding the geometries again."""
+        ``wkb``: the frame's geometries as WKB, row for row, when the caller has them (an ingest, from the
+        source read); a store may write those bytes instead of encoding the geometries again (not when they
+        have Z or M: stores write 2D)."""
         ...
 
     def rollback(self, layer_id: str, version: int) -> LayerRecord: ...

@@ -10,9 +10,9 @@ SYNTHETIC data: the 3 000 irregular parcels of ``test_ingest_parity`` (EPSG:2583
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np

@@ -105,12 +105,10 @@ def test_blocks_are_handed_over_in_order_as_they_are_decoded(tmp_path: Path) -> 
 
 def test_unchanged_rows_only_for_the_geometries_as_read() -> None:
     """SYNTHETIC geometries: kept as they were (some missing or empty ones dropped) -> their rows; a changed
-    one, a reordering or a Z -> None."""
+    one or a reordering -> None."""
     read = np.array([shapely.box(0, 0, 1, 1), None, shapely.Polygon(), shapely.box(2, 2, 3, 3)], dtype=object)
     assert unchanged_rows(read, read.copy()).tolist() == [0, 1, 2, 3]
     assert unchanged_rows(read, read[[0, 3]]).tolist() == [0, 3]
     assert unchanged_rows(read, read[[3, 0]]) is None  # another order
     assert unchanged_rows(read, read[[0]]) is None  # a row dropped that was not empty
     assert unchanged_rows(read, np.array([read[0], shapely.box(2, 2, 3, 3)], dtype=object)) is None  # a copy
-    with_z = np.array([shapely.Point(1, 2, 3)], dtype=object)
-    assert unchanged_rows(with_z, with_z) is None
