@@ -249,6 +249,7 @@ def test_before_commit_sees_nothing_yet_and_can_refuse_the_version(store: Store)
     assert (record.version, record.feature_count, seen[-1]) == (2, 4, 0)
 
 
+@pytest.mark.filterwarnings("ignore:Layer 'jorder' has been declared with non-Z:RuntimeWarning")  # GeoPackage: Z kept
 def test_handed_wkb_is_stored_as_the_geometries_are(store: Store) -> None:
     """``publish(wkb=...)``: the bytes stand for the geometries, so the stored layer is the one published
     without them, also for WKB with Z (PostGIS writes 2D: it does not take that WKB)."""
