@@ -12,10 +12,13 @@ misses a commit older than ``MAX_AGE_SECONDS`` (1 s), whatever happens to the li
 sees its own writes at once; with the listener up, other processes' commits are seen after the notification
 and one query (milliseconds). When the map is too old (listener dropped, reconnecting, or starved of CPU)
 ``get`` returns None and the store reads the versions from the database, as it did on every request before.
+
+``VersionGate`` is that read on the event loop: concurrent requests share one query.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -23,6 +26,7 @@ import time
 from collections.abc import Callable
 
 import psycopg
+from psycopg import AsyncConnection
 
 from layers.migrations import CATALOG_SCHEMA
 
@@ -107,3 +111,60 @@ class VersionWatch:
             while not self._stop.is_set() and self.clock() - started < self.recheck:
                 if any(True for _ in conn.notifies(timeout=_POLL_SECONDS, stop_after=1)):
                     break  # something committed: read again now
+
+
+class VersionGate:
+    """Current layer versions for many concurrent requests from few queries, on one event loop.
+
+    A caller that arrives while no query is running starts one; a caller that arrives while a query is
+    running waits for the *next* one, started as soon as the running one ends. So every answer comes from
+    a query that began after its caller asked (a publish committed before the request is always seen),
+    and under load one round trip answers every request that arrived during the previous one.
+    """
+
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.url = url
+        self.loop = loop
+        self._conn: AsyncConnection | None = None
+        self._running = False
+        self._next: asyncio.Future[dict[str, int]] | None = None
+
+    async def get(self) -> dict[str, int]:
+        if self._running:
+            if self._next is None:
+                self._next = self.loop.create_future()
+            future = self._next
+        else:
+            future = self.loop.create_future()
+            self._start(future)
+        return await asyncio.shield(future)
+
+    def _start(self, future: asyncio.Future[dict[str, int]]) -> None:
+        self._running = True
+        self.loop.create_task(self._query(future))
+
+    async def _query(self, future: asyncio.Future[dict[str, int]]) -> None:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = await AsyncConnection.connect(self.url, autocommit=True, options="-c TimeZone=UTC",
+                                                           application_name="geo-service")
+            cursor = await self._conn.execute(VERSIONS_SQL)
+            result = dict(await cursor.fetchall())
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            if self._conn is not None and self._conn.broken:
+                self._conn = None
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
+        finally:
+            self._running = False
+            waiting, self._next = self._next, None
+            if waiting is not None:
+                self._start(waiting)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            conn.pgconn.finish()  # synchronous: the loop may be gone already

@@ -34,18 +34,16 @@ import asyncio
 import json
 import math
 import threading
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Self
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
-from psycopg import AsyncConnection, Connection, errors, sql
+from psycopg import Connection, errors, sql
 from psycopg_pool import ConnectionPool
 
 from layers import pg_copy, pg_geojson
@@ -54,12 +52,28 @@ from layers.access_pg import PostGISAccess
 from layers.cql2 import Cql2Filter, SortKey
 from layers.cql2_sql import POSTGIS, compile_filter, order_by
 from layers.crs import WORKING_EPSG, OutputCrs
-from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionNotFound
-from layers.gpkg_store import FID_COLUMN, _coerce_filter, _field_types, _geometry_type
+from layers.errors import FeatureNotFound, LayerNotFound, VersionNotFound
+from layers.gpkg_store import FID_COLUMN, _field_types, _geometry_type
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.migrations import CATALOG_SCHEMA, migrate
-from layers.pg_versions import VERSIONS_SQL, VersionWatch
+from layers.pg_sql import (
+    CATALOG_CHECK,
+    GEOMETRY_COLUMN,
+    LAYERS_SCHEMA,
+    attribute_sql,
+    bbox_clause,
+    column_name,
+    frame_of,
+    geojson_statement,
+    out_column,
+    page_of,
+    select_columns,
+    table_name,
+    table_of,
+    where_clause,
+)
+from layers.pg_versions import VERSIONS_SQL, VersionGate, VersionWatch
 from layers.progress import NoProgress, Progress
 from layers.store import (
     FeatureColumns,
@@ -69,11 +83,8 @@ from layers.store import (
     LayerRecord,
     VersionRecord,
     check_properties,
-    feature_page,
 )
 
-LAYERS_SCHEMA = "geo_layers"
-GEOMETRY_COLUMN = "geom"
 _LOCK_CLASS = 0x67656F6C  # "geol": advisory locks of layer publishes/rollbacks (objid = hashtext(layer id))
 _NAMED_LOCK_CLASS = 0x67656F78  # "geox": named locks across replicas (exclusive(), e.g. derived refreshes)
 _COPY_CHUNK = 20_000  # rows per COPY message (and progress step)
@@ -113,7 +124,7 @@ class PostGISStore(PostGISAccess):
         self._aware_lock = threading.Lock()
         self._layers: dict[str, tuple[LayerRecord, datetime]] = {}  # id -> record, its catalog ``updated``
         self._statements: dict[tuple, tuple[sql.Composable | None, list[str]]] = {}  # geojson_page's SQL
-        self._gate: _VersionGate | None = None
+        self._gate: VersionGate | None = None
         self._versions = VersionWatch(url)
         self.removed_leftovers: list[str] = []
         if migrate_schema:
@@ -197,7 +208,7 @@ class PostGISStore(PostGISAccess):
 
         The listener's map when it is fresh (no round trip); else a query. Concurrent callers share queries
         but never get a stale answer: each is answered by a query that started after it asked
-        (``_VersionGate``), so under load one round trip serves many cache hits.
+        (``VersionGate``), so under load one round trip serves many cache hits.
         """
         known = self._versions.get()
         if known is not None:
@@ -205,7 +216,7 @@ class PostGISStore(PostGISAccess):
         loop = asyncio.get_running_loop()
         gate = self._gate
         if gate is None or gate.loop is not loop:
-            gate = self._gate = _VersionGate(self.url, loop)
+            gate = self._gate = VersionGate(self.url, loop)
         return await gate.get()
 
     def versions(self, layer_id: str) -> list[VersionRecord]:
@@ -302,22 +313,22 @@ class PostGISStore(PostGISAccess):
               sortby: tuple[SortKey, ...] = ()) -> FeaturePage:
         """A page of features matching ``bbox`` (working CRS, exact intersection), ``filters`` (equality) and
         ``cql`` (``layers.cql2_sql``), in ``sortby`` order then by fid."""
-        table = _table(record)
+        table = table_of(record)
         compiled = compile_filter(record, cql, POSTGIS) if cql is not None else None
         order = sql.SQL(order_by(record, sortby, POSTGIS))
         with self._connection() as conn:
             aware = self._aware_columns(conn, record)
-            where, params = _where(record, bbox, filters, aware)
+            where, params = where_clause(record, bbox, filters, aware)
             if compiled is not None:
                 condition = sql.SQL(compiled.sql)
                 where = condition if where is None else sql.SQL("{} AND {}").format(where, condition)
                 params += compiled.params
-            select = _select_columns(record, list(record.fields))
+            select = select_columns(record, list(record.fields))
             if where is None:  # no bbox, no filter: the count is in the catalog
                 rows = conn.cursor(binary=True).execute(
                     sql.SQL("SELECT {} FROM {} t ORDER BY {} LIMIT %s OFFSET %s").format(select, table, order),
                     (limit, offset)).fetchall()
-                return _page(record, rows, record.feature_count)
+                return page_of(record, rows, record.feature_count)
             keys = sql.SQL("").join(sql.SQL(", ") + pg_geojson.column(column_name(k.name)) for k in sortby)
             rows = conn.cursor(binary=True).execute(sql.SQL(
                 "WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}) "
@@ -333,7 +344,7 @@ class PostGISStore(PostGISAccess):
             else:  # a page past the end: the count still has to be told
                 (matched,) = conn.execute(sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(table, where),
                                           params).fetchone()
-        return _page(record, rows, int(matched))
+        return page_of(record, rows, int(matched))
 
     def peek_layer(self, layer_id: str) -> LayerRecord | None:
         """The layer as this process last read it, or None (no I/O): maybe stale, which ``geojson_page``
@@ -383,7 +394,7 @@ class PostGISStore(PostGISAccess):
         """((current version, updated) of the layer, (returned, matched, features) or None if not writable)."""
         record = layer.current
         aware = self._aware_columns(conn, record)
-        where, params = _where(record, bbox, filters, aware)
+        where, params = where_clause(record, bbox, filters, aware)
         compiled = compile_filter(record, cql, POSTGIS) if cql is not None else None
         if compiled is not None:
             condition = sql.SQL(compiled.sql)
@@ -394,14 +405,14 @@ class PostGISStore(PostGISAccess):
         key = None if compiled is not None or filters else (record.location, bbox is None, target, sortby)
         statement = self._statements.get(key) if key is not None else None
         if statement is None:
-            statement = _geojson_statement(record, where, sortby, target, aware)
+            statement = geojson_statement(record, where, sortby, target, aware)
             if key is not None:
                 if len(self._statements) > 256:
                     self._statements.clear()
                 self._statements[key] = statement
         query, names = statement
         if query is None:  # a field type written in Python only: just the catalog check
-            row = conn.execute(_CATALOG_CHECK, (layer.id,)).fetchone()
+            row = conn.execute(CATALOG_CHECK, (layer.id,)).fetchone()
             return (row[0], row[1]), None
         if where is None:  # no bbox, no filter: the count is in the catalog
             params = [limit, offset, record.feature_count]
@@ -414,10 +425,10 @@ class PostGISStore(PostGISAccess):
         with self._connection() as conn:
             rows = conn.cursor(binary=True).execute(
                 sql.SQL("SELECT {} FROM {} t WHERE t.fid = %s").format(
-                    _select_columns(record, list(record.fields)), _table(record)), (feature_id,)).fetchall()
+                    select_columns(record, list(record.fields)), table_of(record)), (feature_id,)).fetchall()
         if not rows:
             raise FeatureNotFound(f"layer {record.layer_id!r} (version {record.version}) has no feature {feature_id}")
-        return _page(record, rows, 1)
+        return page_of(record, rows, 1)
 
     def scan(self, record: VersionRecord, bbox: tuple[float, float, float, float],
              properties: list[str], limit: int | None = None) -> FeatureColumns:
@@ -430,16 +441,16 @@ class PostGISStore(PostGISAccess):
         envelope = sql.SQL("t.{} && ST_MakeEnvelope(%s, %s, %s, %s, {})").format(geom, sql.Literal(WORKING_EPSG))
         params: tuple[Any, ...] = tuple(bbox)
         if limit is None:
-            source = sql.SQL("{} t WHERE {}").format(_table(record), envelope)
+            source = sql.SQL("{} t WHERE {}").format(table_of(record), envelope)
         else:
             source = sql.SQL("(SELECT t.fid FROM {table} t WHERE {envelope} ORDER BY ST_Area(Box2D(t.{geom})) DESC, "
                              "t.fid LIMIT %s) h JOIN {table} t ON t.fid = h.fid").format(
-                table=_table(record), envelope=envelope, geom=geom)
+                table=table_of(record), envelope=envelope, geom=geom)
             params += (limit,)
         with self._connection() as conn:
             aware = self._aware_columns(conn, record)
             rows = conn.cursor(binary=True).execute(
-                sql.SQL("SELECT {} FROM {} ORDER BY t.fid").format(_select_columns(record, properties), source),
+                sql.SQL("SELECT {} FROM {} ORDER BY t.fid").format(select_columns(record, properties), source),
                 params).fetchall()
         if not rows:
             return FeatureColumns(np.array([], dtype=np.int64), np.array([], dtype=object),
@@ -447,7 +458,7 @@ class PostGISStore(PostGISAccess):
         fids, blobs, *values = zip(*rows, strict=True)
         columns = {}
         for name, column in zip(properties, values, strict=True):
-            columns[name] = _out_column(list(column), record.fields[name], name in aware)
+            columns[name] = out_column(list(column), record.fields[name], name in aware)
         return FeatureColumns(np.array(fids, dtype=np.int64), shapely.from_wkb(list(blobs)), columns)
 
     def read_frame(self, record: VersionRecord,
@@ -458,12 +469,12 @@ class PostGISStore(PostGISAccess):
             params: tuple[Any, ...] = ()
             where = sql.SQL("")
             if bbox is not None:
-                where = sql.SQL(" WHERE ") + _bbox_clause()
+                where = sql.SQL(" WHERE ") + bbox_clause()
                 params = tuple(bbox) * 2
             rows = conn.cursor(binary=True).execute(
                 sql.SQL("SELECT {} FROM {} t{} ORDER BY t.fid").format(
-                    _select_columns(record, names), _table(record), where), params).fetchall()
-        return _frame(record, rows)
+                    select_columns(record, names), table_of(record), where), params).fetchall()
+        return frame_of(record, rows)
 
     # -- tiles ---------------------------------------------------------------------------------
     def mvt_tile(self, record: VersionRecord, z: int, x: int, y: int, bbox: tuple[float, float, float, float],
@@ -482,7 +493,7 @@ class PostGISStore(PostGISAccess):
         geom = sql.Identifier(GEOMETRY_COLUMN)
         with self._connection() as conn:
             aware = self._aware_columns(conn, record)
-            attrs = sql.SQL("").join(sql.SQL(", ") + _attribute_sql(n, record.fields[n], n in aware) for n in props)
+            attrs = sql.SQL("").join(sql.SQL(", ") + attribute_sql(n, record.fields[n], n in aware) for n in props)
             # ST_AsMVTGeom itself simplifies by half a tile unit; a coarser retry simplifies first. The
             # transform runs once per row (OFFSET 0 keeps the lateral subquery from being inlined twice).
             shape = sql.SQL("ST_Simplify(s.g, %(tolerance)s)") if simplify > 0.5 else sql.SQL("s.g")
@@ -494,7 +505,7 @@ class PostGISStore(PostGISAccess):
                 "WHERE t.{geom} && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}) AND CASE ST_Dimension(s.g) "
                 "WHEN 2 THEN ST_Area(s.g) >= %(min_area)s WHEN 1 THEN ST_Length(s.g) >= %(min_length)s ELSE true END "
                 "ORDER BY t.fid) f WHERE __mvt IS NOT NULL").format(
-                attrs=attrs, geom=geom, table=_table(record), srid=sql.Literal(WORKING_EPSG), shape=shape)
+                attrs=attrs, geom=geom, table=table_of(record), srid=sql.Literal(WORKING_EPSG), shape=shape)
             (data,) = conn.execute(query, {
                 "x0": bbox[0], "y0": bbox[1], "x1": bbox[2], "y1": bbox[3], "z": z, "x": x, "y": y,
                 "extent": extent, "buffer": buffer, "tolerance": simplify / scale,
@@ -519,227 +530,6 @@ class PostGISStore(PostGISAccess):
             with self._aware_lock:
                 self._aware[record.location] = found
         return found
-
-
-class _VersionGate:
-    """Current layer versions for many concurrent requests from few queries, on one event loop.
-
-    A caller that arrives while no query is running starts one; a caller that arrives while a query is
-    running waits for the *next* one, started as soon as the running one ends. So every answer comes from
-    a query that began after its caller asked (a publish committed before the request is always seen),
-    and under load one round trip answers every request that arrived during the previous one.
-    """
-
-    def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
-        self.url = url
-        self.loop = loop
-        self._conn: AsyncConnection | None = None
-        self._running = False
-        self._next: asyncio.Future[dict[str, int]] | None = None
-
-    async def get(self) -> dict[str, int]:
-        if self._running:
-            if self._next is None:
-                self._next = self.loop.create_future()
-            future = self._next
-        else:
-            future = self.loop.create_future()
-            self._start(future)
-        return await asyncio.shield(future)
-
-    def _start(self, future: asyncio.Future[dict[str, int]]) -> None:
-        self._running = True
-        self.loop.create_task(self._query(future))
-
-    async def _query(self, future: asyncio.Future[dict[str, int]]) -> None:
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = await AsyncConnection.connect(self.url, autocommit=True, options="-c TimeZone=UTC",
-                                                           application_name="geo-service")
-            cursor = await self._conn.execute(VERSIONS_SQL)
-            result = dict(await cursor.fetchall())
-        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
-            if self._conn is not None and self._conn.broken:
-                self._conn = None
-            if not future.done():
-                future.set_exception(exc)
-        else:
-            if not future.done():
-                future.set_result(result)
-        finally:
-            self._running = False
-            waiting, self._next = self._next, None
-            if waiting is not None:
-                self._start(waiting)
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
-            conn.pgconn.finish()  # synchronous: the loop may be gone already
-
-
-# -- names ----------------------------------------------------------------------------------------
-def table_name(layer_id: str, version: int) -> str:
-    """``<id>_v<n>``; ids too long for PostgreSQL's 63-byte names are shortened with a checksum."""
-    suffix = f"_v{version}"
-    if len(layer_id) + len(suffix) <= 63:
-        return layer_id + suffix
-    digest = f"{zlib.crc32(layer_id.encode()):08x}"
-    return f"{layer_id[:63 - len(suffix) - 9]}_{digest}{suffix}"
-
-
-def column_name(field: str) -> str:
-    """The table column of a field (``fid`` and ``geom`` are taken by the store itself)."""
-    return f"{field}_" if field in ("fid", GEOMETRY_COLUMN) else field
-
-
-def _table(record: VersionRecord) -> sql.Identifier:
-    schema, _, table = record.location.partition(".")
-    return sql.Identifier(schema, table)
-
-
-def _select_columns(record: VersionRecord, names: list[str]) -> sql.Composable:
-    cols = [sql.SQL("t.fid"), sql.SQL("ST_AsBinary(t.{})").format(sql.Identifier(GEOMETRY_COLUMN))]
-    cols += [pg_geojson.column(column_name(n)) for n in names]  # a % in a name is doubled for psycopg
-    return sql.SQL(", ").join(cols)
-
-
-def _attribute_sql(name: str, kind: str, aware: bool) -> sql.Composable:
-    """A tile attribute as the Python tile path has it: datetimes as the GeoPackage's ISO text."""
-    col = pg_geojson.column(column_name(name))  # a % in a name is doubled for psycopg (the alias's too)
-    if kind != "datetime":
-        return sql.SQL("{} AS {}").format(col, pg_geojson.identifier(name))
-    return sql.SQL("{} AS {}").format(pg_geojson.iso_text_sql(col, aware), pg_geojson.identifier(name))
-
-
-def _bbox_clause() -> sql.Composable:
-    geom = sql.Identifier(GEOMETRY_COLUMN)
-    envelope = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, {})").format(sql.Literal(WORKING_EPSG))
-    return sql.SQL("t.{g} && {e} AND ST_Intersects(t.{g}, {e})").format(g=geom, e=envelope)
-
-
-_CHECK = "FROM (SELECT) one LEFT JOIN {catalog}.layers l ON l.id = %s AND l.removed IS NULL"
-_CATALOG_CHECK = sql.SQL("SELECT l.current_version, l.updated " + _CHECK).format(catalog=sql.Identifier(CATALOG_SCHEMA))
-
-
-def _geojson_statement(record: VersionRecord, where: sql.Composable | None, sortby: tuple[SortKey, ...],
-                       target: OutputCrs, aware: frozenset[str]) -> tuple[sql.Composable | None, list[str]]:
-    """The statement of ``PostGISStore.geojson_page`` and its field-name parameters (None: not writable).
-
-    Parameters in order: the WHERE clause's, limit, offset (then the feature count when there is no WHERE),
-    the field names, the layer id. One row: current version and ``updated`` of the layer, features returned,
-    features matched, the features' JSON (UTF-8 bytea; NULL when none).
-    """
-    feature = pg_geojson.feature_sql(record.fields, {n: column_name(n) for n in record.fields}, aware,
-                                     GEOMETRY_COLUMN, target)
-    if feature is None:
-        return None, []
-    text, names = feature
-    keys = sql.SQL("").join(sql.SQL(", ") + pg_geojson.column(column_name(k.name)) for k in sortby)
-    if where is None:
-        head = "WITH p AS MATERIALIZED (SELECT t.fid FROM {table} t ORDER BY {order} LIMIT %s OFFSET %s)"
-        matched = "%s::bigint"
-    else:
-        head = ("WITH m AS MATERIALIZED (SELECT t.fid{keys} FROM {table} t WHERE {where}), "
-                "p AS MATERIALIZED (SELECT t.fid FROM m t ORDER BY {order} LIMIT %s OFFSET %s)")
-        matched = "(SELECT count(*) FROM m)"
-    query = sql.SQL(
-        head + " SELECT l.current_version, l.updated, (SELECT count(*) FROM p), " + matched + ", "
-        "(SELECT convert_to(string_agg({text}, ',' ORDER BY {order}), 'UTF8') FROM p JOIN {table} t "
-        "ON t.fid = p.fid) " + _CHECK).format(
-        table=_table(record), where=where or sql.SQL("true"), keys=keys, order=sql.SQL(order_by(record, sortby, POSTGIS)),
-        text=text, catalog=sql.Identifier(CATALOG_SCHEMA))
-    return query, names
-
-
-def _where(record: VersionRecord, bbox: tuple[float, float, float, float] | None, filters: dict[str, Any],
-           aware: frozenset[str]) -> tuple[sql.Composable | None, list[Any]]:
-    """The WHERE clause of a query (None when there is nothing to filter) and its parameters."""
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
-    for name, raw in filters.items():
-        kind = record.fields.get(name)
-        if kind is None:
-            raise InvalidQuery(name, f"{name!r} is neither a query parameter nor a property of {record.layer_id!r}; "
-                               f"properties: {', '.join(record.fields)}")
-        value = _filter_value(name, raw, kind, name in aware)
-        if value is _NO_MATCH:
-            clauses.append(sql.SQL("false"))
-            continue
-        clauses.append(pg_geojson.column(column_name(name)) + sql.SQL(" = %s"))
-        params.append(value)
-    if bbox is not None:
-        clauses.append(_bbox_clause())
-        params += list(bbox) * 2
-    if not clauses:
-        return None, []
-    return sql.SQL(" AND ").join(clauses), params
-
-
-_NO_MATCH = object()
-
-
-def _filter_value(name: str, raw: Any, kind: str, aware: bool) -> Any:
-    """The typed value of an equality filter (``InvalidQuery`` naming the property when it cannot be)."""
-    if kind == "bool":
-        return bool(_coerce_filter(name, raw, kind))
-    if kind != "datetime":
-        return _coerce_filter(name, raw, kind)
-    # the GeoPackage compares ISO text; here a value that is no timestamp of the column's kind matches nothing
-    try:
-        value = datetime.fromisoformat(str(raw))
-    except ValueError:
-        return _NO_MATCH
-    if (value.tzinfo is not None) != aware:
-        return _NO_MATCH
-    return value
-
-
-# -- rows <-> Python --------------------------------------------------------------------------------
-def _iso(value: datetime) -> str:
-    """A timestamp as the GeoPackage stores it: ``2024-05-01T10:00:00``, ``.123`` if it has milliseconds,
-    ``Z`` when it has a time zone (always UTC here)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-        suffix = "Z"
-    else:
-        suffix = ""
-    text = value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
-    return text + suffix
-
-
-def _out_column(values: list[Any], kind: str, aware: bool) -> list[Any]:
-    if kind == "datetime":
-        return [None if v is None else _iso(v) for v in values]
-    return values
-
-
-def _page(record: VersionRecord, rows: list[tuple], matched: int) -> FeaturePage:
-    return feature_page(record, rows, matched, shapely.from_wkb, {"datetime": _iso})
-
-
-def _frame(record: VersionRecord, rows: list[tuple]) -> gpd.GeoDataFrame:
-    names = list(record.fields)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * (2 + len(names))
-    index = pd.Index(np.array(columns[0], dtype=np.int64), name="fid")
-    data = {name: _series(list(column), record.fields[name]).set_axis(index)
-            for name, column in zip(names, columns[2:], strict=True)}
-    geometry = gpd.GeoSeries(shapely.from_wkb(list(columns[1])) if rows else np.array([], dtype=object),
-                             index=index, crs=WORKING_EPSG)
-    return gpd.GeoDataFrame(data, geometry=geometry, index=index, crs=WORKING_EPSG)
-
-
-def _series(values: list[Any], kind: str) -> pd.Series:
-    has_null = any(v is None for v in values)
-    if kind == "int":
-        return pd.Series(values, dtype="Int64" if has_null else "int64")
-    if kind == "float":
-        return pd.Series([math.nan if v is None else v for v in values], dtype="float64")
-    if kind == "bool":
-        return pd.Series(values, dtype="boolean" if has_null else "bool")
-    if kind == "datetime":
-        return pd.Series(pd.to_datetime(values, utc=any(getattr(v, "tzinfo", None) for v in values)))
-    return pd.Series(values) if values else pd.Series([], dtype=object)  # text: pandas picks its string dtype
 
 
 def _copy_rows(conn: Connection, table: sql.Identifier, geoms: np.ndarray, multi: bool,
