@@ -121,10 +121,10 @@ def ingest(
                          attribution=attribution, provenance=provenance)
 
     with (ThreadPoolExecutor(2, thread_name_prefix="ingest", initializer=_yield_to_the_write) as helpers,
-          ThreadPoolExecutor(1, thread_name_prefix="ingest-blocks", initializer=_yield_to_the_write) as thread):
+          ThreadPoolExecutor(1, thread_name_prefix="ingest-facts", initializer=_yield_to_the_write) as facts):
         progress.stage("reading", expected)
         # the geometries are checked a block at a time as they are decoded, on the other core
-        blocks = _BlockChecks(thread, checks)
+        blocks = _BlockChecks(helpers, facts, checks)
         raw, raw_wkb = read_layer_wkb(source, chosen, encoding=encoding, expected=expected, decoded=blocks.add)
         progress.advance(len(raw))
         progress.stage("validating", None)
@@ -170,40 +170,40 @@ def _yield_to_the_write() -> None:
 
 class _BlockChecks:
     """The geometry checks a block at a time as the reader decodes the blocks (decoding holds the GIL; GEOS
-    releases it): ``shapely.is_valid`` and, with kind checks, the region facts (``RegionLookup.facts``), one
-    block after the other on one thread of their own. One thread leaves the reading thread its core; for
-    200 000 polygons the checks end soon after the read (they are awaited only before the commit), and
-    only the cheap field checks are left for the time of the write."""
+    releases it): ``shapely.is_valid`` on the helper threads and, with kind checks, the region facts
+    (``RegionLookup.facts``) on a thread of their own. For 200 000 polygons both end about when the read does,
+    and only the cheap field checks are left for the time of the write."""
 
-    def __init__(self, thread: ThreadPoolExecutor, checks: CheckContext | None) -> None:
-        self._thread, self._checks = thread, checks
-        self._blocks: list[Future[tuple[np.ndarray, GeometryFacts | None]]] = []
+    def __init__(self, helpers: ThreadPoolExecutor, facts: ThreadPoolExecutor, checks: CheckContext | None) -> None:
+        self._helpers, self._facts, self._checks = helpers, facts, checks
+        self._valid: list[Future[np.ndarray]] = []
+        self._found: list[Future[GeometryFacts]] = []
         self._lookup: RegionLookup | None = None
 
     def add(self, geoms: np.ndarray) -> None:
-        self._blocks.append(self._thread.submit(self._check, geoms))
+        self._valid.append(self._helpers.submit(shapely.is_valid, geoms))
+        if self._checks is not None:
+            self._found.append(self._facts.submit(self._facts_of, geoms))
 
-    def _check(self, geoms: np.ndarray) -> tuple[np.ndarray, GeometryFacts | None]:
-        if self._checks is None:
-            return shapely.is_valid(geoms), None
-        if self._lookup is None:  # built by the one thread that uses it (prepared geometries are not shared)
-            self._lookup = RegionLookup(self._checks.region)
-        return shapely.is_valid(geoms), self._lookup.facts(geoms)
+    def _facts_of(self, geoms: np.ndarray) -> GeometryFacts:
+        if self._lookup is None:  # built by the one facts thread, which alone uses it
+            self._lookup = RegionLookup(self._checks.region)  # type: ignore[union-attr]
+        return self._lookup.facts(geoms)
 
     def validity(self, rows: np.ndarray) -> Callable[[], bool] | None:
         """Waits for whether the geometries in ``rows`` (of all those read) are all valid; None when the
         reader gave no blocks (SOSI is parsed here)."""
-        if not self._blocks:
+        if not self._valid:
             return None
-        blocks = self._blocks
-        return lambda: bool(np.concatenate([b.result()[0] for b in blocks])[rows].all())
+        blocks = self._valid
+        return lambda: bool(np.concatenate([b.result() for b in blocks])[rows].all())
 
     def facts(self, rows: np.ndarray) -> Callable[[], GeometryFacts] | None:
         """Waits for the region facts of the geometries in ``rows``; None without blocks or kind checks."""
-        if not self._blocks or self._checks is None:
+        if not self._found:
             return None
-        blocks = self._blocks
-        return lambda: GeometryFacts.joined([b.result()[1] for b in blocks]).take(rows)  # type: ignore[misc]
+        blocks = self._found
+        return lambda: GeometryFacts.joined([b.result() for b in blocks]).take(rows)
 
 
 class _NotAllValid(Exception):
