@@ -25,6 +25,7 @@ import shapely
 
 BLOCK = 25_000  # geometries decoded at a time
 
+
 def read_with_wkb(path: str | Path, *, layer: str | int | None = None, encoding: str | None = None,
                   decoded: Callable[[np.ndarray], object] | None = None,
                   **open_options: Any) -> tuple[pd.DataFrame, np.ndarray | None]:
