@@ -21,9 +21,8 @@ from layers.access import public_provenance
 from layers.checks import CheckContext, check_layer, scope_problems
 from layers.crs import WORKING_EPSG
 from layers.errors import FeatureNotFound, LayerError
-from layers.gpkg_store import FID_COLUMN
 from layers.kinds import FIELDS_BY_KIND
-from layers.store import GEOMETRIES_VALID, LayerMeta, Store, VersionRecord
+from layers.store import FID_COLUMN, GEOMETRIES_VALID, LayerMeta, Store, VersionRecord
 
 EditOp = Literal["create", "replace", "update", "delete"]
 

@@ -41,14 +41,17 @@ from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.progress import NoProgress, Progress
 from layers.store import (
-    TYPE_NAMES,
+    FID_COLUMN,
     FeatureColumns,
     FeaturePage,
     LayerMeta,
     LayerRecord,
     VersionRecord,
     check_properties,
+    coerce_filter,
     feature_page,
+    frame_field_types,
+    frame_geometry_type,
 )
 
 if TYPE_CHECKING:  # the CQL2 modules (pygeofilter) load with the first feature query, not for `analyse`
@@ -66,7 +69,6 @@ CREATE TABLE IF NOT EXISTS versions (
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _MMAP_BYTES = 1 << 30  # address space per version file (not memory)
 GEOMETRY_COLUMN = "geom"
-FID_COLUMN = "_feature_id"  # a frame with this column keeps those feature ids (edits: ids stable across versions)
 
 
 class GeoPackageStore(GeoPackageAccess):
@@ -191,10 +193,14 @@ class GeoPackageStore(GeoPackageAccess):
                 wkb: np.ndarray | None = None) -> VersionRecord:
         """Write ``frame`` (working CRS) as a new version and make it current, atomically (``before_commit``
         runs once the version file is written, before it is renamed into place and entered in the catalog).
-        ``wkb`` is not used: GDAL writes the version file from the geometries."""
+        ``wkb`` is not used: GDAL writes the version file from the geometries. Versions are 2D, as in PostGIS."""
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
+        if shapely.has_z(np.asarray(frame.geometry.values, dtype=object)).any():
+            frame = frame.copy()
+            frame[frame.geometry.name] = gpd.GeoSeries(shapely.force_2d(np.asarray(frame.geometry.values, dtype=object)),
+                                                       index=frame.index, crs=frame.crs)
         self._clean_leftovers()
         folder = self.workspace / "layers" / layer_id
         token = uuid.uuid4().hex[:12]
@@ -207,8 +213,8 @@ class GeoPackageStore(GeoPackageAccess):
                 before_commit()
             os.replace(tmp, final)
             bounds = tuple(float(v) for v in frame.total_bounds)
-            fields = _field_types(frame)
-            geometry_type = _geometry_type(frame)
+            fields = frame_field_types(frame)
+            geometry_type = frame_geometry_type(frame)
             with self._write() as db:
                 (version,) = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE layer_id = ?",
                                         (layer_id,)).fetchone()
@@ -472,41 +478,12 @@ def _quote(name: str) -> str:
 def _write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str, progress: Progress) -> None:
     if FID_COLUMN in frame.columns:  # GDAL takes a column named like the FID column as the feature ids
         frame = frame.drop(columns=["fid"], errors="ignore").rename(columns={FID_COLUMN: "fid"})
-    geometry_type = _geometry_type(frame)
+    geometry_type = frame_geometry_type(frame)
     # one GDAL session: the R-tree is filled once at the end (appending chunks would fill it row by row
     # through its triggers: ~40 % slower for 200 000 polygons)
     pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", geometry_type=geometry_type,
                             promote_to_multi=geometry_type.startswith("Multi"))
     progress.advance(len(frame))
-
-
-def _geometry_type(frame: gpd.GeoDataFrame) -> str:
-    ids = np.unique(shapely.get_type_id(np.asarray(frame.geometry.values, dtype=object)))
-    types = {TYPE_NAMES.get(int(i)) for i in ids}  # a missing geometry (-1) is None
-    if len(types) == 1:
-        return types.pop()
-    for family in ("Point", "LineString", "Polygon"):
-        if types <= {family, f"Multi{family}"}:
-            return f"Multi{family}"
-    return "Unknown"
-
-
-def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, dtype in frame.dtypes.items():
-        if name in (frame.geometry.name, FID_COLUMN):
-            continue
-        if pd.api.types.is_bool_dtype(dtype):
-            out[str(name)] = "bool"
-        elif pd.api.types.is_integer_dtype(dtype):
-            out[str(name)] = "int"
-        elif pd.api.types.is_float_dtype(dtype):
-            out[str(name)] = "float"
-        elif pd.api.types.is_datetime64_any_dtype(dtype):
-            out[str(name)] = "datetime"
-        else:
-            out[str(name)] = "str"
-    return out
 
 
 def gpkg_blobs_to_geometries(blobs: list[bytes]) -> np.ndarray:
@@ -523,21 +500,8 @@ def _filter_sql(record: VersionRecord, filters: dict[str, Any]) -> tuple[str, li
             raise InvalidQuery(name, f"{name!r} is neither a query parameter nor a property of {record.layer_id!r}; "
                                f"properties: {', '.join(record.fields)}")
         clauses.append(f"t.{_quote(name)} = ?")
-        params.append(_coerce_filter(name, raw, kind))
+        params.append(coerce_filter(name, raw, kind))
     return " AND ".join(clauses), params
-
-
-def _coerce_filter(name: str, raw: Any, kind: str) -> Any:
-    try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "bool":
-            return {"true": 1, "false": 0, "1": 1, "0": 0}[str(raw).lower()]
-    except (ValueError, KeyError):
-        raise InvalidQuery(name, f"{name}={raw!r}: property {name!r} holds {kind} values") from None
-    return str(raw)
 
 
 def _bbox_matches(db: sqlite3.Connection, table: str, bbox: tuple[float, float, float, float],

@@ -19,9 +19,8 @@ from layers.cql2 import SortKey
 from layers.cql2_sql import POSTGIS, order_by
 from layers.crs import WORKING_EPSG, OutputCrs
 from layers.errors import InvalidQuery
-from layers.gpkg_store import _coerce_filter
 from layers.migrations import CATALOG_SCHEMA
-from layers.store import FeaturePage, VersionRecord, feature_page
+from layers.store import FeaturePage, VersionRecord, coerce_filter, feature_page
 
 LAYERS_SCHEMA = "geo_layers"
 GEOMETRY_COLUMN = "geom"
@@ -132,9 +131,9 @@ _NO_MATCH = object()
 def _filter_value(name: str, raw: Any, kind: str, aware: bool) -> Any:
     """The typed value of an equality filter (``InvalidQuery`` naming the property when it cannot be)."""
     if kind == "bool":
-        return bool(_coerce_filter(name, raw, kind))
+        return bool(coerce_filter(name, raw, kind))
     if kind != "datetime":
-        return _coerce_filter(name, raw, kind)
+        return coerce_filter(name, raw, kind)
     # the GeoPackage compares ISO text; here a value that is no timestamp of the column's kind matches nothing
     try:
         value = datetime.fromisoformat(str(raw))

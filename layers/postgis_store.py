@@ -53,7 +53,6 @@ from layers.cql2 import Cql2Filter, SortKey
 from layers.cql2_sql import POSTGIS, compile_filter, order_by
 from layers.crs import WORKING_EPSG, OutputCrs
 from layers.errors import FeatureNotFound, LayerNotFound, VersionNotFound
-from layers.gpkg_store import FID_COLUMN, _field_types, _geometry_type
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.migrations import CATALOG_SCHEMA, migrate
@@ -76,6 +75,7 @@ from layers.pg_sql import (
 from layers.pg_versions import VERSIONS_SQL, VersionGate, VersionWatch
 from layers.progress import NoProgress, Progress
 from layers.store import (
+    FID_COLUMN,
     FeatureColumns,
     FeaturePage,
     GeoJSONPage,
@@ -83,6 +83,8 @@ from layers.store import (
     LayerRecord,
     VersionRecord,
     check_properties,
+    frame_field_types,
+    frame_geometry_type,
 )
 
 _LOCK_CLASS = 0x67656F6C  # "geol": advisory locks of layer publishes/rollbacks (objid = hashtext(layer id))
@@ -256,8 +258,8 @@ class PostGISStore(PostGISAccess):
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
-        fields = _field_types(frame)
-        geometry_type = _geometry_type(frame)
+        fields = frame_field_types(frame)
+        geometry_type = frame_geometry_type(frame)
         geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
         if shapely.has_z(geoms).any():
             geoms, wkb = shapely.force_2d(geoms), None

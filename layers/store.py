@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
 
 from layers.access import ApiKeyRecord, AuditEntry, RemovedLayer
 from layers.errors import InvalidQuery
@@ -229,3 +231,53 @@ class TileEncoder(Protocol):
     def mvt_tile(self, record: VersionRecord, z: int, x: int, y: int, bbox: tuple[float, float, float, float],
                  properties: Sequence[str], *, name: str, extent: int = 4096, buffer: int = 64,
                  simplify: float = 0.5, min_area: float = 16.0, min_length: float = 2.0) -> bytes: ...
+
+
+# -- frames as both stores keep them -----------------------------------------------------------------
+FID_COLUMN = "_feature_id"  # a frame with this column keeps those feature ids (edits: ids stable across versions)
+
+
+def frame_geometry_type(frame: gpd.GeoDataFrame) -> str:
+    """The geometry type a version is declared with: the one type, a family's multi type when single and
+    multi parts are mixed, else ``Unknown``."""
+    ids = np.unique(shapely.get_type_id(np.asarray(frame.geometry.values, dtype=object)))
+    types = {TYPE_NAMES.get(int(i)) for i in ids}  # a missing geometry (-1) is None
+    if len(types) == 1:
+        return types.pop()  # type: ignore[return-value]
+    for family in ("Point", "LineString", "Polygon"):
+        if types <= {family, f"Multi{family}"}:
+            return f"Multi{family}"
+    return "Unknown"
+
+
+def frame_field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
+    """``{field: int | float | bool | datetime | str}`` of a frame's attribute columns (read from the dtypes)."""
+    out: dict[str, str] = {}
+    for name, dtype in frame.dtypes.items():
+        if name in (frame.geometry.name, FID_COLUMN):
+            continue
+        if pd.api.types.is_bool_dtype(dtype):
+            out[str(name)] = "bool"
+        elif pd.api.types.is_integer_dtype(dtype):
+            out[str(name)] = "int"
+        elif pd.api.types.is_float_dtype(dtype):
+            out[str(name)] = "float"
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            out[str(name)] = "datetime"
+        else:
+            out[str(name)] = "str"
+    return out
+
+
+def coerce_filter(name: str, raw: Any, kind: str) -> Any:
+    """The value of an equality filter ``?name=raw`` for a field of ``kind`` (``InvalidQuery`` when it is none)."""
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return {"true": 1, "false": 0, "1": 1, "0": 0}[str(raw).lower()]
+    except (ValueError, KeyError):
+        raise InvalidQuery(name, f"{name}={raw!r}: property {name!r} holds {kind} values") from None
+    return str(raw)

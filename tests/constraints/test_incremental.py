@@ -24,9 +24,9 @@ from shapely.affinity import translate
 from constraints import publish
 from constraints.publish import BUSINESS_AREAS, OBJECTION_RISK, analyse_store, current_inputs, refresh_derived
 from constraints.rules import RuleSet, load_rules
-from layers.gpkg_store import FID_COLUMN, GeoPackageStore
+from layers.gpkg_store import GeoPackageStore
 from layers.kinds import LayerKind
-from layers.store import LayerMeta, Store
+from layers.store import FID_COLUMN, LayerMeta, Store
 
 X0, Y0 = 540_000.0, 6_610_000.0
 SIDE = 3_000.0  # each municipality is SIDE x SIDE metres

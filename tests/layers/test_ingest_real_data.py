@@ -444,7 +444,7 @@ def test_failure_after_rename_leaves_workspace_untouched(
     def boom(frame):
         raise RuntimeError("catalog step failed (simulated)")
 
-    monkeypatch.setattr(layers.gpkg_store, "_field_types", boom)
+    monkeypatch.setattr(layers.gpkg_store, "frame_field_types", boom)
     with pytest.raises(RuntimeError, match="simulated"):
         ingest(store, source2, "plan", LayerKind.zoning)
     monkeypatch.undo()
