@@ -191,7 +191,7 @@ def prepare_render_thread() -> None:
 class Generalisation:
     """How much a tile's outlines are generalised, by ``level`` (0: only what the tile grid removes).
 
-    Level L >= 1 thins outlines by dropping vertices that add at most 4^(L-1) units² (``maps.mvt._thin``);
+    Level L >= 1 thins outlines by dropping vertices that add at most 4^(L-1) units² (``maps.mvt_geometry._thin``);
     from level 3 the grid coarsens to 2^(L-2) units. Features under ``MIN_AREA`` units² / ``MIN_LENGTH``
     units are dropped at every level.
     """
