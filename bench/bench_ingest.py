@@ -19,10 +19,15 @@ PostgreSQL server's CPU time: its processes and the backends that ended meanwhil
 * ``floor GeoPackage``: ``pyogrio.read_dataframe`` + ``pyogrio.write_dataframe`` to a new GeoPackage (with the
   R-tree GDAL writes by default);
 * ``floor PostGIS``: ``pyogrio.read_dataframe`` + binary COPY into a bare table with the numpy COPY encoder
-  (``layers.pg_copy``, the fastest way we have; no index, no validation). ``floor PostGIS (write_row)`` is the
-  textbook psycopg ``Copy.write_row`` loop, for reference.
+  (``layers.pg_copy``; no index, no validation). ``floor PostGIS (write_row)`` is the textbook psycopg
+  ``Copy.write_row`` loop, often as fast or faster on this machine: ``PostGIS (faster)`` compares each round
+  with the faster of the two.
 
-Target (issue 17): geo-service <= 1.5 x the floor on both stores. Prints the ratios and the machine load.
+The variants run in a rotating order (round r starts at variant r), with garbage collected before each, so
+that none always follows the same one (its garbage, the server's background work after a large write).
+
+Target (issue 17): geo-service <= 1.5 x the floor on both stores. Prints the ratios (per run and their
+median, of the medians, of the bests) and the machine load.
 
     python bench/bench_ingest.py [--repeats 3] [--farmland 200000]
 """
