@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -127,27 +128,35 @@ class GeometryFacts:
 
 
 class RegionLookup:
-    """The region's shape (prepared) and its municipality polygons' tree, built once, for ``facts`` of any
-    number of geometry blocks. For one thread: GEOS prepared geometries are not to be shared."""
+    """The region's shape (prepared, built on first use) and its municipality polygons' tree, built once, for
+    ``facts`` of any number of geometry blocks. For one thread: GEOS prepared geometries are not to be shared."""
 
     def __init__(self, region: Region) -> None:
         self.region = region
-        self.shape = region.shape()
-        shapely.prepare(self.shape)
         self.tree = shapely.STRtree(np.array(region.polygons, dtype=object)) if region.has_municipalities else None
         self.code_of = np.array([*region.codes, None], dtype=object)  # one past the end: no polygon
 
+    @cached_property
+    def shape(self) -> shapely.Geometry:
+        shape = self.region.shape()  # the union of the municipalities: only when ``facts`` needs it
+        shapely.prepare(shape)
+        return shape
+
     def facts(self, geoms: np.ndarray) -> GeometryFacts:
         geoms = np.asarray(geoms, dtype=object)
-        inside = shapely.intersects(self.shape, geoms)
+        return GeometryFacts(shapely.intersects(self.shape, geoms), self.codes(geoms))
+
+    def codes(self, geoms: np.ndarray) -> np.ndarray | None:
+        """The kommunenummer of the municipality polygon each geometry's representative point lies in (the
+        first it meets; None outside them); None when the region has no municipality polygons."""
         if self.tree is None:
-            return GeometryFacts(inside, None)
-        points = shapely.point_on_surface(geoms)
-        point_idx, poly_idx = self.tree.query(points, predicate="intersects")
+            return None
+        geoms = np.asarray(geoms, dtype=object)
+        point_idx, poly_idx = self.tree.query(shapely.point_on_surface(geoms), predicate="intersects")
         polygon_of = np.full(len(geoms), len(self.region.codes))
         hit, first = np.unique(point_idx, return_index=True)  # a point's first match, in the tree's order
         polygon_of[hit] = poly_idx[first]
-        return GeometryFacts(inside, self.code_of[polygon_of])
+        return self.code_of[polygon_of]
 
 
 def check_layer(frame: gpd.GeoDataFrame, kind: LayerKind, field_map: dict[str, str],
@@ -274,8 +283,8 @@ def _counts(codes: np.ndarray) -> dict[str, int]:
 def scope_problems(frame: gpd.GeoDataFrame, kind: LayerKind, context: CheckContext) -> list[str]:
     """Only the municipality-scope check (e.g. for features an editor deletes)."""
     result = CheckResult(kind.value)
-    facts = RegionLookup(context.region).facts(np.asarray(frame.geometry.values, dtype=object))
-    _check_scope(frame, kind, needs_of(kind), context, facts, result)
+    codes = RegionLookup(context.region).codes(np.asarray(frame.geometry.values, dtype=object))
+    _check_scope(frame, kind, needs_of(kind), context, GeometryFacts(np.ones(len(frame), dtype=bool), codes), result)
     return result.problems
 
 
