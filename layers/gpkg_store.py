@@ -197,10 +197,10 @@ class GeoPackageStore(GeoPackageAccess):
         check_layer_id(layer_id)
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
-        if shapely.has_z(np.asarray(frame.geometry.values, dtype=object)).any():
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        if shapely.has_z(geoms).any():
             frame = frame.copy()
-            frame[frame.geometry.name] = gpd.GeoSeries(shapely.force_2d(np.asarray(frame.geometry.values, dtype=object)),
-                                                       index=frame.index, crs=frame.crs)
+            frame[frame.geometry.name] = gpd.GeoSeries(shapely.force_2d(geoms), index=frame.index, crs=frame.crs)
         self._clean_leftovers()
         folder = self.workspace / "layers" / layer_id
         token = uuid.uuid4().hex[:12]

@@ -21,6 +21,7 @@ from layers.readers import resolve_source
 from tests.layers.test_ingest_real_data import (
     AR5_GML,
     AR5_GPKG,
+    DATA,
     KOMMUNER,
     KULTURMINNER_GML,
     N1000,
@@ -28,7 +29,6 @@ from tests.layers.test_ingest_real_data import (
     RP_GPKG,
 )
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 REAL = [KOMMUNER, N1000, AR5_GML, AR5_GPKG, KULTURMINNER_GML, RP_GPKG, RP_GEOJSON,
         "kommuner-kartverket-robhop/Kommuner-2024-S.geojson"]
 
