@@ -167,3 +167,9 @@ def version_folder(version: int, location: str) -> str:
     ``<version>-<token of the version file>``, so a republished or rolled-back version never meets old files."""
     token = Path(location).stem.rsplit("-", 1)[-1] if location else "0"
     return f"{version}-{token}"
+
+
+def version_of_folder(name: str) -> int | None:
+    """The version of a ``version_folder`` name (``<version>-<token>``), else None."""
+    head, sep, _ = name.partition("-")
+    return int(head) if sep and head.isdigit() else None

@@ -14,6 +14,8 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from maps.tile_cache import version_of_folder
+
 LOG = logging.getLogger(__name__)
 KEEP_PREVIOUS = 1  # versions kept below the current one
 
@@ -28,8 +30,8 @@ def prune_versions(folder: Path | None, current: Mapping[str, int]) -> list[Path
         version = current.get(layer_dir.name)
         if version is None or not layer_dir.is_dir():
             continue
-        older = sorted(((v, path) for path in layer_dir.iterdir() if (v := _version_of(path)) is not None
-                        and v < version), reverse=True)
+        older = sorted(((v, path) for path in layer_dir.iterdir() if path.is_dir()
+                        and (v := version_of_folder(path.name)) is not None and v < version), reverse=True)
         for _, path in older[KEEP_PREVIOUS:]:
             shutil.rmtree(path, ignore_errors=True)  # another worker may be removing it too
             removed.append(path)
@@ -37,8 +39,3 @@ def prune_versions(folder: Path | None, current: Mapping[str, int]) -> list[Path
         LOG.info("removed %d folder(s) of old layer versions from %s", len(removed), folder)
     return removed
 
-
-def _version_of(path: Path) -> int | None:
-    """The version of a ``<version>-<token>`` folder (``maps.tile_cache.version_folder``), else None."""
-    head, sep, _ = path.name.partition("-")
-    return int(head) if sep and head.isdigit() and path.is_dir() else None
