@@ -84,6 +84,7 @@ def normalise_assuming_valid(
     kind: LayerKind,
     source_name: str,
     crs_override: str | int | None = None,
+    attributes: NormalisedAttributes | None = None,
 ) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
     """``normalise`` without the validity check (the slowest step), for a caller that checks it alongside
     other work with ``all_valid`` on the returned geometries and calls ``normalise`` when they are not.
@@ -92,8 +93,10 @@ def normalise_assuming_valid(
     returned geometries: the layer needs reprojecting (repairs come before it) or holds geometry collections.
     Errors (no CRS, no features, too large …) are the ones ``normalise`` raises. The report's
     ``geometries_valid`` holds only once the caller's ``all_valid`` check has passed (ingest commits only then).
+    ``attributes``: ``normalise_attributes`` of ``frame``'s attributes, found earlier (an ingest streaming the
+    rows to the store while the geometries decode); used as they are when no row is dropped.
     """
-    return _normalise(frame, kind, source_name, crs_override, assume_valid=True)
+    return _normalise(frame, kind, source_name, crs_override, assume_valid=True, attributes=attributes)
 
 
 def all_valid(geoms: np.ndarray) -> bool:
@@ -102,7 +105,7 @@ def all_valid(geoms: np.ndarray) -> bool:
 
 
 def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_override: str | int | None, *,
-               assume_valid: bool) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
+               assume_valid: bool, attributes: NormalisedAttributes | None = None) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
     report = NormaliseReport(features_in=len(frame))
     report.warnings.extend(frame.attrs.get("reader_warnings", []))  # e.g. the SOSI reader's repairs and skips
     _check_size(frame, source_name)
@@ -132,8 +135,11 @@ def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_o
     if len(frame) == 0:
         raise NoFeatures(f"{source_name}: every geometry collapsed when repaired; the layer has no usable area")
     epsg = frame.crs.to_epsg()
-    out = gpd.GeoDataFrame(_plain_attributes(frame, report), geometry=gpd.GeoSeries(geoms, index=frame.index,
-                                                                             crs=frame.crs))
+    if attributes is None or len(frame) != report.features_in:  # (rows dropped: computed for those kept)
+        attributes = normalise_attributes(pd.DataFrame(frame.drop(columns=frame.geometry.name)), kind)
+    report.warnings.extend(attributes.warnings)
+    report.field_map.update(attributes.field_map)
+    out = attributes.with_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs))
     if epsg != WORKING_EPSG:
         out = out.to_crs(epsg=WORKING_EPSG)  # coordinates change: validity is not known any more
     else:  # the unchanged ones were checked above (valid: finite); the repaired ones are checked now
@@ -142,7 +148,6 @@ def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_o
                       f"{report.crs_in}", "check the CRS (--crs) and the coordinates", candidates=changed)
     _check_on_earth(out.geometry.values, source_name, report.crs_in)
     out = out.reset_index(drop=True)
-    out = _canonical_fields(out, kind, report)
     report.features_out = len(out)
     ids, counts = np.unique(shapely.get_type_id(out.geometry.values), return_counts=True)
     report.geometry_types = {TYPE_NAMES[int(k)]: int(n) for k, n in zip(ids, counts, strict=True)}
@@ -295,13 +300,43 @@ def _extract(geom: shapely.Geometry, dimension: int) -> shapely.Geometry | None:
 _RESERVED = {"fid", "geom", "geometry"}
 
 
-def _plain_attributes(frame: gpd.GeoDataFrame, report: NormaliseReport) -> pd.DataFrame:
+@dataclass(frozen=True)
+class NormalisedAttributes:
+    """A layer's attributes as published (``normalise_attributes``): no geometry, storable everywhere, with the
+    canonical fields of its kind; ``field_map`` and ``warnings`` go into the ``NormaliseReport``."""
+
+    frame: pd.DataFrame
+    plain: tuple[str, ...]  # the columns before the canonical ones (the geometry column goes after them)
+    field_map: dict[str, str]
+    warnings: list[str]
+
+    def with_geometry(self, geometry: gpd.GeoSeries) -> gpd.GeoDataFrame:
+        """A frame of these attributes and ``geometry`` (same index), columns in ``normalise``'s order; the
+        attribute frame itself is not changed."""
+        out = gpd.GeoDataFrame(self.frame.copy(deep=False))
+        kept = set(self.plain)
+        out.insert(sum(1 for c in self.frame.columns if c in kept), "geometry", geometry)
+        return out.set_geometry("geometry")
+
+
+def normalise_attributes(attrs: pd.DataFrame, kind: LayerKind) -> NormalisedAttributes:
+    """The attributes of a layer (no geometry column) as ``normalise`` publishes them: plain values and names
+    (``_plain_attributes``), then the canonical fields of ``kind``. Row by row, so the attributes of some of
+    the rows are those rows of the whole layer's."""
+    report = NormaliseReport()
+    plain = _plain_attributes(attrs, report)
+    columns = tuple(plain.columns)
+    out = _canonical_fields(plain, kind, report)
+    return NormalisedAttributes(out, columns, report.field_map, report.warnings)
+
+
+def _plain_attributes(attrs: pd.DataFrame, report: NormaliseReport) -> pd.DataFrame:
     """Attributes without geometry, storable everywhere.
 
     Nested values (dicts, lists) become JSON text; names that differ only in case (SQL sees them as
     one column) or that clash with the store's own columns get a numbered suffix, with a warning.
     """
-    attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    attrs = attrs.copy(deep=False)  # columns are replaced below, never changed in place
     seen: set[str] = set(_RESERVED)
     renames: dict[str, str] = {}
     for col in attrs.columns:
@@ -326,12 +361,11 @@ def _plain_attributes(frame: gpd.GeoDataFrame, report: NormaliseReport) -> pd.Da
     return attrs
 
 
-def _canonical_fields(frame: gpd.GeoDataFrame, kind: LayerKind, report: NormaliseReport) -> gpd.GeoDataFrame:
-    """Add canonical columns for the national field names recognised for ``kind``."""
+def _canonical_fields(frame: pd.DataFrame, kind: LayerKind, report: NormaliseReport) -> pd.DataFrame:
+    """Add canonical columns for the national field names recognised for ``kind`` (attributes only)."""
     folded: dict[str, str] = {}
     for col in frame.columns:
-        if col != frame.geometry.name:
-            folded.setdefault(fold(str(col)), str(col))
+        folded.setdefault(fold(str(col)), str(col))
     for canon in FIELDS_BY_KIND[kind]:
         original = next((folded[a] for a in canon.aliases if a in folded), None)
         if original is None:
