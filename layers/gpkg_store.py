@@ -155,6 +155,10 @@ class GeoPackageStore(GeoPackageAccess):
             f"SELECT {_VERSION_COLS} FROM versions v WHERE layer_id = ? ORDER BY version", (layer_id,)).fetchall()
         return [_version(r) for r in rows]
 
+    def begin_publish(self, layer_id: str, attributes: pd.DataFrame, wkb: np.ndarray) -> None:
+        """None: GDAL writes a version file from decoded geometries (``publish``)."""
+        return
+
     def rollback(self, layer_id: str, version: int) -> LayerRecord:
         with self._write() as db:
             exists = db.execute("SELECT 1 FROM versions WHERE layer_id = ? AND version = ?",

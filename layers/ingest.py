@@ -15,17 +15,23 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
+from pyproj import CRS
 
 from layers.checks import CheckContext, CheckResult, GeometryFacts, RegionLookup, check_layer, require_ok
+from layers.crs import WORKING_EPSG
 from layers.errors import StoreFull
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.normalise import (
+    NormalisedAttributes,
     NormaliseReport,
     all_valid,
     normalise,
     normalise_assuming_valid,
+    normalise_attributes,
+    parse_epsg,
     validity_provenance,
 )
 from layers.progress import NoProgress, Progress
@@ -38,7 +44,7 @@ from layers.readers import (
     read_layer_wkb,
     resolve_source,
 )
-from layers.store import LayerMeta, Store, VersionRecord
+from layers.store import LayerMeta, Store, StreamedWrite, VersionRecord
 
 
 @dataclass(frozen=True)
@@ -125,34 +131,43 @@ def ingest(
         progress.stage("reading", expected)
         # the geometries are checked a block at a time as they are decoded, on the other core
         blocks = _BlockChecks(helpers, facts, checks)
-        raw, raw_wkb = read_layer_wkb(source, chosen, encoding=encoding, expected=expected, decoded=blocks.add)
-        progress.advance(len(raw))
-        progress.stage("validating", None)
-        write = _Write(store, layer_id, kind, Path(path).name, checks, progress, helpers)
-        # the common case first: a valid layer in the working CRS is written while its validity and the kind
-        # checks are computed; it is committed only when both pass (else rolled back and done the long way)
+        # a layer that can be published as read starts going into the store before its geometries are decoded
+        stream = _Stream(store, layer_id, kind, crs)
         try:
-            quick = normalise_assuming_valid(raw, kind, shown, crs_override=crs)
-        except Exception:  # noqa: BLE001 - the full normalise below raises what it would have raised
-            quick = None
-        if quick is not None:
-            frame, report = quick
-            published = np.asarray(frame.geometry.values, dtype=object)
-            rows = unchanged_rows(np.asarray(raw.geometry.values, dtype=object), published)
-            # geometries left as read: their checks are the blocks', and they go to the store as the WKB they
-            # were read from (no second encoding)
-            valid = blocks.validity(rows) if rows is not None else None
-            if valid is None:
-                valid = helpers.submit(all_valid, published).result
+            raw, raw_wkb = read_layer_wkb(source, chosen, encoding=encoding, expected=expected, decoded=blocks.add,
+                                          before_decode=stream.start)
+            progress.advance(len(raw))
+            progress.stage("validating", None)
+            write = _Write(store, layer_id, kind, Path(path).name, checks, progress, helpers)
+            # the common case first: a valid layer in the working CRS is written while its validity and the
+            # kind checks are computed; it is committed only when both pass (else rolled back and done the long
+            # way)
             try:
-                record, result = write.publish(frame, report, meta_of(report), valid,
-                                               raw_wkb[rows] if rows is not None and raw_wkb is not None else None,
-                                               blocks.facts(rows) if rows is not None else None)
-            except _NotAllValid:
-                pass
-            else:
-                return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report,
-                                    record.bbox, time.perf_counter() - started, result)
+                quick = normalise_assuming_valid(raw, kind, shown, crs_override=crs, attributes=stream.attributes)
+            except Exception:  # noqa: BLE001 - the full normalise below raises what it would have raised
+                quick = None
+            if quick is not None:
+                frame, report = quick
+                published = np.asarray(frame.geometry.values, dtype=object)
+                rows = unchanged_rows(np.asarray(raw.geometry.values, dtype=object), published)
+                # geometries left as read: their checks are the blocks', and they go to the store as the WKB
+                # they were read from (no second encoding), or are there already (every row streamed)
+                streamed = stream.take(rows is not None and len(rows) == len(raw))
+                valid = blocks.validity(rows) if rows is not None else None
+                if valid is None:
+                    valid = helpers.submit(all_valid, published).result
+                try:
+                    record, result = write.publish(
+                        frame, report, meta_of(report), valid,
+                        raw_wkb[rows] if rows is not None and raw_wkb is not None and streamed is None else None,
+                        blocks.facts(rows) if rows is not None else None, streamed)
+                except _NotAllValid:
+                    pass
+                else:
+                    return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report,
+                                        record.bbox, time.perf_counter() - started, result)
+        finally:
+            stream.abandon()  # (the publish below waits for the layer's lock, which a stream holds)
         frame, report = normalise(raw, kind, shown, crs_override=crs)
         record, result = write.publish(frame, report, meta_of(report), None, None, None)
     return IngestReport(layer_id, record.version, str(path), chosen, source.driver, report, record.bbox,
@@ -179,6 +194,14 @@ class _BlockChecks:
         self._valid: list[Future[np.ndarray]] = []
         self._found: list[Future[GeometryFacts]] = []
         self._lookup: RegionLookup | None = None
+        if checks is not None:  # built while the source is read (the facts thread is idle until then)
+            facts.submit(self._region_lookup)
+
+    def _region_lookup(self) -> RegionLookup:
+        if self._lookup is None:  # built by the one facts thread, which alone uses it
+            self._lookup = RegionLookup(self._checks.region)  # type: ignore[union-attr]
+            _ = self._lookup.shape
+        return self._lookup
 
     def add(self, geoms: np.ndarray) -> None:
         self._valid.append(self._helpers.submit(shapely.is_valid, geoms))
@@ -186,9 +209,7 @@ class _BlockChecks:
             self._found.append(self._facts.submit(self._facts_of, geoms))
 
     def _facts_of(self, geoms: np.ndarray) -> GeometryFacts:
-        if self._lookup is None:  # built by the one facts thread, which alone uses it
-            self._lookup = RegionLookup(self._checks.region)  # type: ignore[union-attr]
-        return self._lookup.facts(geoms)
+        return self._region_lookup().facts(geoms)
 
     def validity(self, rows: np.ndarray) -> Callable[[], bool] | None:
         """Waits for whether the geometries in ``rows`` (of all those read) are all valid; None when the
@@ -204,6 +225,44 @@ class _BlockChecks:
             return None
         blocks = self._found
         return lambda: GeometryFacts.joined([b.result() for b in blocks]).take(rows)
+
+
+class _Stream:
+    """The store writing the layer while its geometries are decoded and checked (``Store.begin_publish``),
+    when it may be published as read: in the working CRS, with the attributes as ``normalise_attributes``
+    publishes them (found here, before the geometries, for either store). Whether the write is kept is decided
+    once the layer is normalised: only when the published geometries are all those read (``take``)."""
+
+    def __init__(self, store: Store, layer_id: str, kind: LayerKind, crs_override: str | int | None) -> None:
+        self._store, self._layer_id, self._kind, self._crs_override = store, layer_id, kind, crs_override
+        self.attributes: NormalisedAttributes | None = None
+        self._write: StreamedWrite | None = None
+
+    def start(self, attributes: pd.DataFrame, wkb: np.ndarray, crs: Any) -> None:
+        """``read_with_wkb``'s ``before_decode``: start the store's write when the layer can be published as
+        read. Anything that stops it here is left for ``normalise`` to find (and name)."""
+        try:
+            declared = parse_epsg(self._crs_override) if self._crs_override is not None else CRS.from_user_input(crs)
+            if declared.to_epsg() != WORKING_EPSG:
+                return  # reprojected: not the geometries as read
+            self.attributes = normalise_attributes(attributes, self._kind)
+            self._write = self._store.begin_publish(self._layer_id, self.attributes.frame, wkb)
+        except Exception:  # noqa: BLE001 - e.g. no CRS: normalise refuses the layer with the reason
+            return
+
+    def take(self, every_row: bool) -> StreamedWrite | None:
+        """The streamed write, when the published layer holds ``every_row`` read (else it is dropped)."""
+        write, self._write = self._write, None
+        if write is not None and not every_row:
+            write.abandon()
+            return None
+        return write
+
+    def abandon(self) -> None:
+        """Drop the streamed write if nobody took it (a no-op once taken: ``finish`` ends it)."""
+        if self._write is not None:
+            self._write.abandon()
+            self._write = None
 
 
 class _NotAllValid(Exception):
@@ -224,7 +283,8 @@ class _Write:
 
     def publish(self, frame: gpd.GeoDataFrame, report: NormaliseReport, meta: LayerMeta,
                 validity: Callable[[], bool] | None, wkb: np.ndarray | None,
-                facts: Callable[[], GeometryFacts] | None) -> tuple[VersionRecord, CheckResult | None]:
+                facts: Callable[[], GeometryFacts] | None,
+                streamed: StreamedWrite | None = None) -> tuple[VersionRecord, CheckResult | None]:
         checking = None
         if self.checks is not None:  # a shallow copy: the checks thread has its own frame object
             checking = self.helpers.submit(_check, frame.copy(deep=False), self.kind, report.field_map, self.checks,
@@ -237,8 +297,11 @@ class _Write:
                 require_ok(checking.result(), self.source_name)
 
         try:
-            record = self.store.publish(self.layer_id, frame, meta, progress=self.progress, before_commit=ready,
-                                        wkb=wkb)
+            if streamed is not None:
+                record = streamed.finish(frame, meta, progress=self.progress, before_commit=ready)
+            else:
+                record = self.store.publish(self.layer_id, frame, meta, progress=self.progress,
+                                            before_commit=ready, wkb=wkb)
         except _NotAllValid:
             raise
         except Exception as exc:

@@ -87,18 +87,25 @@ def _split(fields: list[CopyField]) -> tuple[list[CopyField], list[CopyField]]:
     return block, [f for f in fields if not (f.fixed and not f.null.any())]
 
 
-def encode_rows(fids: np.ndarray, geoms: np.ndarray, multi: bool, fields: list[CopyField], start: int,
-                stop: int, *, wkb: np.ndarray | None = None) -> bytes:
+def encode_rows(fids: np.ndarray, geoms: np.ndarray | None, multi: bool, fields: list[CopyField], start: int,
+                stop: int, *, wkb: np.ndarray | None = None, types: np.ndarray | None = None) -> bytes:
     """Rows ``start:stop`` as binary COPY data (without header or trailer) for the columns
     ``copy_columns(fields, …)``; ``multi``: single parts are wrapped as one-part multis. ``wkb``: the
-    geometries' 2D WKB (row for row with ``geoms``), written as they are instead of encoding ``geoms``."""
+    geometries' 2D WKB (row for row with ``geoms``), written as they are instead of encoding ``geoms``.
+    Without ``geoms`` (not decoded yet), ``wkb`` holds no missing value and ``types`` gives the shapely type
+    id of each (``pyogrio_read.wkb_type_ids``)."""
     n = stop - start
     if n <= 0:
         return b""
     block_fields, rest = _split(fields)
 
-    chunk = geoms[start:stop]
-    missing = shapely.is_missing(chunk)
+    if geoms is None:
+        if wkb is None or types is None:
+            raise ValueError("encode_rows without geometries needs their WKB and type ids")
+        chunk, missing = None, np.zeros(n, dtype=bool)
+    else:
+        chunk = geoms[start:stop]
+        missing = shapely.is_missing(chunk)
     if wkb is not None:
         encoded = np.asarray(wkb[start:stop], dtype=object)
         if missing.any():
@@ -107,13 +114,13 @@ def encode_rows(fids: np.ndarray, geoms: np.ndarray, multi: bool, fields: list[C
     else:
         encoded = np.full(n, b"", dtype=object)
         if not missing.all():
-            encoded[~missing] = shapely.to_wkb(chunk[~missing])
+            encoded[~missing] = shapely.to_wkb(chunk[~missing])  # type: ignore[index]
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
     prefix = np.full(n, b"", dtype=object)
     if multi:
-        types = shapely.get_type_id(chunk)
+        kinds = shapely.get_type_id(chunk) if chunk is not None else types[start:stop]  # type: ignore[index]
         for single, multi_type in _MULTI_OF.items():
-            wrap = types == single
+            wrap = kinds == single
             if wrap.any():
                 prefix[wrap] = b"\x01" + struct.pack("<II", multi_type, 1)
                 lengths[wrap] += 9

@@ -31,23 +31,21 @@ version's table are cached by table (never changed).
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Self
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from psycopg import Connection, errors, sql
 from psycopg_pool import ConnectionPool
 
-from layers import pg_copy, pg_geojson
-from layers.access import public_provenance, version_meta, with_layer_meta
+from layers import pg_geojson, pg_publish
+from layers.access import version_meta
 from layers.access_pg import PostGISAccess
 from layers.cql2 import Cql2Filter, SortKey
 from layers.cql2_sql import POSTGIS, compile_filter, order_by
@@ -56,6 +54,7 @@ from layers.errors import FeatureNotFound, LayerNotFound, VersionNotFound
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.migrations import CATALOG_SCHEMA, migrate
+from layers.pg_publish import LOCK_CLASS, VERSION_SELECT, version_record
 from layers.pg_sql import (
     CATALOG_CHECK,
     GEOMETRY_COLUMN,
@@ -68,14 +67,12 @@ from layers.pg_sql import (
     out_column,
     page_of,
     select_columns,
-    table_name,
     table_of,
     where_clause,
 )
 from layers.pg_versions import VERSIONS_SQL, VersionGate, VersionWatch
 from layers.progress import NoProgress, Progress
 from layers.store import (
-    FID_COLUMN,
     FeatureColumns,
     FeaturePage,
     GeoJSONPage,
@@ -87,12 +84,8 @@ from layers.store import (
     frame_geometry_type,
 )
 
-_LOCK_CLASS = 0x67656F6C  # "geol": advisory locks of layer publishes/rollbacks (objid = hashtext(layer id))
 _NAMED_LOCK_CLASS = 0x67656F78  # "geox": named locks across replicas (exclusive(), e.g. derived refreshes)
-_COPY_CHUNK = 20_000  # rows per COPY message (and progress step)
 _WEB_MERCATOR_SIZE = 2 * 20037508.342789244
-_GEOMETRY_TYPES = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
-                   "GeometryCollection"}
 
 _LAYER_SELECT = (
     f"SELECT l.id, l.kind, l.title, l.description, l.attribution, v.layer_id, v.version, v.created, "
@@ -101,9 +94,6 @@ _LAYER_SELECT = (
     f"ON v.layer_id = l.id AND v.version = l.current_version")
 _LAYER_TOKEN_SELECT = _LAYER_SELECT.replace("SELECT ", "SELECT l.updated, ", 1)
 _PAGE_ATTEMPTS = 5  # reads of a page whose cached layer record turned out stale (a publish in between)
-_VERSION_SELECT = (
-    f"SELECT v.layer_id, v.version, v.created, v.feature_count, v.geometry_type, v.bbox, v.fields, "
-    f"v.provenance, v.location FROM {CATALOG_SCHEMA}.versions v")
 
 
 def _not_found(layer_id: str) -> LayerNotFound:
@@ -223,14 +213,14 @@ class PostGISStore(PostGISAccess):
 
     def versions(self, layer_id: str) -> list[VersionRecord]:
         with self._connection() as conn:
-            rows = conn.execute(_VERSION_SELECT + " WHERE v.layer_id = %s ORDER BY v.version", (layer_id,)).fetchall()
+            rows = conn.execute(VERSION_SELECT + " WHERE v.layer_id = %s ORDER BY v.version", (layer_id,)).fetchall()
         if not rows:
             raise _not_found(layer_id)
-        return [_version(r) for r in rows]
+        return [version_record(r) for r in rows]
 
     def rollback(self, layer_id: str, version: int) -> LayerRecord:
         with self._connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, layer_id))
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, layer_id))
             known = [r[0] for r in conn.execute(
                 f"SELECT version FROM {CATALOG_SCHEMA}.versions WHERE layer_id = %s ORDER BY version", (layer_id,))]
             if not known:
@@ -259,7 +249,6 @@ class PostGISStore(PostGISAccess):
         progress = progress or NoProgress()
         progress.stage("writing", len(frame))
         fields = frame_field_types(frame)
-        geometry_type = frame_geometry_type(frame)
         geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
         if shapely.has_z(geoms).any():
             geoms, wkb = shapely.force_2d(geoms), None
@@ -267,47 +256,27 @@ class PostGISStore(PostGISAccess):
             wkb = None  # measured geometries are encoded from the geometries, as before the source's WKB was kept
         if wkb is not None and len(wkb) != len(geoms):
             raise ValueError(f"publish of {layer_id!r}: {len(wkb)} WKB values for {len(frame)} features")
-        bounds = [float(v) for v in frame.total_bounds] if len(frame) else [math.nan] * 4
-        columns = [pg_copy.prepare(frame[name], kind, column_name(name)) for name, kind in fields.items()]
+        rows = pg_publish.Rows(len(frame), frame_geometry_type(frame), fields, pg_publish.columns_of(frame, fields),
+                               geoms=geoms, wkb=wkb, fids=pg_publish.given_fids(frame))
         self.drop_orphan_tables()
         with self._connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, layer_id))
-            (version,) = conn.execute(f"SELECT COALESCE(MAX(version), 0) + 1 FROM {CATALOG_SCHEMA}.versions "
-                                      "WHERE layer_id = %s", (layer_id,)).fetchone()
-            table = table_name(layer_id, version)
-            ident = sql.Identifier(LAYERS_SCHEMA, table)
-            geometry_sql = geometry_type if geometry_type in _GEOMETRY_TYPES else "Geometry"
-            conn.execute(sql.SQL("CREATE TABLE {} (fid bigint NOT NULL, {} geometry({}, {}){})").format(
-                ident, sql.Identifier(GEOMETRY_COLUMN), sql.SQL(geometry_sql), sql.Literal(WORKING_EPSG),
-                sql.SQL("").join(sql.SQL(", {} {}").format(sql.Identifier(c.name), sql.SQL(pg_copy.sql_type(c)))
-                                 for c in columns)))
-            _copy_rows(conn, ident, geoms, geometry_type.startswith("Multi"), columns, progress,
-                       frame[FID_COLUMN].to_numpy() if FID_COLUMN in frame.columns else None, wkb)
-            conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (fid)").format(ident))
-            conn.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(
-                ident, sql.Identifier(GEOMETRY_COLUMN)))
-            # planner statistics from 9 000 sampled rows (not 30 000): enough for bbox and equality plans, and
-            # a tenth of the time on a large layer
-            conn.execute("SET LOCAL default_statistics_target = 30")
-            conn.execute(sql.SQL("ANALYZE {}").format(ident))
+            version, table = pg_publish.write_table(conn, layer_id, rows, progress)
             if before_commit is not None:
                 before_commit()
-            location = f"{LAYERS_SCHEMA}.{table}"
-            conn.execute(
-                f"INSERT INTO {CATALOG_SCHEMA}.versions (layer_id, version, feature_count, geometry_type, bbox, "
-                "fields, provenance, location) VALUES (%s, %s, %s, %s, %s, %s::json, %s::json, %s)",
-                (layer_id, version, len(frame), geometry_type, bounds, json.dumps(fields),
-                 _json(with_layer_meta(meta)), location))
-            conn.execute(
-                f"INSERT INTO {CATALOG_SCHEMA}.layers (id, kind, title, description, attribution, current_version) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
-                "title = excluded.title, description = excluded.description, attribution = excluded.attribution, "
-                "current_version = excluded.current_version, updated = now(), removed = NULL",
-                (layer_id, meta.kind.value, meta.title or layer_id, meta.description, meta.attribution, version))
-            row = conn.execute(_VERSION_SELECT + " WHERE v.layer_id = %s AND v.version = %s",
-                               (layer_id, version)).fetchone()
+            record = pg_publish.enter_catalog(conn, layer_id, version, table, rows, pg_publish.frame_bounds(frame),
+                                              meta)
         self._catalog_changed()
-        return _version(row)
+        return record
+
+    def begin_publish(self, layer_id: str, attributes: pd.DataFrame,
+                      wkb: np.ndarray) -> pg_publish.StreamedPublish | None:
+        """Write a new version from the source's ``wkb`` and the ``attributes`` as they will be published, before
+        the caller has decoded the geometries: returns once the rows are copied; the indexes are built on a
+        thread of the write's own while the caller goes on. None for WKB that must be decoded first (a missing
+        geometry, Z or M, curves). See ``Store.begin_publish``."""
+        check_layer_id(layer_id)
+        self.drop_orphan_tables()
+        return pg_publish.begin(self._connection, layer_id, attributes, wkb, self._catalog_changed)
 
     # -- features ------------------------------------------------------------------------------
     def query(self, record: VersionRecord, bbox: tuple[float, float, float, float] | None,
@@ -534,51 +503,5 @@ class PostGISStore(PostGISAccess):
         return found
 
 
-def _copy_rows(conn: Connection, table: sql.Identifier, geoms: np.ndarray, multi: bool,
-               columns: list[pg_copy.CopyField], progress: Progress, given_fids: np.ndarray | None = None,
-               wkb: np.ndarray | None = None) -> None:
-    """Binary COPY of fid (1..n in frame order, or ``given_fids``), geometry (as ``wkb`` when given) and fields,
-    reporting every chunk."""
-    n = len(geoms)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, pg_copy.copy_columns(columns, GEOMETRY_COLUMN))))
-    fids = np.arange(1, n + 1, dtype=np.int64) if given_fids is None else given_fids.astype(np.int64)
-    chunks = [(start, min(n, start + _COPY_CHUNK)) for start in range(0, n, _COPY_CHUNK)]
-
-    def encode(start: int, stop: int) -> bytes:
-        return pg_copy.encode_rows(fids, geoms, multi, columns, start, stop, wkb=wkb)
-
-    # the next chunk is encoded (WKB, numpy: mostly without the GIL) while this one is sent
-    with ThreadPoolExecutor(1) as encoder, conn.cursor().copy(statement) as copy:
-        copy.write(pg_copy.HEADER)
-        pending = encoder.submit(encode, *chunks[0]) if chunks else None
-        for i, (start, stop) in enumerate(chunks):
-            data = pending.result()  # type: ignore[union-attr]
-            if i + 1 < len(chunks):
-                pending = encoder.submit(encode, *chunks[i + 1])
-            copy.write(data)
-            progress.advance(stop - start)
-        copy.write(pg_copy.TRAILER)
-
-
-def _json(value: Any) -> str:
-    """JSON text for a ``json`` column: non-finite floats (invalid JSON) become null."""
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-    return json.dumps(clean(value), default=str)
-
-
 def _layer(row: tuple) -> LayerRecord:
-    return LayerRecord(row[0], LayerKind(row[1]), row[2], row[3], row[4], _version(row[5:]))
-
-
-def _version(row: tuple) -> VersionRecord:
-    minx, miny, maxx, maxy = (float(v) for v in row[5])
-    return VersionRecord(row[0], int(row[1]), row[2], int(row[3]), row[4], (minx, miny, maxx, maxy),
-                         row[6], public_provenance(row[7]), row[8])
+    return LayerRecord(row[0], LayerKind(row[1]), row[2], row[3], row[4], version_record(row[5:]))

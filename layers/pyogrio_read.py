@@ -24,16 +24,20 @@ import pyogrio.raw
 import shapely
 
 BLOCK = 25_000  # geometries decoded at a time
+_SHAPELY_TYPE_OF_WKB = np.array([-1, 0, 1, 3, 4, 5, 6, 7], dtype=np.int32)  # WKB 1..7 -> shapely (2 is LinearRing)
 
 
 def read_with_wkb(path: str | Path, *, layer: str | int | None = None, encoding: str | None = None,
                   decoded: Callable[[np.ndarray], object] | None = None,
+                  before_decode: Callable[[pd.DataFrame, np.ndarray, Any], object] | None = None,
                   **open_options: Any) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The layer as ``pyogrio.read_dataframe`` reads it (a plain DataFrame when it has no geometry column),
     and its geometries' WKB as GDAL gave it (None without geometry). Errors are pyogrio's and shapely's.
 
     ``decoded`` is called with each block of geometries (in order, ``BLOCK`` at a time) as soon as it is
-    decoded, e.g. to check them on another core while the next block decodes (decoding holds the GIL)."""
+    decoded, e.g. to check them on another core while the next block decodes (decoding holds the GIL).
+    ``before_decode`` is called with the attributes (the frame without geometry), the WKB and the source's CRS
+    (as pyogrio gives it) before the first block is decoded, e.g. to start writing them."""
     meta, _, wkb, field_data = pyogrio.raw.read(str(path), layer=layer, encoding=encoding, datetime_as_string=True,
                                                 **open_options)
     columns = meta["fields"].tolist()
@@ -49,6 +53,8 @@ def read_with_wkb(path: str | Path, *, layer: str | int | None = None, encoding:
                 warnings.warn(f"Could not parse column '{name}' as JSON; leaving as string", stacklevel=2)
     if wkb is None:
         return frame, None
+    if before_decode is not None:
+        before_decode(frame, wkb, meta["crs"])
     blocks = []
     for start in range(0, len(wkb), BLOCK):
         blocks.append(shapely.from_wkb(wkb[start:start + BLOCK]))
@@ -91,3 +97,22 @@ def unchanged_rows(read: np.ndarray, published: np.ndarray) -> np.ndarray | None
     if len(rows) != len(published) or not all(map(operator.is_, read[rows], published)):
         return None
     return rows
+
+
+def wkb_type_ids(wkb: np.ndarray) -> np.ndarray | None:
+    """The shapely type id of each 2D WKB value (ISO or extended, either byte order), read from its 5-byte
+    header without decoding it; None when any value is missing, too short, curved, or has Z or M (those go
+    through the geometries). Empty geometries have their type; only decoding tells them apart."""
+    try:
+        heads = np.frombuffer(b"".join([w[:5] for w in wkb]), dtype=np.uint8)
+    except TypeError:  # a missing geometry (None)
+        return None
+    if len(heads) != 5 * len(wkb):
+        return None
+    heads = heads.reshape(-1, 5).astype(np.uint32)
+    little = heads[:, 1] | heads[:, 2] << 8 | heads[:, 3] << 16 | heads[:, 4] << 24
+    big = heads[:, 4] | heads[:, 3] << 8 | heads[:, 2] << 16 | heads[:, 1] << 24
+    codes = np.where(heads[:, 0] == 1, little, big)
+    if ((codes < 1) | (codes > 7)).any():  # Z, M (ISO 1000s or extended flags), SRID flag, curves
+        return None
+    return _SHAPELY_TYPE_OF_WKB[codes]

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import fiona
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pyogrio.errors
 import shapely.errors
@@ -256,9 +257,11 @@ def read_layer(source: Source, layer: str, encoding: str | None = None,
 
 def read_layer_wkb(source: Source, layer: str, encoding: str | None = None, expected: int | None = None,
                    decoded: Callable[[np.ndarray], object] | None = None,
+                   before_decode: Callable[[pd.DataFrame, np.ndarray, Any], object] | None = None,
                    ) -> tuple[gpd.GeoDataFrame, np.ndarray | None]:
     """``read_layer``, and the WKB GDAL gave for each geometry (None for SOSI, which is parsed here);
-    ``decoded`` sees the geometries a block at a time as they are built (``pyogrio_read.read_with_wkb``)."""
+    ``decoded`` sees the geometries a block at a time as they are built, ``before_decode`` the attributes and
+    WKB before that (``pyogrio_read.read_with_wkb``)."""
     if source.driver == "SOSI":
         return sosi.read(source.gdal_path, layer, encoding=encoding, shown=source.path)[0], None
     gdal_path, gdal_layer = _layer_address(source, layer)
@@ -266,7 +269,7 @@ def read_layer_wkb(source: Source, layer: str, encoding: str | None = None, expe
         with warnings.catch_warnings():  # shapely warns on NaN coordinates; normalise names them
             warnings.simplefilter("ignore", RuntimeWarning)
             frame, wkb = read_with_wkb(gdal_path, layer=gdal_layer, encoding=encoding, decoded=decoded,
-                                       **source.open_options)
+                                       before_decode=before_decode, **source.open_options)
     except shapely.errors.GEOSException as exc:
         raise CorruptSource(f"{source.path}: layer {layer!r} holds a geometry that cannot be built "
                             f"({_first_line(exc)}); a polygon ring needs at least 4 points and must end where it "

@@ -121,6 +121,20 @@ class FeatureColumns:
     columns: dict[str, list[Any]]
 
 
+class StreamedWrite(Protocol):
+    """A version being written (``Store.begin_publish``): committed by ``finish``, dropped by ``abandon``."""
+
+    def finish(self, frame: gpd.GeoDataFrame, meta: LayerMeta, progress: Progress | None = None,
+               before_commit: Callable[[], None] | None = None) -> VersionRecord:
+        """Make the version current as ``Store.publish(frame, …)`` would: ``frame`` is the decoded layer whose
+        rows were streamed. ``before_commit`` as in ``publish``."""
+        ...
+
+    def abandon(self) -> None:
+        """Drop the version unless it has ended; nothing of it is ever seen."""
+        ...
+
+
 class Store(Protocol):
     """What every store does. Ids are validated by the caller (``layers.ids``)."""
 
@@ -138,6 +152,14 @@ class Store(Protocol):
         ``wkb``: the frame's geometries as WKB, row for row, when the caller has them (an ingest, from the
         source read); a store may write those bytes instead of encoding the geometries again (not when they
         have Z or M: stores write 2D)."""
+        ...
+
+    def begin_publish(self, layer_id: str, attributes: pd.DataFrame, wkb: np.ndarray) -> StreamedWrite | None:
+        """Start writing a new version before its geometries are decoded: from the source's ``wkb`` (the
+        published geometries' WKB, if they turn out valid and unchanged) and the ``attributes`` as they will be
+        published, row for row, alongside the caller's work. None when the store writes from decoded
+        geometries only, or not these (then ``publish``). The caller ends what it gets with ``finish`` or
+        ``abandon``."""
         ...
 
     def rollback(self, layer_id: str, version: int) -> LayerRecord: ...
@@ -240,8 +262,12 @@ FID_COLUMN = "_feature_id"  # a frame with this column keeps those feature ids (
 def frame_geometry_type(frame: gpd.GeoDataFrame) -> str:
     """The geometry type a version is declared with: the one type, a family's multi type when single and
     multi parts are mixed, else ``Unknown``."""
-    ids = np.unique(shapely.get_type_id(np.asarray(frame.geometry.values, dtype=object)))
-    types = {TYPE_NAMES.get(int(i)) for i in ids}  # a missing geometry (-1) is None
+    return geometry_type_of(shapely.get_type_id(np.asarray(frame.geometry.values, dtype=object)))
+
+
+def geometry_type_of(type_ids: np.ndarray) -> str:
+    """``frame_geometry_type`` of geometries with these shapely type ids."""
+    types = {TYPE_NAMES.get(int(i)) for i in np.unique(type_ids)}  # a missing geometry (-1) is None
     if len(types) == 1:
         return types.pop()  # type: ignore[return-value]
     for family in ("Point", "LineString", "Polygon"):
@@ -250,11 +276,13 @@ def frame_geometry_type(frame: gpd.GeoDataFrame) -> str:
     return "Unknown"
 
 
-def frame_field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
-    """``{field: int | float | bool | datetime | str}`` of a frame's attribute columns (read from the dtypes)."""
+def frame_field_types(frame: pd.DataFrame) -> dict[str, str]:
+    """``{field: int | float | bool | datetime | str}`` of a frame's attribute columns (read from the dtypes;
+    a plain DataFrame is all attributes)."""
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     out: dict[str, str] = {}
     for name, dtype in frame.dtypes.items():
-        if name in (frame.geometry.name, FID_COLUMN):
+        if name in (geometry, FID_COLUMN):
             continue
         if pd.api.types.is_bool_dtype(dtype):
             out[str(name)] = "bool"
