@@ -25,7 +25,7 @@ import shapely
 from layers.checks import CheckContext, KindCheckFailed, region_from_store
 from layers.ingest import ingest
 from layers.kinds import LayerKind
-from layers.normalise import all_valid, normalise, normalise_assuming_valid
+from layers.normalise import all_valid, normalise, normalise_assuming_valid, normalise_attributes
 from layers.store import LayerMeta, Store, VersionRecord
 from tests.layers.test_ingest_parity import municipalities, source_frame
 
@@ -140,3 +140,30 @@ def test_normalise_assuming_valid_is_normalise_for_valid_layers_only() -> None:
     mixed = gpd.GeoDataFrame(geometry=[*frame.geometry.values[:3],
                                        shapely.GeometryCollection([frame.geometry.values[4]])], crs=25832)
     assert normalise_assuming_valid(mixed, LayerKind.farmland, "x.gpkg") is None
+
+
+def test_attributes_normalised_ahead_are_those_normalise_publishes() -> None:
+    """SYNTHETIC zoning attributes with nested values, names that clash (case, the store's own columns) and
+    text codes: ``normalise_attributes`` before the geometries gives the frame and report ``normalise`` gives,
+    row by row (any rows of it are those rows of the whole)."""
+    n = 6
+    frame = gpd.GeoDataFrame({
+        "PlanID": [f"3303-{i}" for i in range(n)], "planid": ["x"] * n, "fid": list(range(n)),
+        "arealformal": ["1300", " 1800", "2", None, "5110", "1001"],
+        "meta": [{"kilde": "plan"}, None, [1, 2], "text", {"å": 1}, None],
+    }, geometry=[shapely.box(600_000 + 100 * i, 6_600_000, 600_050 + 100 * i, 6_600_050) for i in range(n)],
+        crs=25832)
+    ahead = normalise_attributes(pd.DataFrame(frame.drop(columns="geometry")), LayerKind.zoning)
+    out, report = normalise(frame, LayerKind.zoning, "plan.gpkg")
+    quick = normalise_assuming_valid(frame, LayerKind.zoning, "plan.gpkg", attributes=ahead)
+    assert quick is not None
+    assert list(quick[0].columns) == list(out.columns)  # the geometry where normalise puts it
+    pd.testing.assert_frame_equal(quick[0], out)
+    assert asdict(quick[1]) == asdict(report)
+    assert ahead.field_map == report.field_map and ahead.warnings == [
+        "renamed clashing attribute names: planid -> planid_2, fid -> fid_2"]
+    assert [out["meta"][i] for i in (0, 2, 4)] == ['{"kilde": "plan"}', "[1, 2]", '{"å": 1}']
+    assert out["arealformal"].tolist()[:3] == [1300, 1800, 2]  # the canonical code, an integer
+    rows = [1, 4, 5]
+    some = normalise_attributes(pd.DataFrame(frame.drop(columns="geometry")).iloc[rows], LayerKind.zoning)
+    pd.testing.assert_frame_equal(some.frame, ahead.frame.iloc[rows])
