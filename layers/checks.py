@@ -129,7 +129,8 @@ class GeometryFacts:
 
 class RegionLookup:
     """The region's shape (prepared, built on first use) and its municipality polygons' tree, built once, for
-    ``facts`` of any number of geometry blocks. For one thread: GEOS prepared geometries are not to be shared."""
+    ``facts`` of any number of geometry blocks. For one thread: GEOS prepared geometries are not to be shared
+    (the municipality polygons are prepared here as copies of their own)."""
 
     def __init__(self, region: Region) -> None:
         self.region = region
@@ -142,21 +143,50 @@ class RegionLookup:
         shapely.prepare(shape)
         return shape
 
+    @cached_property
+    def _prepared(self) -> np.ndarray:
+        polygons = shapely.from_wkb(shapely.to_wkb(np.array(self.region.polygons, dtype=object)))
+        shapely.prepare(polygons)
+        return polygons
+
     def facts(self, geoms: np.ndarray) -> GeometryFacts:
         geoms = np.asarray(geoms, dtype=object)
-        return GeometryFacts(shapely.intersects(self.shape, geoms), self.codes(geoms))
+        codes, covered = self._codes(geoms)
+        inside = covered.copy()  # covered by a municipality polygon: it meets the region (their union)
+        rest = np.flatnonzero(~covered)
+        if len(rest):
+            inside[rest] = shapely.intersects(self.shape, geoms[rest])
+        return GeometryFacts(inside, codes)
 
     def codes(self, geoms: np.ndarray) -> np.ndarray | None:
         """The kommunenummer of the municipality polygon each geometry's representative point lies in (the
         first it meets; None outside them); None when the region has no municipality polygons."""
+        return self._codes(np.asarray(geoms, dtype=object))[0]
+
+    def _codes(self, geoms: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """``codes``, and which geometries lie in the one municipality polygon their envelope meets (their code
+        is that polygon's without finding a representative point: point_on_surface is the slow step)."""
+        n = len(geoms)
+        covered = np.zeros(n, dtype=bool)
         if self.tree is None:
-            return None
-        geoms = np.asarray(geoms, dtype=object)
-        point_idx, poly_idx = self.tree.query(shapely.point_on_surface(geoms), predicate="intersects")
-        polygon_of = np.full(len(geoms), len(self.region.codes))
-        hit, first = np.unique(point_idx, return_index=True)  # a point's first match, in the tree's order
-        polygon_of[hit] = poly_idx[first]
-        return self.code_of[polygon_of]
+            return None, covered
+        polygon_of = np.full(n, len(self.region.codes))
+        rows, candidates = self.tree.query(geoms)  # envelopes only
+        count = np.bincount(rows, minlength=n)
+        only = np.full(n, -1)
+        only[rows] = candidates  # the one candidate where there is one
+        for polygon in np.unique(only[count == 1]):
+            mine = np.flatnonzero((count == 1) & (only == polygon))
+            inside = mine[shapely.covers(self._prepared[polygon], geoms[mine])]
+            covered[inside] = True
+            polygon_of[inside] = polygon
+        # the others (near a border, or partly outside): their representative point decides, as ever
+        rest = np.flatnonzero((count > 0) & ~covered)
+        if len(rest):
+            point_idx, poly_idx = self.tree.query(shapely.point_on_surface(geoms[rest]), predicate="intersects")
+            hit, first = np.unique(point_idx, return_index=True)  # a point's first match, in the tree's order
+            polygon_of[rest[hit]] = poly_idx[first]
+        return self.code_of[polygon_of], covered
 
 
 def check_layer(frame: gpd.GeoDataFrame, kind: LayerKind, field_map: dict[str, str],

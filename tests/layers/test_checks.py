@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pyogrio
 import pytest
+import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from layers.checks import (
@@ -19,6 +21,7 @@ from layers.checks import (
 )
 from layers.kinds import LayerKind
 from layers.normalise import normalise
+from tests.layers.test_ingest_real_data import DATA
 
 # two synthetic municipalities, 10 km x 10 km each, side by side
 KONGSBERG = box(530_000, 6_610_000, 540_000, 6_620_000)
@@ -133,3 +136,31 @@ def test_facts_found_a_block_at_a_time_give_the_same_result_as_the_whole_frame()
     assert blocks == whole
     assert whole.features_outside_region == 1 and sum(whole.municipalities.values()) == 13
     assert whole.problems and "outside your municipalities (3303)" in whole.problems[-1]
+
+
+def test_region_facts_are_those_of_the_representative_point_on_real_municipalities() -> None:
+    """REAL municipality polygons (Kartverket 2024, the region's 9, EPSG:25832) and 4 000 SYNTHETIC boxes of
+    100 m to 8 km placed at random over and around them: inside one, across borders, partly and wholly outside.
+    ``RegionLookup`` skips the representative point where a feature lies in the one polygon its envelope
+    meets; the answers are those of the point everywhere (and of the union for meeting the region)."""
+    municipalities = pyogrio.read_dataframe(DATA / "kommuner-kartverket-robhop"
+                                            / "kongsbergregionen_kommuner_2024_epsg25832.gpkg")
+    region = Region(tuple(municipalities.total_bounds), tuple(municipalities["kommunenummer"].astype(str)),
+                    tuple(municipalities.geometry.values))
+    rng = np.random.default_rng(17)
+    x0, y0, x1, y1 = municipalities.total_bounds
+    corner = rng.uniform((x0 - 10_000, y0 - 10_000), (x1 + 10_000, y1 + 10_000), (4_000, 2))
+    size = np.exp(rng.uniform(np.log(100), np.log(8_000), (4_000, 1)))
+    geoms = shapely.box(corner[:, 0], corner[:, 1], corner[:, 0] + size[:, 0], corner[:, 1] + size[:, 0])
+
+    facts = RegionLookup(region).facts(geoms)
+
+    points = shapely.point_on_surface(geoms)
+    polygons = np.array(region.polygons, dtype=object)
+    meets = shapely.intersects(points[:, None], polygons[None, :])  # every point against every municipality
+    assert meets.sum(axis=1).max() == 1  # no point on a border: one answer each
+    want = np.where(meets.any(axis=1), np.array(region.codes, dtype=object)[meets.argmax(axis=1)], None)
+    assert facts.codes is not None and facts.codes.tolist() == want.tolist()
+    assert facts.inside.tolist() == shapely.intersects(region.shape(), geoms).tolist()
+    across = (shapely.intersects(geoms[:, None], polygons[None, :]).sum(axis=1) > 1).sum()
+    assert across > 100 and (want == None).sum() > 300 and len(set(want) - {None}) == 9  # noqa: E711
