@@ -163,4 +163,4 @@ def test_region_facts_are_those_of_the_representative_point_on_real_municipaliti
     assert facts.codes is not None and facts.codes.tolist() == want.tolist()
     assert facts.inside.tolist() == shapely.intersects(region.shape(), geoms).tolist()
     across = (shapely.intersects(geoms[:, None], polygons[None, :]).sum(axis=1) > 1).sum()
-    assert across > 100 and (want == None).sum() > 300 and len(set(want) - {None}) == 9  # noqa: E711
+    assert across > 100 and (want == None).sum() > 300 and len(set(want) - {None}) == 9

@@ -3,20 +3,26 @@ before the geometries are decoded, and commits it only at ``finish``. All data h
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 import shapely
 from psycopg import errors
 
+from layers.checks import CheckContext, region_from_store
+from layers.ingest import IngestReport, ingest
 from layers.kinds import LayerKind
 from layers.postgis_store import PostGISStore
-from layers.store import LayerMeta, Store
+from layers.store import LayerMeta, Store, StreamedWrite
 from tests.layers.test_ingest_overlap import reopened_leftovers
+from tests.layers.test_ingest_parity import municipalities, source_frame
 
 META = LayerMeta(LayerKind.farmland, "Jorder (syntetisk)")
 
@@ -35,7 +41,7 @@ def farmland(n: int = 6, shift: float = 0.0) -> gpd.GeoDataFrame:
     }, geometry=geoms, crs=25832)
 
 
-def begin(store: Store, layer_id: str, frame: gpd.GeoDataFrame):  # noqa: ANN201 - the store's StreamedWrite
+def begin(store: Store, layer_id: str, frame: gpd.GeoDataFrame) -> StreamedWrite:
     streamed = store.begin_publish(layer_id, pd.DataFrame(frame.drop(columns="geometry")),
                                    shapely.to_wkb(frame.geometry.values))
     assert streamed is not None
@@ -124,3 +130,22 @@ def test_wkb_that_must_be_decoded_first_is_not_streamed(make_store: Callable[[st
     assert pg.begin_publish("jorder", attributes, missing) is None
     assert gpkg.begin_publish("jorder", attributes, shapely.to_wkb(frame.geometry.values)) is None  # GDAL writes
     assert pg.list_layers() == [] and reopened_leftovers(pg) == []
+
+
+@pytest.mark.parametrize("drop", [[5, 9], [9]], ids=["streamed", "bow tie: abandoned, then published"])
+def test_ingest_on_one_connection_does_not_wait_for_itself(drop: list[int], postgis_url: str, tmp_path: Path) -> None:
+    """The streamed write holds its connection (and the layer's lock) until it ends: with a pool of one, the
+    ingest still ends, whether it keeps the stream or drops it for the repaired layer."""
+    source = tmp_path / "ar5.gpkg"
+    pyogrio.write_dataframe(source_frame().drop(index=drop), source, layer="ar5")
+    with PostGISStore(postgis_url, pool_size=1) as store:
+        store.publish("kommuner", municipalities(), LayerMeta(LayerKind.municipality, "Kommuner (syntetisk)"))
+        checks = CheckContext(region_from_store(store, (0.0, 0.0, 1.0, 1.0)), None, False)
+        done: list[IngestReport] = []
+        worker = threading.Thread(target=lambda: done.append(ingest(store, source, "ar5", LayerKind.farmland,
+                                                                    checks=checks)), daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+        assert done, "the ingest did not end"
+        assert (done[0].version, done[0].normalised.repaired) == (1, 0 if 5 in drop else 1)
+        assert store.get_layer("ar5").current.feature_count == len(source_frame()) - len(drop)  # the bow tie repaired
