@@ -14,7 +14,9 @@ PostgreSQL server's CPU time: its processes and the backends that ended meanwhil
   municipality layer), i.e. read, normalise, publish (a new version file with its R-tree; or one PostgreSQL
   transaction: table, binary COPY, primary key, GiST index, ANALYZE, catalog rows) with the validity check and
   the kind checks running alongside the write and awaited before the commit (repair and a second write only
-  when a geometry is invalid; this SYNTHETIC layer is valid). The CLI's
+  when a geometry is invalid; this SYNTHETIC layer is valid). PostGIS starts that transaction as soon as the
+  source is read: the rows go in as the source's WKB while the geometries are decoded and checked
+  (``Store.begin_publish``), and are committed once the checks pass. The CLI's
   audit line and the derived refresh that follows are not included (the refresh is the analysis's cost);
 * ``floor GeoPackage``: ``pyogrio.read_dataframe`` + ``pyogrio.write_dataframe`` to a new GeoPackage (with the
   R-tree GDAL writes by default);
