@@ -252,14 +252,13 @@ class _Stream:
 
     def take(self, every_row: bool) -> StreamedWrite | None:
         """The streamed write, when the published layer holds ``every_row`` read (else it is dropped)."""
-        write, self._write = self._write, None
-        if write is not None and not every_row:
-            write.abandon()
-            return None
-        return write
+        if self._write is not None and not every_row:
+            self.abandon()
+        return self._write
 
     def abandon(self) -> None:
-        """Drop the streamed write if nobody took it (a no-op once taken: ``finish`` ends it)."""
+        """Drop the streamed write unless it has ended (``finish`` ends it; this runs whatever happened, so a
+        write nobody finished never keeps its connection and the layer's lock)."""
         if self._write is not None:
             self._write.abandon()
             self._write = None

@@ -16,6 +16,7 @@ import pytest
 import shapely
 from psycopg import errors
 
+from layers import ingest as ingest_module
 from layers.checks import CheckContext, region_from_store
 from layers.ingest import IngestReport, ingest
 from layers.kinds import LayerKind
@@ -149,3 +150,26 @@ def test_ingest_on_one_connection_does_not_wait_for_itself(drop: list[int], post
         assert done, "the ingest did not end"
         assert (done[0].version, done[0].normalised.repaired) == (1, 0 if 5 in drop else 1)
         assert store.get_layer("ar5").current.feature_count == len(source_frame()) - len(drop)  # the bow tie repaired
+
+
+def test_a_failure_between_the_stream_and_its_finish_holds_nothing(postgis_url: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingest fails after the stream started and before anyone finished it: the write is dropped, so its
+    connection (the only one here) and the layer's lock are free for the next publish."""
+    source = tmp_path / "ar5.gpkg"
+    pyogrio.write_dataframe(source_frame().drop(index=[5, 9]), source, layer="ar5")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("lost on the way to the commit")
+
+    monkeypatch.setattr(ingest_module._Write, "publish", fail)
+    with PostGISStore(postgis_url, pool_size=1) as store:
+        with pytest.raises(RuntimeError, match="lost on the way"):
+            ingest(store, source, "ar5", LayerKind.farmland)
+        done: list[int] = []
+        worker = threading.Thread(target=lambda: done.append(store.publish("ar5", farmland(), META).version),
+                                  daemon=True)
+        worker.start()
+        worker.join(timeout=60)
+        assert done == [1]
+        assert reopened_leftovers(store) == []
