@@ -11,7 +11,9 @@ Layout (schema made by ``layers.migrations``)::
 A publish creates the version's table, fills it with binary ``COPY`` (EWKB geometries), builds the
 indexes and inserts the catalog rows, all in one transaction: readers see nothing of it until the
 commit, and a failure at any step leaves no trace (DDL is transactional in PostgreSQL). Publishes of one
-layer are serialised by an advisory lock, so version numbers are never handed out twice.
+layer are serialised by an advisory lock, so version numbers are never handed out twice. ``begin_publish``
+runs the same transaction from an ingest's source WKB before the geometries are decoded, and leaves it open
+until the ingest finishes or abandons it (``layers.pg_publish``).
 
 Reads push the bbox to the GiST index (``geom && envelope AND ST_Intersects``) and fetch WKB
 (``ST_AsBinary``, binary protocol) decoded with ``shapely.from_wkb``. ``mvt_tile`` builds a vector tile
