@@ -468,16 +468,19 @@ class PostGISStore(PostGISAccess):
             aware = self._aware_columns(conn, record)
             attrs = sql.SQL("").join(sql.SQL(", ") + attribute_sql(n, record.fields[n], n in aware) for n in props)
             # ST_AsMVTGeom itself simplifies by half a tile unit; a coarser retry simplifies first. The
-            # transform runs once per row (OFFSET 0 keeps the lateral subquery from being inlined twice).
+            # transform and ST_AsMVTGeom run once per row: OFFSET 0 keeps each lateral subquery from being
+            # inlined (as a column of the feature query, the NOT NULL test pushed down into the scan computed
+            # ST_AsMVTGeom a second time for every feature).
             shape = sql.SQL("ST_Simplify(s.g, %(tolerance)s)") if simplify > 0.5 else sql.SQL("s.g")
             query = sql.SQL(
                 "SELECT ST_AsMVT(f, %(name)s, %(extent)s, '__mvt', '__fid') FROM ("
-                "SELECT t.fid AS __fid{attrs}, ST_AsMVTGeom({shape}, ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
-                "%(extent)s, %(buffer)s, true) AS __mvt "
-                "FROM {table} t, LATERAL (SELECT ST_Transform(t.{geom}, 3857) AS g OFFSET 0) s "
+                "SELECT t.fid AS __fid{attrs}, m.__mvt "
+                "FROM {table} t, LATERAL (SELECT ST_Transform(t.{geom}, 3857) AS g OFFSET 0) s, "
+                "LATERAL (SELECT ST_AsMVTGeom({shape}, ST_TileEnvelope(%(z)s, %(x)s, %(y)s), %(extent)s, "
+                "%(buffer)s, true) AS __mvt OFFSET 0) m "
                 "WHERE t.{geom} && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}) AND CASE ST_Dimension(s.g) "
                 "WHEN 2 THEN ST_Area(s.g) >= %(min_area)s WHEN 1 THEN ST_Length(s.g) >= %(min_length)s ELSE true END "
-                "ORDER BY t.fid) f WHERE __mvt IS NOT NULL").format(
+                "AND m.__mvt IS NOT NULL ORDER BY t.fid) f").format(
                 attrs=attrs, geom=geom, table=table_of(record), srid=sql.Literal(WORKING_EPSG), shape=shape)
             (data,) = conn.execute(query, {
                 "x0": bbox[0], "y0": bbox[1], "x1": bbox[2], "y1": bbox[3], "z": z, "x": x, "y": y,
