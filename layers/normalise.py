@@ -105,7 +105,8 @@ def all_valid(geoms: np.ndarray) -> bool:
 
 
 def _normalise(frame: gpd.GeoDataFrame, kind: LayerKind, source_name: str, crs_override: str | int | None, *,
-               assume_valid: bool, attributes: NormalisedAttributes | None = None) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
+               assume_valid: bool, attributes: NormalisedAttributes | None = None,
+               ) -> tuple[gpd.GeoDataFrame, NormaliseReport] | None:
     report = NormaliseReport(features_in=len(frame))
     report.warnings.extend(frame.attrs.get("reader_warnings", []))  # e.g. the SOSI reader's repairs and skips
     _check_size(frame, source_name)
