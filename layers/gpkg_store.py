@@ -40,6 +40,7 @@ from layers.errors import FeatureNotFound, InvalidQuery, LayerNotFound, VersionN
 from layers.ids import check_layer_id
 from layers.kinds import LayerKind
 from layers.progress import NoProgress, Progress
+from layers.publish_markers import MARKER, hold_marker, is_held, release_marker, remove_if_empty
 from layers.store import (
     FID_COLUMN,
     FeatureColumns,
@@ -210,7 +211,7 @@ class GeoPackageStore(GeoPackageAccess):
         token = uuid.uuid4().hex[:12]
         tmp = folder / f".{layer_id}-{token}.tmp.gpkg"
         final = folder / f"{layer_id}-{token}.gpkg"
-        marker = _hold_marker(folder, f".{layer_id}-{token}{_MARKER}")
+        marker = hold_marker(folder, f".{layer_id}-{token}{MARKER}")
         try:
             _write_gpkg(frame, tmp, layer_id, progress)
             if before_commit is not None:
@@ -238,10 +239,10 @@ class GeoPackageStore(GeoPackageAccess):
             for leftover in folder.glob(f"*{layer_id}-{token}*"):
                 if leftover.name != Path(marker.name).name:
                     leftover.unlink(missing_ok=True)
-            _release_marker(marker)
-            _remove_if_empty(folder)
+            release_marker(marker)
+            remove_if_empty(folder)
             raise
-        _release_marker(marker)
+        release_marker(marker)
         return self.versions(layer_id)[-1]
 
     def _clean_leftovers(self) -> list[str]:
@@ -259,9 +260,9 @@ class GeoPackageStore(GeoPackageAccess):
         listing = {folder: sorted(folder.iterdir()) for folder in sorted(root.iterdir()) if folder.is_dir()}
         live: set[str] = set()
         for folder in listing:
-            for marker in folder.glob(f".*{_MARKER}"):
-                if _is_held(marker):
-                    live.add(marker.name[1:-len(_MARKER)])  # "<id>-<token>"
+            for marker in folder.glob(f".*{MARKER}"):
+                if is_held(marker):
+                    live.add(marker.name[1:-len(MARKER)])  # "<id>-<token>"
                 else:
                     marker.unlink(missing_ok=True)
                     removed.append(str(marker.relative_to(self.workspace)))
@@ -269,12 +270,12 @@ class GeoPackageStore(GeoPackageAccess):
         for folder, paths in listing.items():
             for path in paths:
                 stem = path.name.lstrip(".").split(".", 1)[0]
-                if (path.name in known or stem in live or path.name.endswith(_MARKER) or ".gpkg" not in path.name
+                if (path.name in known or stem in live or path.name.endswith(MARKER) or ".gpkg" not in path.name
                         or not path.is_file()):
                     continue
                 path.unlink(missing_ok=True)  # tmp, its journal/-wal/-shm, or a version the catalog never got
                 removed.append(str(path.relative_to(self.workspace)))
-            if _remove_if_empty(folder):
+            if remove_if_empty(folder):
                 removed.append(str(folder.relative_to(self.workspace)) + "/")
         return removed
 
@@ -415,47 +416,6 @@ class GeoPackageStore(GeoPackageAccess):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-_MARKER = ".writing"
-
-
-def _hold_marker(folder: Path, name: str) -> Any:
-    """Create and flock the marker of a running publish (the lock dies with the process, even on kill -9)."""
-    for _ in range(3):  # a concurrent cleanup may remove the (empty) folder between mkdir and open
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            handle = open(folder / name, "a+b")  # noqa: SIM115 - held until the publish ends
-        except FileNotFoundError:
-            continue
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        return handle
-    raise FileNotFoundError(folder / name)
-
-
-def _release_marker(handle: Any) -> None:
-    Path(handle.name).unlink(missing_ok=True)
-    handle.close()
-
-
-def _is_held(marker: Path) -> bool:
-    try:
-        with open(marker, "a+b") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return False
-    except FileNotFoundError:
-        return False
-
-
-def _remove_if_empty(folder: Path) -> bool:
-    try:
-        folder.rmdir()
-    except OSError:  # not empty (or gone)
-        return False
-    return True
-
 _LAYER_COLS = ("l.id, l.kind, l.title, l.description, l.attribution, v.layer_id, v.version, v.created, "
                "v.feature_count, v.geometry_type, v.bbox, v.fields, v.provenance, v.location")
 _VERSION_COLS = ("v.layer_id, v.version, v.created, v.feature_count, v.geometry_type, v.bbox, v.fields, "
