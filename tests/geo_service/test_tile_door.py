@@ -68,3 +68,57 @@ def test_a_new_version_is_not_answered_from_the_old_cache(door: TestClient, work
     assert new.headers["x-tile-cache"] == "miss" and new.headers["etag"] != old.headers["etag"]
     assert len(decode(new.content)["jorder"]["features"]) == 10
     assert door.get(url(z, x, y)).headers["x-tile-cache"] == "hit"
+
+
+def test_hits_of_one_loop_pass_share_one_catalog_read_and_a_commit_is_seen_after_it(workspace: Path) -> None:
+    """The door reads the catalog's versions once per pass of the event loop: requests scheduled together are
+    answered from one read; a version published before the next pass is answered as new."""
+    import asyncio
+
+    app = with_tile_door(create_app(Settings(workspace=workspace, seed_demo=False)))
+    z, x, y = grid_tile()
+
+    def scope() -> dict:
+        path = url(z, x, y)
+        return {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "root_path": "",
+                "query_string": b"", "headers": [(b"host", b"testserver")], "scheme": "http",
+                "server": ("testserver", 80), "client": ("127.0.0.1", 5555), "http_version": "1.1",
+                "asgi": {"version": "3.0"}, "app": app.app}
+
+    async def get() -> tuple[int, dict[bytes, bytes]]:
+        messages: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            messages.append(message)
+
+        await app(scope(), receive, send)
+        return messages[0]["status"], dict(messages[0]["headers"])
+
+    with TestClient(app) as client:
+        first = client.get(url(z, x, y))
+        assert first.headers["x-tile-cache"] == "miss"
+        store = app.app.state.tiles.store
+        reads = []
+        real = store.current_versions
+
+        def counted() -> dict[str, int]:
+            reads.append(1)
+            return real()
+
+        store.current_versions = counted
+
+        async def pass_of_five() -> list[tuple[int, dict[bytes, bytes]]]:
+            return await asyncio.gather(*(get() for _ in range(5)))
+
+        answers = client.portal.call(pass_of_five)
+        assert [(s, h[b"x-tile-cache"]) for s, h in answers] == [(200, b"hit")] * 5
+        assert len(reads) == 1  # one catalog read for the five hits of the pass
+        GeoPackageStore(workspace).publish("jorder", farmland_grid().iloc[:10], LayerMeta(
+            LayerKind.farmland, "Jorder (syntetisk)"))  # another connection, between two passes
+        status, headers = client.portal.call(get)
+        assert status == 200 and headers[b"x-tile-cache"] == b"miss"
+        assert headers[b"etag"].decode() != first.headers["etag"]
+        assert len(reads) >= 2
