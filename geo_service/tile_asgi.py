@@ -298,7 +298,8 @@ class CachedTileDoor:
     async def _current_versions(self, store: Store) -> Mapping[str, int]:
         """The catalog's current versions, read once per pass of the event loop (``PRAGMA data_version`` is
         ~4 µs, half of a hit). Never stale for a request: every request answered in this pass arrived before the
-        pass began (its task was scheduled then), so before the read; the first hit after the pass reads again."""
+        pass began (its task was scheduled then), so before the read; the first hit after the pass reads again.
+        A door serves one event loop (a uvicorn worker's)."""
         versions = self._versions
         if versions is None:
             fresh = getattr(store, "current_versions_async", None)  # PostGIS: without blocking the loop
