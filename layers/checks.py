@@ -127,6 +127,9 @@ class GeometryFacts:
                              None if any(c is None for c in codes) else np.concatenate(codes))  # type: ignore[arg-type]
 
 
+_PREPARE_FROM = 8  # geometries tested against one municipality polygon before it is worth preparing
+
+
 class RegionLookup:
     """The region's shape (prepared, built on first use) and its municipality polygons' tree, built once, for
     ``facts`` of any number of geometry blocks. For one thread: GEOS prepared geometries are not to be shared
@@ -136,6 +139,7 @@ class RegionLookup:
         self.region = region
         self.tree = shapely.STRtree(np.array(region.polygons, dtype=object)) if region.has_municipalities else None
         self.code_of = np.array([*region.codes, None], dtype=object)  # one past the end: no polygon
+        self._prepared_polygons: dict[int, shapely.Geometry] = {}
 
     @cached_property
     def shape(self) -> shapely.Geometry:
@@ -143,11 +147,13 @@ class RegionLookup:
         shapely.prepare(shape)
         return shape
 
-    @cached_property
-    def _prepared(self) -> np.ndarray:
-        polygons = shapely.from_wkb(shapely.to_wkb(np.array(self.region.polygons, dtype=object)))
-        shapely.prepare(polygons)
-        return polygons
+    def _prepared(self, polygon: int) -> shapely.Geometry:
+        """Municipality polygon ``polygon``, prepared on first use (a copy of its own: never shared)."""
+        found = self._prepared_polygons.get(polygon)
+        if found is None:
+            found = self._prepared_polygons[polygon] = shapely.from_wkb(shapely.to_wkb(self.region.polygons[polygon]))
+            shapely.prepare(found)
+        return found
 
     def facts(self, geoms: np.ndarray) -> GeometryFacts:
         geoms = np.asarray(geoms, dtype=object)
@@ -177,7 +183,8 @@ class RegionLookup:
         only[rows] = candidates  # the one candidate where there is one
         for polygon in np.unique(only[count == 1]):
             mine = np.flatnonzero((count == 1) & (only == polygon))
-            inside = mine[shapely.covers(self._prepared[polygon], geoms[mine])]
+            shape = self._prepared(int(polygon)) if len(mine) >= _PREPARE_FROM else self.region.polygons[polygon]
+            inside = mine[shapely.covers(shape, geoms[mine])]
             covered[inside] = True
             polygon_of[inside] = polygon
         # the others (near a border, or partly outside): their representative point decides, as ever

@@ -164,3 +164,7 @@ def test_region_facts_are_those_of_the_representative_point_on_real_municipaliti
     assert facts.inside.tolist() == shapely.intersects(region.shape(), geoms).tolist()
     across = (shapely.intersects(geoms[:, None], polygons[None, :]).sum(axis=1) > 1).sum()
     assert across > 100 and (want == None).sum() > 300 and len(set(want) - {None}) == 9
+    # one feature at a time (an edit's scope check): a polygon is not prepared for so few, same answers
+    lookup = RegionLookup(region)
+    one_by_one = [lookup.codes(geoms[i:i + 1])[0] for i in range(0, 4_000, 37)]
+    assert one_by_one == want[::37].tolist() and len(set(one_by_one) - {None}) >= 5
