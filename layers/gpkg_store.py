@@ -75,6 +75,8 @@ GEOMETRY_COLUMN = "geom"
 class GeoPackageStore(GeoPackageAccess):
     """A ``Store`` on a workspace folder (see module docstring)."""
 
+    writes_wkb = False  # GDAL writes each version file from the geometries
+
     def __init__(self, workspace: Path) -> None:
         self.workspace = Path(workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)

@@ -137,6 +137,8 @@ def ingest(
             raw, raw_wkb = read_layer_wkb(source, chosen, encoding=encoding, expected=expected, decoded=blocks.add,
                                           before_decode=stream.start)
             progress.advance(len(raw))
+            if not store.writes_wkb:  # the source's WKB (~70 MB per 200 000 parcels) is not needed past the read
+                raw_wkb = None
             progress.stage("validating", None)
             write = _Write(store, layer_id, kind, Path(path).name, checks, progress, helpers)
             # the common case first: a valid layer in the working CRS is written while its validity and the

@@ -109,6 +109,8 @@ class PostGISStore(PostGISAccess):
     serves requests at once (size the database's ``max_connections`` for workers x replicas x pool_size).
     """
 
+    writes_wkb = True  # a publish COPYs the source's WKB as it is
+
     def __init__(self, url: str, *, pool_size: int = 8, migrate_schema: bool = True) -> None:
         self.url = url
         self._pool = ConnectionPool(

@@ -138,6 +138,8 @@ class StreamedWrite(Protocol):
 class Store(Protocol):
     """What every store does. Ids are validated by the caller (``layers.ids``)."""
 
+    writes_wkb: bool  # whether ``publish`` uses the ``wkb`` it is handed (else a caller may let it go early)
+
     def list_layers(self) -> list[LayerRecord]: ...
 
     def get_layer(self, layer_id: str) -> LayerRecord: ...

@@ -84,9 +84,10 @@ def test_published_layer_is_what_normalise_gives(kind: str, drop: list[int], mak
     quick_wkb = shapely.to_wkb(normalise_assuming_valid(pyogrio.read_dataframe(source), LayerKind.farmland,
                                                         "x")[0].geometry.values).tolist()
     expected = {
-        ("gpkg", "valid"): [("publish", want_wkb)],
-        ("gpkg", "valid and one empty"): [("publish", want_wkb)],
-        ("gpkg", "one bow tie"): [("publish", quick_wkb), ("publish", None)],
+        # the GeoPackage store writes from the geometries (``writes_wkb`` False): the WKB goes after the read
+        ("gpkg", "valid"): [("publish", None)],
+        ("gpkg", "valid and one empty"): [("publish", None)],
+        ("gpkg", "one bow tie"): [("publish", None), ("publish", None)],
         ("postgis", "valid"): [("stream", want_wkb)],
         ("postgis", "valid and one empty"): [("stream", read_wkb), ("publish", want_wkb)],
         ("postgis", "one bow tie"): [("stream", quick_wkb), ("publish", None)],
